@@ -1,0 +1,414 @@
+"""Gradient-descent optimizers that reproduce ``torch.optim`` exactly, in numpy.
+
+Every optimizer is a pair of pure functions, in the style of optax::
+
+    opt = adam(lr=1e-2)
+    state = opt.init(params)
+    updates, state = opt.update(grads, state, params)
+    params = apply_updates(params, updates)          # params + updates
+
+``params`` is one array or a dict/list of arrays (see :mod:`lrcourse.tree`).
+
+**Sweeps.** Any hyperparameter may be an array. Its axes line up with the
+*leading* axes of the parameters, so ``adam(lr=np.logspace(-4, 0, 1000))`` on
+parameters of shape ``(1000, 2)`` runs 1000 independent descents in one call.
+:func:`run` adds the sweep axes to a shared starting point for you.
+
+**Schedules.** A hyperparameter may also be a function of the 0-based step
+``t`` (for example a schedule from :mod:`lrcourse.schedules`, or
+``sched.momentum`` of a cyclic schedule). It is evaluated at the step count the
+optimizer has reached, as PyTorch's ``param_groups[0]['lr']`` is read at each
+``optimizer.step()``.
+
+The arithmetic follows PyTorch's single-tensor CPU code in float64, including
+the details that textbook formulas leave out; each docstring gives the rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from lrcourse import _validate as check
+from lrcourse.tree import tree_map, tree_zeros_like
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """A named pair of pure functions ``init(params)`` and ``update(grads, state, params)``."""
+
+    name: str
+    init: Callable
+    update: Callable
+    hyperparams: dict = field(default_factory=dict)
+
+    @property
+    def sweep_shape(self):
+        """Shape of the sweep axes: the broadcast shape of all array hyperparameters."""
+        shapes = [np.shape(_at(h, 0)) for h in self.hyperparams.values() if not isinstance(h, bool)]
+        return np.broadcast_shapes(*shapes) if shapes else ()
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={_short(v)}" for k, v in self.hyperparams.items())
+        return f"{self.name}({args})"
+
+
+def _short(value):
+    if callable(value):
+        return getattr(value, "__name__", "schedule")
+    if isinstance(value, np.ndarray):
+        return f"array{value.shape}"
+    return repr(value)
+
+
+# ----------------------------------------------------------------- hyperparameters
+
+
+def _hyper(name, value, validate):
+    """Validate a hyperparameter; keep scalars as float, arrays as arrays, schedules as callables."""
+    if callable(value):
+        validate(name, value(0))
+        return value
+    arr = validate(name, value)
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def _at(h, t):
+    """The value of hyperparameter ``h`` at step ``t``."""
+    return h(t) if callable(h) else h
+
+
+def _align(h, leaf):
+    """Reshape an array hyperparameter so its axes meet the leading axes of ``leaf``."""
+    if isinstance(h, float):
+        return h
+    h = np.asarray(h, dtype=np.float64)
+    if h.ndim == 0:
+        return float(h)
+    extra = leaf.ndim - h.ndim
+    if extra < 0 or leaf.shape[: h.ndim] != np.broadcast_shapes(leaf.shape[: h.ndim], h.shape):
+        raise ValueError(
+            f"a hyperparameter of shape {h.shape} must line up with the leading axes of the "
+            f"parameters, which have shape {leaf.shape}; give the parameters the sweep axes "
+            "first (run() and descend() do this for you)"
+        )
+    return h.reshape(h.shape + (1,) * extra)
+
+
+def _rate(name, value):
+    return check.check_nonnegative(name, value)
+
+
+def _unit_interval(name, value):
+    return check.check_range(name, value, 0.0, 1.0)
+
+
+def _beta(name, value):
+    return check.check_range(name, value, 0.0, 1.0, high_open=True)
+
+
+# ----------------------------------------------------------------- optimizers
+
+
+def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    r"""Stochastic gradient descent with optional momentum, as ``torch.optim.SGD``.
+
+    With gradient :math:`g_t`, rate :math:`\eta`, momentum :math:`\mu`,
+    dampening :math:`\tau` and weight decay :math:`\lambda`:
+
+    .. math::
+
+        g_t &\leftarrow g_t + \lambda\,\theta_{t} \\
+        b_t &= \begin{cases} g_t & t = 0 \\ \mu\, b_{t-1} + (1-\tau)\, g_t & t > 0 \end{cases} \\
+        d_t &= \begin{cases} g_t + \mu\, b_t & \text{nesterov} \\ b_t & \text{otherwise} \end{cases} \\
+        \theta_{t+1} &= \theta_t - \eta\, d_t
+
+    Note the buffer starts as the raw gradient (no dampening on the first step) and
+    the rate multiplies outside the buffer, as in PyTorch (not the textbook
+    :math:`v \leftarrow \mu v - \eta g`). With ``momentum=0`` this is plain
+    gradient descent :math:`\theta_{t+1} = \theta_t - \eta g_t`.
+    """
+    hp = {
+        "lr": _hyper("lr", lr, _rate),
+        "momentum": _hyper("momentum", momentum, check.check_nonnegative),
+        "dampening": _hyper("dampening", dampening, _unit_interval),
+        "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
+        "nesterov": bool(nesterov),
+    }
+    if nesterov:
+        mu0 = np.asarray(_at(hp["momentum"], 0))
+        if np.any(mu0 <= 0) or np.any(np.asarray(_at(hp["dampening"], 0)) != 0):
+            raise ValueError(
+                "nesterov=True needs momentum in (0, inf) and dampening == 0, "
+                f"got momentum={_short(momentum)}, dampening={_short(dampening)}"
+            )
+    uses_momentum = callable(hp["momentum"]) or np.any(np.asarray(hp["momentum"]) != 0)
+
+    def init(params):
+        state = {"step": 0}
+        if uses_momentum:
+            state["momentum_buffer"] = tree_zeros_like(params)
+        return state
+
+    def update(grads, state, params):
+        t = state["step"]
+        lr_t, mu_t, damp_t, wd_t = (_at(hp[k], t) for k in ("lr", "momentum", "dampening", "weight_decay"))
+
+        def leaf(g, p, buf=None):
+            if np.any(wd_t):
+                g = g + _align(wd_t, p) * p
+            if buf is None:
+                return -_align(lr_t, p) * g, None
+            mu = _align(mu_t, p)
+            if t == 0:
+                buf = np.array(g, dtype=np.float64)
+            else:
+                buf = mu * buf + (1 - _align(damp_t, p)) * g
+                if np.ndim(mu) and not np.all(mu):  # torch skips the buffer when momentum == 0
+                    buf = np.where(mu == 0, g, buf)
+            d = g + mu * buf if hp["nesterov"] else buf
+            return -_align(lr_t, p) * d, buf
+
+        if uses_momentum:
+            updates, bufs = _map_leaves(leaf, 2, grads, params, state["momentum_buffer"])
+            return updates, {"step": t + 1, "momentum_buffer": bufs}
+        updates = tree_map(lambda g, p: leaf(g, p)[0], grads, params)
+        return updates, {"step": t + 1}
+
+    return Optimizer("sgd", init, update, hp)
+
+
+def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+    r"""AdaGrad, as ``torch.optim.Adagrad``: per-parameter rates from the sum of squared gradients.
+
+    With the 1-based step :math:`k = t + 1`:
+
+    .. math::
+
+        g_t &\leftarrow g_t + \lambda\,\theta_t \\
+        \tilde\eta_t &= \frac{\eta}{1 + (k - 1)\,\delta} \\
+        G_t &= G_{t-1} + g_t^2, \qquad G_{-1} = \text{initial\_accumulator\_value} \\
+        \theta_{t+1} &= \theta_t - \tilde\eta_t\, \frac{g_t}{\sqrt{G_t} + \epsilon}
+
+    where :math:`\delta` is ``lr_decay``. Because :math:`G_t` only grows, the
+    effective rate :math:`\eta/\sqrt{G_t}` shrinks towards zero.
+    """
+    hp = {
+        "lr": _hyper("lr", lr, _rate),
+        "lr_decay": _hyper("lr_decay", lr_decay, check.check_nonnegative),
+        "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
+        "initial_accumulator_value": _hyper(
+            "initial_accumulator_value", initial_accumulator_value, check.check_nonnegative
+        ),
+        "eps": _hyper("eps", eps, check.check_nonnegative),
+    }
+
+    def init(params):
+        g0 = _at(hp["initial_accumulator_value"], 0)
+        return {"step": 0, "sum": tree_map(lambda p: np.zeros(np.shape(p)) + _align(g0, np.asarray(p)), params)}
+
+    def update(grads, state, params):
+        t = state["step"]
+        lr_t, decay_t, wd_t, eps_t = (_at(hp[k], t) for k in ("lr", "lr_decay", "weight_decay", "eps"))
+
+        def leaf(g, p, acc):
+            if np.any(wd_t):
+                g = g + _align(wd_t, p) * p
+            clr = _align(lr_t, p) / (1 + t * _align(decay_t, p))
+            acc = acc + g * g
+            return -clr * (g / (np.sqrt(acc) + _align(eps_t, p))), acc
+
+        updates, sums = _map_leaves(leaf, 2, grads, params, state["sum"])
+        return updates, {"step": t + 1, "sum": sums}
+
+    return Optimizer("adagrad", init, update, hp)
+
+
+def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    r"""RMSProp, as ``torch.optim.RMSprop``: divide by a moving RMS of the gradient.
+
+    .. math::
+
+        g_t &\leftarrow g_t + \lambda\,\theta_t \\
+        v_t &= \alpha\, v_{t-1} + (1-\alpha)\, g_t^2, \qquad v_{-1} = 0 \\
+        \bar g_t &= \alpha\, \bar g_{t-1} + (1-\alpha)\, g_t \quad\text{(centered only)} \\
+        s_t &= \sqrt{v_t - \bar g_t^2} + \epsilon \quad\text{(centered) or}\quad \sqrt{v_t} + \epsilon \\
+        b_t &= \mu\, b_{t-1} + g_t / s_t, \qquad b_{-1} = 0 \\
+        \theta_{t+1} &= \theta_t - \eta\, b_t \quad(\mu > 0)
+        \quad\text{or}\quad \theta_t - \eta\, g_t / s_t \quad(\mu = 0)
+
+    As in PyTorch there is no bias correction and :math:`\epsilon` is added
+    *outside* the square root.
+    """
+    hp = {
+        "lr": _hyper("lr", lr, _rate),
+        "alpha": _hyper("alpha", alpha, _unit_interval),
+        "eps": _hyper("eps", eps, check.check_nonnegative),
+        "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
+        "momentum": _hyper("momentum", momentum, check.check_nonnegative),
+        "centered": bool(centered),
+    }
+    uses_momentum = callable(hp["momentum"]) or np.any(np.asarray(hp["momentum"]) != 0)
+
+    def init(params):
+        state = {"step": 0, "square_avg": tree_zeros_like(params)}
+        if uses_momentum:
+            state["momentum_buffer"] = tree_zeros_like(params)
+        if centered:
+            state["grad_avg"] = tree_zeros_like(params)
+        return state
+
+    def update(grads, state, params):
+        t = state["step"]
+        lr_t, alpha_t, eps_t, wd_t, mu_t = (
+            _at(hp[k], t) for k in ("lr", "alpha", "eps", "weight_decay", "momentum")
+        )
+        missing = tree_map(lambda g: None, grads)
+
+        def leaf(g, p, sq, gavg, buf):
+            if np.any(wd_t):
+                g = g + _align(wd_t, p) * p
+            a = _align(alpha_t, p)
+            sq = a * sq + (1 - a) * (g * g)
+            if centered:
+                gavg = gavg + (1 - a) * (g - gavg)  # torch's lerp
+                avg = np.sqrt(sq - gavg * gavg)
+            else:
+                avg = np.sqrt(sq)
+            avg = avg + _align(eps_t, p)
+            lr_p = _align(lr_t, p)
+            if uses_momentum:
+                buf = _align(mu_t, p) * buf + g / avg
+                return -lr_p * buf, sq, gavg, buf
+            return -lr_p * (g / avg), sq, gavg, buf
+
+        updates, sq, gavg, buf = _map_leaves(
+            leaf,
+            4,
+            grads,
+            params,
+            state["square_avg"],
+            state.get("grad_avg", missing),
+            state.get("momentum_buffer", missing),
+        )
+        new = {"step": t + 1, "square_avg": sq}
+        if centered:
+            new["grad_avg"] = gavg
+        if uses_momentum:
+            new["momentum_buffer"] = buf
+        return updates, new
+
+    return Optimizer("rmsprop", init, update, hp)
+
+
+def adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+    r"""Adam, as ``torch.optim.Adam``: momentum on the gradient and on its square, bias-corrected.
+
+    With the 1-based step :math:`k = t + 1`:
+
+    .. math::
+
+        g_t &\leftarrow g_t + \lambda\,\theta_t \quad\text{(L2 penalty in the gradient)} \\
+        m_t &= \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2 \\
+        \hat v_t &= \max(\hat v_{t-1}, v_t) \ \text{(amsgrad)} \quad\text{else}\quad v_t \\
+        \theta_{t+1} &= \theta_t - \frac{\eta}{1-\beta_1^k}\,
+        \frac{m_t}{\sqrt{\hat v_t}\,/\sqrt{1-\beta_2^k} + \epsilon}
+
+    Note :math:`\epsilon` is added after the bias correction of the square root,
+    and AMSGrad keeps the maximum of the *raw* :math:`v_t`, as PyTorch does.
+    """
+    return _adam_family("adam", lr, betas, eps, weight_decay, amsgrad, decoupled=False)
+
+
+def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+    r"""AdamW, as ``torch.optim.AdamW``: Adam with decoupled weight decay.
+
+    Before the moments are updated the parameters shrink,
+    :math:`\theta_t \leftarrow \theta_t\,(1 - \eta\lambda)`; the gradient itself
+    is *not* changed. The rest is :func:`adam` with :math:`\lambda = 0`:
+
+    .. math::
+
+        \theta_{t+1} = \theta_t(1-\eta\lambda) - \frac{\eta}{1-\beta_1^k}\,
+        \frac{m_t}{\sqrt{\hat v_t}/\sqrt{1-\beta_2^k} + \epsilon}
+
+    Compare :func:`adam` with ``weight_decay``, where :math:`\lambda\theta` is added
+    to the gradient and so gets divided by :math:`\sqrt{\hat v}` like the rest.
+    """
+    return _adam_family("adamw", lr, betas, eps, weight_decay, amsgrad, decoupled=True)
+
+
+def _adam_family(name, lr, betas, eps, weight_decay, amsgrad, decoupled):
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
+    hp = {
+        "lr": _hyper("lr", lr, _rate),
+        "beta1": _hyper("betas[0]", betas[0], _beta),
+        "beta2": _hyper("betas[1]", betas[1], _beta),
+        "eps": _hyper("eps", eps, check.check_nonnegative),
+        "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
+        "amsgrad": bool(amsgrad),
+    }
+
+    def init(params):
+        state = {"step": 0, "exp_avg": tree_zeros_like(params), "exp_avg_sq": tree_zeros_like(params)}
+        if amsgrad:
+            state["max_exp_avg_sq"] = tree_zeros_like(params)
+        return state
+
+    def update(grads, state, params):
+        t = state["step"]
+        k = t + 1
+        lr_t, b1_t, b2_t, eps_t, wd_t = (_at(hp[n], t) for n in ("lr", "beta1", "beta2", "eps", "weight_decay"))
+        bias1 = 1 - np.power(b1_t, k)
+        bias2_sqrt = np.sqrt(1 - np.power(b2_t, k))
+        maxes = state.get("max_exp_avg_sq", tree_map(lambda g: None, grads))
+
+        def leaf(g, p, m, v, vmax):
+            lr_p = _align(lr_t, p)
+            shrink = 0.0
+            if np.any(wd_t):
+                if decoupled:
+                    shrink = -(lr_p * _align(wd_t, p)) * p
+                else:
+                    g = g + _align(wd_t, p) * p
+            b1, b2 = _align(b1_t, p), _align(b2_t, p)
+            m = m + (1 - b1) * (g - m)  # torch's lerp_(grad, 1 - beta1)
+            v = b2 * v + (1 - b2) * (g * g)
+            if amsgrad:
+                vmax = np.maximum(vmax, v)
+                denom = np.sqrt(vmax) / _align(bias2_sqrt, p) + _align(eps_t, p)
+            else:
+                denom = np.sqrt(v) / _align(bias2_sqrt, p) + _align(eps_t, p)
+            step_size = lr_p / _align(bias1, p)
+            return shrink - step_size * (m / denom), m, v, vmax
+
+        updates, m, v, vmax = _map_leaves(leaf, 4, grads, params, state["exp_avg"], state["exp_avg_sq"], maxes)
+        new = {"step": k, "exp_avg": m, "exp_avg_sq": v}
+        if amsgrad:
+            new["max_exp_avg_sq"] = vmax
+        return updates, new
+
+    return Optimizer(name, init, update, hp)
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def apply_updates(params, updates):
+    """Return ``params + updates`` leaf by leaf (a new tree; the inputs are untouched)."""
+    return tree_map(lambda p, u: p + u, params, updates)
+
+
+def _map_leaves(fn, n_out, grads, params, *states):
+    """Apply ``fn(g, p, *state_leaves) -> n_out arrays`` leaf by leaf; return ``n_out`` trees."""
+    if isinstance(grads, dict):
+        outs = {k: _map_leaves(fn, n_out, grads[k], params[k], *(s[k] for s in states)) for k in grads}
+        return tuple({k: outs[k][i] for k in grads} for i in range(n_out))
+    if isinstance(grads, (list, tuple)):
+        outs = [_map_leaves(fn, n_out, *items) for items in zip(grads, params, *states)]
+        return tuple(type(grads)(o[i] for o in outs) for i in range(n_out))
+    return fn(grads, params, *states)
