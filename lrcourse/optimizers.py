@@ -26,8 +26,8 @@ the details that textbook formulas leave out; each docstring gives the rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -207,7 +207,10 @@ def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0
 
     def init(params):
         g0 = _at(hp["initial_accumulator_value"], 0)
-        return {"step": 0, "sum": tree_map(lambda p: np.zeros(np.shape(p)) + _align(g0, np.asarray(p)), params)}
+        return {
+            "step": 0,
+            "sum": tree_map(lambda p: np.zeros(np.shape(p)) + _align(g0, np.asarray(p)), params),
+        }
 
     def update(grads, state, params):
         t = state["step"]
@@ -359,34 +362,43 @@ def _adam_family(name, lr, betas, eps, weight_decay, amsgrad, decoupled):
             state["max_exp_avg_sq"] = tree_zeros_like(params)
         return state
 
+    has_decay = callable(hp["weight_decay"]) or bool(np.any(hp["weight_decay"]))
+
     def update(grads, state, params):
         t = state["step"]
         k = t + 1
-        lr_t, b1_t, b2_t, eps_t, wd_t = (_at(hp[n], t) for n in ("lr", "beta1", "beta2", "eps", "weight_decay"))
-        bias1 = 1 - np.power(b1_t, k)
-        bias2_sqrt = np.sqrt(1 - np.power(b2_t, k))
+        lr_t, b1_t, b2_t, eps_t = (_at(hp[n], t) for n in ("lr", "beta1", "beta2", "eps"))
+        wd_t = _at(hp["weight_decay"], t)
+        # Python's float power, as torch computes its bias corrections.
+        bias1 = 1 - b1_t**k if isinstance(b1_t, float) else 1 - np.power(b1_t, k)
+        bias2_sqrt = (1 - b2_t**k) ** 0.5 if isinstance(b2_t, float) else np.sqrt(1 - np.power(b2_t, k))
         maxes = state.get("max_exp_avg_sq", tree_map(lambda g: None, grads))
 
         def leaf(g, p, m, v, vmax):
             lr_p = _align(lr_t, p)
-            shrink = 0.0
-            if np.any(wd_t):
-                if decoupled:
-                    shrink = -(lr_p * _align(wd_t, p)) * p
-                else:
-                    g = g + _align(wd_t, p) * p
+            if has_decay and not decoupled:
+                g = g + _align(wd_t, p) * p
             b1, b2 = _align(b1_t, p), _align(b2_t, p)
-            m = m + (1 - b1) * (g - m)  # torch's lerp_(grad, 1 - beta1)
-            v = b2 * v + (1 - b2) * (g * g)
+            m_new = g - m  # m + (1 - b1)(g - m): torch's lerp_(grad, 1 - beta1)
+            m_new *= 1 - b1
+            m_new += m
+            v_new = g * g
+            v_new *= 1 - b2
+            v_new += b2 * v
             if amsgrad:
-                vmax = np.maximum(vmax, v)
-                denom = np.sqrt(vmax) / _align(bias2_sqrt, p) + _align(eps_t, p)
-            else:
-                denom = np.sqrt(v) / _align(bias2_sqrt, p) + _align(eps_t, p)
-            step_size = lr_p / _align(bias1, p)
-            return shrink - step_size * (m / denom), m, v, vmax
+                vmax = np.maximum(vmax, v_new)
+            denom = np.sqrt(vmax if amsgrad else v_new)
+            denom /= _align(bias2_sqrt, p)
+            denom += _align(eps_t, p)
+            step = m_new / denom
+            step *= -(lr_p / _align(bias1, p))
+            if has_decay and decoupled:
+                step -= (lr_p * _align(wd_t, p)) * p
+            return step, m_new, v_new, vmax
 
-        updates, m, v, vmax = _map_leaves(leaf, 4, grads, params, state["exp_avg"], state["exp_avg_sq"], maxes)
+        updates, m, v, vmax = _map_leaves(
+            leaf, 4, grads, params, state["exp_avg"], state["exp_avg_sq"], maxes
+        )
         new = {"step": k, "exp_avg": m, "exp_avg_sq": v}
         if amsgrad:
             new["max_exp_avg_sq"] = vmax
@@ -409,6 +421,23 @@ def _map_leaves(fn, n_out, grads, params, *states):
         outs = {k: _map_leaves(fn, n_out, grads[k], params[k], *(s[k] for s in states)) for k in grads}
         return tuple({k: outs[k][i] for k in grads} for i in range(n_out))
     if isinstance(grads, (list, tuple)):
-        outs = [_map_leaves(fn, n_out, *items) for items in zip(grads, params, *states)]
+        outs = [_map_leaves(fn, n_out, *items) for items in zip(grads, params, *states, strict=True)]
         return tuple(type(grads)(o[i] for o in outs) for i in range(n_out))
     return fn(grads, params, *states)
+
+
+# run() and descend() live in their own module; they are part of this module's API.
+from lrcourse.descent import Descent, descend, run  # noqa: E402
+
+__all__ = [
+    "Optimizer",
+    "sgd",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "apply_updates",
+    "run",
+    "descend",
+    "Descent",
+]

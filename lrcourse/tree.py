@@ -15,7 +15,7 @@ def tree_map(fn, tree, *rest):
     if isinstance(tree, dict):
         return {k: tree_map(fn, tree[k], *(r[k] for r in rest)) for k in tree}
     if isinstance(tree, (list, tuple)):
-        return type(tree)(tree_map(fn, *leaves) for leaves in zip(tree, *rest))
+        return type(tree)(tree_map(fn, *leaves) for leaves in zip(tree, *rest, strict=True))
     return fn(tree, *rest)
 
 
