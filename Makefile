@@ -45,7 +45,8 @@ lab: $(STAMP)
 
 ## Benchmarks (numbers only; never part of the tests).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_core.py
+	@status=0; for script in benchmarks/bench_*.py; do \
+		echo "== $$script"; $(BIN)/python $$script || status=1; done; exit $$status
 
 clean:
 	rm -rf _build

@@ -47,7 +47,7 @@ def check_range(name, value, low=None, high=None, *, low_open=False, high_open=F
         right = ")" if high_open or high is None else "]"
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
-        first_bad = arr[~ok].ravel()[0] if arr.ndim else arr.item()
+        first_bad = arr[~ok].ravel()[0].item() if arr.ndim else arr.item()
         where = "" if arr.ndim == 0 else f" (first bad element {first_bad!r})"
         raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {_describe(value)}{where}")
     return arr

@@ -75,6 +75,33 @@ def _hyper(name, value, validate):
     return float(arr) if arr.ndim == 0 else arr
 
 
+def _with_sweep_axes(hp):
+    """Give every array hyperparameter the full number of sweep axes (numpy broadcasting).
+
+    ``lr`` of shape ``(3, 1)`` and ``momentum`` of shape ``(4,)`` form a ``(3, 4)``
+    sweep; ``momentum`` becomes ``(1, 4)`` so both line up with the parameters' leading axes.
+    """
+    shapes = [np.shape(_at(h, 0)) for h in hp.values() if not isinstance(h, bool)]
+    k = len(np.broadcast_shapes(*shapes)) if shapes else 0
+
+    def pad(h):
+        if isinstance(h, bool):
+            return h
+        if callable(h):
+            n = np.ndim(h(0))
+            if n == k:
+                return h
+            return lambda t, f=h: np.reshape(f(t), (1,) * (k - n) + np.shape(f(t)))
+        if isinstance(h, np.ndarray) and h.ndim < k:
+            return h.reshape((1,) * (k - h.ndim) + h.shape)
+        return h
+
+    try:
+        return {name: pad(h) for name, h in hp.items()}
+    except ValueError:
+        raise ValueError(f"array hyperparameters must broadcast together, got shapes {shapes}") from None
+
+
 def _at(h, t):
     """The value of hyperparameter ``h`` at step ``t``."""
     return h(t) if callable(h) else h
@@ -130,13 +157,15 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
     :math:`v \leftarrow \mu v - \eta g`). With ``momentum=0`` this is plain
     gradient descent :math:`\theta_{t+1} = \theta_t - \eta g_t`.
     """
-    hp = {
-        "lr": _hyper("lr", lr, _rate),
-        "momentum": _hyper("momentum", momentum, check.check_nonnegative),
-        "dampening": _hyper("dampening", dampening, _unit_interval),
-        "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
-        "nesterov": bool(nesterov),
-    }
+    hp = _with_sweep_axes(
+        {
+            "lr": _hyper("lr", lr, _rate),
+            "momentum": _hyper("momentum", momentum, check.check_nonnegative),
+            "dampening": _hyper("dampening", dampening, _unit_interval),
+            "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
+            "nesterov": bool(nesterov),
+        }
+    )
     if nesterov:
         mu0 = np.asarray(_at(hp["momentum"], 0))
         if np.any(mu0 <= 0) or np.any(np.asarray(_at(hp["dampening"], 0)) != 0):
@@ -195,15 +224,17 @@ def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0
     where :math:`\delta` is ``lr_decay``. Because :math:`G_t` only grows, the
     effective rate :math:`\eta/\sqrt{G_t}` shrinks towards zero.
     """
-    hp = {
-        "lr": _hyper("lr", lr, _rate),
-        "lr_decay": _hyper("lr_decay", lr_decay, check.check_nonnegative),
-        "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
-        "initial_accumulator_value": _hyper(
-            "initial_accumulator_value", initial_accumulator_value, check.check_nonnegative
-        ),
-        "eps": _hyper("eps", eps, check.check_nonnegative),
-    }
+    hp = _with_sweep_axes(
+        {
+            "lr": _hyper("lr", lr, _rate),
+            "lr_decay": _hyper("lr_decay", lr_decay, check.check_nonnegative),
+            "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
+            "initial_accumulator_value": _hyper(
+                "initial_accumulator_value", initial_accumulator_value, check.check_nonnegative
+            ),
+            "eps": _hyper("eps", eps, check.check_nonnegative),
+        }
+    )
 
     def init(params):
         g0 = _at(hp["initial_accumulator_value"], 0)
@@ -245,14 +276,16 @@ def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, cente
     As in PyTorch there is no bias correction and :math:`\epsilon` is added
     *outside* the square root.
     """
-    hp = {
-        "lr": _hyper("lr", lr, _rate),
-        "alpha": _hyper("alpha", alpha, _unit_interval),
-        "eps": _hyper("eps", eps, check.check_nonnegative),
-        "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
-        "momentum": _hyper("momentum", momentum, check.check_nonnegative),
-        "centered": bool(centered),
-    }
+    hp = _with_sweep_axes(
+        {
+            "lr": _hyper("lr", lr, _rate),
+            "alpha": _hyper("alpha", alpha, _unit_interval),
+            "eps": _hyper("eps", eps, check.check_nonnegative),
+            "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
+            "momentum": _hyper("momentum", momentum, check.check_nonnegative),
+            "centered": bool(centered),
+        }
+    )
     uses_momentum = callable(hp["momentum"]) or np.any(np.asarray(hp["momentum"]) != 0)
 
     def init(params):
@@ -347,14 +380,16 @@ def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=Fals
 def _adam_family(name, lr, betas, eps, weight_decay, amsgrad, decoupled):
     if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
         raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
-    hp = {
-        "lr": _hyper("lr", lr, _rate),
-        "beta1": _hyper("betas[0]", betas[0], _beta),
-        "beta2": _hyper("betas[1]", betas[1], _beta),
-        "eps": _hyper("eps", eps, check.check_nonnegative),
-        "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
-        "amsgrad": bool(amsgrad),
-    }
+    hp = _with_sweep_axes(
+        {
+            "lr": _hyper("lr", lr, _rate),
+            "beta1": _hyper("betas[0]", betas[0], _beta),
+            "beta2": _hyper("betas[1]", betas[1], _beta),
+            "eps": _hyper("eps", eps, check.check_nonnegative),
+            "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
+            "amsgrad": bool(amsgrad),
+        }
+    )
 
     def init(params):
         state = {"step": 0, "exp_avg": tree_zeros_like(params), "exp_avg_sq": tree_zeros_like(params)}
