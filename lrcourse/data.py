@@ -121,7 +121,7 @@ def polynomial_features(x, degree):
     return x[:, None] ** np.arange(1, degree + 1)
 
 
-def make_polynomial_regression(n_samples=20, degree=12, noise=0.3, seed=0):
+def make_polynomial_regression(n_samples=30, degree=12, noise=0.3, seed=0):
     r"""A tiny regression set that overfits easily: few noisy points, many polynomial features.
 
     :math:`x \sim U(-1, 1)`, :math:`y = \sin(\pi x) + \varepsilon` with
