@@ -1,0 +1,800 @@
+"""Explorers: sliders wired to a figure, for a kernel and for the static website.
+
+Every interactive figure of the course is an :class:`Explorer`: a *draw function*
+plus a list of *controls* (:class:`LogSlider` for rates, :class:`FloatSlider`,
+:class:`IntSlider`, :class:`Dropdown`). The computation lives in the package
+(:mod:`lrcourse.optimizers`, :mod:`lrcourse.objectives`, ...), the look in
+:mod:`lrcourse.plotting`; this module only wires sliders to them.
+
+The draw function
+-----------------
+``draw(fig, state, **values)`` receives a matplotlib figure (or sub-figure), a
+dict ``state`` that is empty on the first call, and one keyword per control::
+
+    def draw(fig, state, lr):
+        if not state:                                   # first call: build the artists
+            ax = fig.subplots()
+            ax.contourf(X, Y, Z)                         # precomputed once, outside draw
+            (state["path"],) = ax.plot([], [], "o-")
+        path = optimizers.run(optimizers.sgd(lr=lr), f.grad, x0, 50)
+        state["path"].set_data(path[:, 0], path[:, 1])   # later calls: update only
+
+Creating artists once and then only updating them (``set_data``,
+``set_offsets``, ``set_text``, ...) keeps a slider move (compute + redraw +
+PNG) well under 100 ms; anything independent of the sliders, such as a
+contour grid, is computed once when the explorer is built.
+
+Four ways to show the same draw function
+----------------------------------------
+- :meth:`Explorer.show` (needs a kernel): the controls above an
+  ``ipywidgets.Image`` that receives fresh PNG bytes after each move. Only
+  core widgets are used (no ``ipympl``), so it behaves the same on ipywidgets
+  7.7 (Colab) and 8.
+- :meth:`Explorer.static`: small multiples of the draw function at chosen
+  settings, one matplotlib figure, for readers of the website.
+- :meth:`Explorer.player`: the draw function rendered ahead of time at up to
+  25 values of one control and packed into a self-contained HTML player (a
+  range slider and a play button swapping base64 PNG frames with a few lines
+  of inline JavaScript, no external files): the slider without a kernel.
+- :meth:`Explorer.update` returns the figure after one compute + redraw, and
+  :meth:`Explorer.latency` times update + PNG rendering (p50/p95 in ms).
+
+Figures are plain :class:`matplotlib.figure.Figure` objects with an Agg
+canvas, never pyplot figures, so nothing is displayed twice and everything
+works headless.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html as _html
+import io
+import json
+import math
+import time
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from lrcourse import _validate as check
+from lrcourse import optimizers as _optimizers
+
+__all__ = [
+    "Control",
+    "LogSlider",
+    "FloatSlider",
+    "IntSlider",
+    "Dropdown",
+    "Explorer",
+    "descent_explorer",
+    "descent_explorer_1d",
+]
+
+MAX_FRAMES = 25
+
+# ----------------------------------------------------------------- controls
+
+
+class Control:
+    """One slider or menu: a ``name`` (the draw function's keyword), a default ``value``
+    and a ``description`` shown beside the widget."""
+
+    def __init__(self, name, value, description=None):
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"name must be a valid Python identifier, got {name!r}")
+        self.name = name
+        self.value = value
+        self.description = description or name
+
+    def validate(self, value):
+        """Return ``value`` if it is allowed, else raise ``ValueError``."""
+        return value
+
+    def grid(self, n):
+        """``n`` representative values, in order (for players and small multiples)."""
+        raise NotImplementedError
+
+    def format(self, value):
+        """``value`` as a short label, e.g. ``"lr = 0.01"``."""
+        return f"{self.description} = {_fmt(value)}"
+
+    def widget(self):
+        """A new ipywidgets control for this value."""
+        raise NotImplementedError
+
+
+def _fmt(value):
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.3g}"
+    return str(value)
+
+
+class LogSlider(Control):
+    """A slider on a log scale, from ``low`` to ``high`` (both > 0): for learning rates."""
+
+    def __init__(self, name, low, high, value, description=None, steps_per_decade=20):
+        low = float(check.check_positive("low", low))
+        high = float(check.check_positive("high", high))
+        if not low < high:
+            raise ValueError(f"low must be below high, got low={low!r}, high={high!r}")
+        check.check_range("value", value, low, high)
+        super().__init__(name, float(value), description)
+        self.low, self.high = low, high
+        self.steps_per_decade = check.check_int("steps_per_decade", steps_per_decade, 1)
+
+    def validate(self, value):
+        return float(check.check_range(self.name, value, self.low, self.high))
+
+    def grid(self, n):
+        return [float(v) for v in np.geomspace(self.low, self.high, n)]
+
+    def widget(self):
+        import ipywidgets as w
+
+        return w.FloatLogSlider(
+            value=self.value,
+            base=10,
+            min=math.log10(self.low),
+            max=math.log10(self.high),
+            step=1 / self.steps_per_decade,
+            description=self.description,
+            readout_format=".3g",
+            continuous_update=True,
+            style={"description_width": "initial"},
+            layout=w.Layout(width="min(100%, 420px)"),
+        )
+
+
+class FloatSlider(Control):
+    """A linear slider from ``low`` to ``high`` in steps of ``step``."""
+
+    def __init__(self, name, low, high, value, step=None, description=None):
+        low = float(check.as_float_array("low", low))
+        high = float(check.as_float_array("high", high))
+        if not low < high:
+            raise ValueError(f"low must be below high, got low={low!r}, high={high!r}")
+        check.check_range("value", value, low, high)
+        super().__init__(name, float(value), description)
+        self.low, self.high = low, high
+        self.step = float(check.check_positive("step", step)) if step is not None else (high - low) / 100
+
+    def validate(self, value):
+        return float(check.check_range(self.name, value, self.low, self.high))
+
+    def grid(self, n):
+        return [float(v) for v in np.linspace(self.low, self.high, n)]
+
+    def widget(self):
+        import ipywidgets as w
+
+        return w.FloatSlider(
+            value=self.value,
+            min=self.low,
+            max=self.high,
+            step=self.step,
+            description=self.description,
+            readout_format=".3g",
+            continuous_update=True,
+            style={"description_width": "initial"},
+            layout=w.Layout(width="min(100%, 420px)"),
+        )
+
+
+class IntSlider(Control):
+    """An integer slider from ``low`` to ``high``."""
+
+    def __init__(self, name, low, high, value, step=1, description=None):
+        low, high = check.check_int("low", low), check.check_int("high", high)
+        if not low < high:
+            raise ValueError(f"low must be below high, got low={low!r}, high={high!r}")
+        super().__init__(name, check.check_int("value", value, low, high), description)
+        self.low, self.high, self.step = low, high, check.check_int("step", step, 1)
+
+    def validate(self, value):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        return check.check_int(self.name, value, self.low, self.high)
+
+    def grid(self, n):
+        return sorted({int(round(v)) for v in np.linspace(self.low, self.high, n)})
+
+    def widget(self):
+        import ipywidgets as w
+
+        return w.IntSlider(
+            value=self.value,
+            min=self.low,
+            max=self.high,
+            step=self.step,
+            description=self.description,
+            continuous_update=True,
+            style={"description_width": "initial"},
+            layout=w.Layout(width="min(100%, 420px)"),
+        )
+
+
+class Dropdown(Control):
+    """A menu. ``options`` is a list of values, or of ``(label, value)`` pairs."""
+
+    def __init__(self, name, options, value=None, description=None):
+        pairs = [o if isinstance(o, tuple) and len(o) == 2 else (str(o), o) for o in options]
+        if not pairs:
+            raise ValueError("options must hold at least one choice, got an empty list")
+        self.options = pairs
+        values = [v for _, v in pairs]
+        value = values[0] if value is None else value
+        check.check_choice("value", value, values)
+        super().__init__(name, value, description)
+
+    def validate(self, value):
+        return check.check_choice(self.name, value, [v for _, v in self.options])
+
+    def grid(self, n):
+        return [v for _, v in self.options][:n]
+
+    def format(self, value):
+        label = next(lab for lab, v in self.options if v == value)
+        return f"{self.description}: {label}"
+
+    def widget(self):
+        import ipywidgets as w
+
+        return w.Dropdown(
+            options=self.options,
+            value=self.value,
+            description=self.description,
+            style={"description_width": "initial"},
+        )
+
+
+# ----------------------------------------------------------------- explorer
+
+
+class _Canvas:
+    """One figure, the state dict its draw function keeps, and a cached background.
+
+    After the first full draw the layout is frozen. If the draw function marks the
+    artists it changes with ``animated=True``, later frames only restore the cached
+    background and redraw those artists (blitting); the background is redrawn
+    whenever an axis' limits or scale change. Without animated artists every frame
+    is a full draw, which is always correct, only slower.
+    """
+
+    def __init__(self, draw, figsize, dpi):
+        self.draw = draw
+        self.fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        FigureCanvasAgg(self.fig)
+        self.state = {}
+        self._frozen = False
+        self._background = None
+        self._key = None
+        self._animated = []
+
+    def update(self, values):
+        self.draw(self.fig, self.state, **values)
+        if not self._frozen:
+            # Lay the figure out once, then keep the positions: a layout pass on every
+            # slider move would cost more than the rest of the update.
+            self.fig.canvas.draw()
+            self.fig.set_layout_engine("none")
+            self._frozen = True
+            self._animated = sorted(
+                self.fig.findobj(lambda a: a.get_animated()), key=lambda a: a.get_zorder()
+            )
+        self._render()
+        return self.fig
+
+    def _limits(self):
+        return tuple(
+            (ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale()) for ax in self.fig.get_axes()
+        )
+
+    def _render(self):
+        canvas = self.fig.canvas
+        if not self._animated:
+            canvas.draw()
+            return
+        key = self._limits()
+        if self._background is None or key != self._key:
+            canvas.draw()  # animated artists are left out of a full draw
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+            self._key = key
+        else:
+            canvas.restore_region(self._background)
+        for artist in self._animated:
+            if artist.get_visible():
+                self.fig.draw_artist(artist)
+
+    def png(self, small=False):
+        """The current frame as PNG bytes (``small``: a 64-colour palette, for players)."""
+        from PIL import Image
+
+        rgba = np.asarray(self.fig.canvas.buffer_rgba())
+        img = Image.fromarray(rgba[..., :3])
+        out = io.BytesIO()
+        if small:
+            img = img.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+            img.save(out, format="png", optimize=True)
+        else:
+            img.save(out, format="png", compress_level=1)
+        return out.getvalue()
+
+
+class Explorer:
+    """A draw function and its controls; see the module docstring for the pattern.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(fig, state, **values)``; creates its artists when ``state`` is empty,
+        afterwards only updates them.
+    controls : sequence of Control
+        One per keyword of ``draw`` that a reader may change.
+    fixed : dict, optional
+        Further keywords passed to ``draw`` unchanged.
+    figsize : (float, float)
+        Size of one panel group in inches; ``dpi`` its resolution on screen.
+    title : str, optional
+        A line shown above the controls in :meth:`show`.
+    """
+
+    def __init__(self, draw, controls, *, fixed=None, figsize=(8.0, 3.2), dpi=80, title=None):
+        if not callable(draw):
+            raise ValueError(f"draw must be callable, got {draw!r}")
+        controls = list(controls)
+        for c in controls:
+            if not isinstance(c, Control):
+                raise ValueError(f"controls must be Control objects (LogSlider, ...), got {c!r}")
+        names = [c.name for c in controls]
+        if len(set(names)) != len(names):
+            raise ValueError(f"control names must be unique, got {names}")
+        self.draw = draw
+        self.controls = {c.name: c for c in controls}
+        self.fixed = dict(fixed or {})
+        self.figsize = tuple(float(s) for s in figsize)
+        self.dpi = check.check_int("dpi", dpi, 20, 300)
+        self.title = title
+        self._live = None
+
+    def __repr__(self):
+        return f"Explorer(controls={list(self.controls)})"
+
+    @property
+    def defaults(self):
+        """The starting value of every control."""
+        return {name: c.value for name, c in self.controls.items()}
+
+    def _resolve(self, values):
+        unknown = set(values) - set(self.controls) - set(self.fixed)
+        if unknown:
+            raise ValueError(
+                f"unknown control(s) {sorted(unknown)}; this explorer has {sorted(self.controls)}"
+            )
+        out = {**self.fixed, **self.defaults}
+        for name, v in values.items():
+            out[name] = self.controls[name].validate(v) if name in self.controls else v
+        return out
+
+    def _label(self, values, keys):
+        return ",  ".join(self.controls[k].format(values[k]) for k in keys if k in self.controls)
+
+    # --- one figure, redrawn in place
+
+    def update(self, **values):
+        """Compute and redraw at ``values`` (others at their defaults); return the figure."""
+        if self._live is None:
+            self._live = _Canvas(self.draw, self.figsize, self.dpi)
+        return self._live.update(self._resolve(values))
+
+    def png(self, **values):
+        """The figure at ``values`` as PNG bytes."""
+        self.update(**values)
+        return self._live.png()
+
+    def latency(self, values_list, warmup=1):
+        """Time update + render to PNG over ``values_list`` (dicts); p50/p95/max in ms."""
+        values_list = list(values_list)
+        if not values_list:
+            raise ValueError("values_list must hold at least one dict of control values")
+        for v in values_list[:warmup]:
+            self.png(**v)
+        times = []
+        for v in values_list:
+            t0 = time.perf_counter()
+            self.png(**v)
+            times.append((time.perf_counter() - t0) * 1e3)
+        t = np.array(times)
+        return {
+            "p50": float(np.percentile(t, 50)),
+            "p95": float(np.percentile(t, 95)),
+            "max": float(t.max()),
+            "n": len(t),
+        }
+
+    # --- in a kernel
+
+    def show(self, display=True):
+        """Controls + live figure (ipywidgets 7 and 8). Returns the ``ipywidgets.VBox``.
+
+        Outside a kernel (on the website) the output falls back to a short note;
+        the static figure and the player next to it show what the sliders do.
+        """
+        import ipywidgets as w
+
+        image = w.Image(value=self.png(), format="png", layout=w.Layout(max_width="100%"))
+        status = w.HTML(value="")
+        controls = {name: c.widget() for name, c in self.controls.items()}
+
+        def redraw(change=None):
+            values = {name: wd.value for name, wd in controls.items()}
+            try:
+                t0 = time.perf_counter()
+                image.value = self.png(**values)
+                status.value = f"<small>redrawn in {(time.perf_counter() - t0) * 1e3:.0f} ms</small>"
+            except Exception as exc:  # keep the widget alive, say what went wrong
+                status.value = f"<b>error:</b> {_html.escape(type(exc).__name__)}: {_html.escape(str(exc))}"
+
+        for wd in controls.values():
+            wd.observe(redraw, names="value")
+        rows = []
+        if self.title:
+            rows.append(w.HTML(value=f"<b>{_html.escape(self.title)}</b>"))
+        rows += [*controls.values(), image, status]
+        box = w.VBox(rows)
+        if display:
+            from IPython.display import display as _display
+
+            bundle = {
+                "application/vnd.jupyter.widget-view+json": {
+                    "version_major": 2,
+                    "version_minor": 0,
+                    "model_id": box.model_id,
+                },
+                "text/plain": _FALLBACK_TEXT,
+                "text/html": f"<p><em>{_html.escape(_FALLBACK_TEXT)}</em></p>",
+            }
+            _display(bundle, raw=True)
+            return None
+        return box
+
+    # --- without a kernel
+
+    def static(self, settings, ncols=None, titles=None, scale=0.9):
+        """Small multiples: the draw function at each dict of ``settings``, one figure.
+
+        Each panel is titled with the settings that differ between panels (or with
+        ``titles``). Returns a :class:`matplotlib.figure.Figure`.
+        """
+        settings = [dict(s) for s in settings]
+        if not settings:
+            raise ValueError("settings must hold at least one dict of control values")
+        n = len(settings)
+        ncols = check.check_int("ncols", ncols if ncols is not None else min(n, 3), 1)
+        nrows = math.ceil(n / ncols)
+        resolved = [self._resolve(s) for s in settings]
+        varying = [k for k in self.controls if len({repr(r[k]) for r in resolved}) > 1]
+        if titles is not None and len(titles) != n:
+            raise ValueError(f"titles must have one entry per setting ({n}), got {len(titles)}")
+        w, h = self.figsize
+        fig = Figure(
+            figsize=(w * ncols * scale, (h * scale + 0.35) * nrows), dpi=self.dpi, layout="constrained"
+        )
+        FigureCanvasAgg(fig)
+        subs = np.atleast_2d(fig.subfigures(nrows, ncols, squeeze=False))
+        for i, sub in enumerate(subs.ravel()):
+            if i >= n:
+                continue
+            self.draw(sub, {}, **resolved[i])
+            label = (
+                titles[i] if titles is not None else self._label(resolved[i], varying or list(self.controls))
+            )
+            sub.suptitle(label, fontsize="medium", fontweight="bold")
+        return fig
+
+    def player(self, control, values=None, n=15, dpi=72, interval_ms=450, **fixed):
+        """A kernel-free player: ``control`` swept over ``values`` (or ``n`` values).
+
+        Frames are rendered ahead of time at ``dpi`` and embedded as base64 PNG in a
+        self-contained HTML snippet. Returns ``IPython.display.HTML``.
+        """
+        from IPython.display import HTML
+
+        if control not in self.controls:
+            raise ValueError(f"control must be one of {sorted(self.controls)}, got {control!r}")
+        ctl = self.controls[control]
+        values = ctl.grid(check.check_int("n", n, 2, MAX_FRAMES)) if values is None else list(values)
+        if not 1 <= len(values) <= MAX_FRAMES:
+            raise ValueError(f"values must hold between 1 and {MAX_FRAMES} frames, got {len(values)}")
+        check.check_int("dpi", dpi, 20, 200)
+        canvas = _Canvas(self.draw, self.figsize, dpi)
+        frames, labels = [], []
+        for v in values:
+            resolved = self._resolve({**fixed, control: v})
+            canvas.update(resolved)
+            frames.append(base64.b64encode(canvas.png(small=True)).decode("ascii"))
+            labels.append(ctl.format(resolved[control]))
+        start = self._nearest(values, fixed.get(control, ctl.value))
+        return HTML(_player_html(frames, labels, start, ctl.description, interval_ms))
+
+    @staticmethod
+    def _nearest(values, target):
+        try:
+            return int(np.argmin([abs(math.log(v) - math.log(target)) for v in values]))
+        except (TypeError, ValueError):
+            return values.index(target) if target in values else 0
+
+
+_FALLBACK_TEXT = (
+    "Interactive explorer: run this page in Jupyter, Binder or Colab to move the sliders. "
+    "Without a kernel, the figures and the player next to this cell show what the sliders do."
+)
+
+
+def _player_html(frames, labels, start, name, interval_ms):
+    uid = "lrp-" + hashlib.sha1("".join(frames).encode()).hexdigest()[:10]
+    name = _html.escape(name)
+    first = _html.escape(labels[start])
+    js_frames = json.dumps(frames)
+    js_labels = json.dumps(labels)
+    return f"""<div id="{uid}" class="lrcourse-player" style="max-width:100%;margin:0.5em 0">
+<img src="data:image/png;base64,{frames[start]}" alt="{first}" style="max-width:100%;height:auto;display:block">
+<div style="display:flex;align-items:center;gap:0.6em;font-family:sans-serif;font-size:0.9em;max-width:640px">
+<button type="button" style="min-width:5.5em">&#9654; Play</button>
+<input type="range" min="0" max="{len(frames) - 1}" step="1" value="{start}" aria-label="{name}" style="flex:1">
+<span style="min-width:11em">{first}</span>
+</div>
+<script>
+(function () {{
+  var root = document.getElementById("{uid}");
+  var frames = {js_frames};
+  var labels = {js_labels};
+  var img = root.querySelector("img"), range = root.querySelector("input"),
+      out = root.querySelector("span"), button = root.querySelector("button"), timer = null;
+  function show(i) {{
+    img.src = "data:image/png;base64," + frames[i]; img.alt = labels[i];
+    range.value = i; out.textContent = labels[i];
+  }}
+  range.addEventListener("input", function () {{ show(+range.value); }});
+  button.addEventListener("click", function () {{
+    if (timer) {{ clearInterval(timer); timer = null; button.innerHTML = "&#9654; Play"; return; }}
+    button.innerHTML = "&#10074;&#10074; Pause";
+    timer = setInterval(function () {{ show((+range.value + 1) % frames.length); }}, {int(interval_ms)});
+  }});
+}})();
+</script>
+</div>"""
+
+
+# ----------------------------------------------------------------- drawing helpers
+
+# Used until lrcourse.plotting offers artist-level helpers; colours follow its palette.
+_PATH = "#d62728"
+_MIN = "#ffffff"
+_LOSS = "#1f77b4"
+_BAD = "#b2182b"
+
+
+def _levels(Z, n=18):
+    """Contour levels at quantiles of ``Z``: even spacing by area, whatever the range."""
+    q = np.quantile(Z[np.isfinite(Z)], np.linspace(0.0, 0.97, n))
+    return np.unique(q)
+
+
+def _diverged_text(ax):
+    return ax.text(
+        0.5,
+        0.5,
+        "",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize="large",
+        fontweight="bold",
+        color="white",
+        bbox={"boxstyle": "round", "facecolor": _BAD, "edgecolor": "none", "alpha": 0.9},
+        visible=False,
+        zorder=10,
+        animated=True,
+    )
+
+
+def _make_optimizer(name, lr, hyper):
+    check.check_choice("optimizer_name", name, ("sgd", "adagrad", "rmsprop", "adam", "adamw"))
+    return getattr(_optimizers, name)(lr=lr, **hyper)
+
+
+def _loss_scale(objective, scale):
+    check.check_choice("loss_scale", scale, ("auto", "log", "linear"))
+    if scale != "auto":
+        return scale
+    if len(objective.minima) and np.min(objective.value(objective.minima)) >= 0:
+        return "log"
+    return "linear"
+
+
+def _loss_limits(scale, f0, low, high):
+    """Fixed y-limits for a loss panel, so curves at different slider positions compare.
+
+    Log scale: ten decades below the decade above the starting loss ``f0``; linear:
+    the range ``[low, high]`` of the landscape, padded.
+    """
+    if scale == "log":
+        top = 10.0 ** (np.ceil(np.log10(max(abs(f0), 1e-12))) + 1)
+        return top * 1e-10, top
+    pad = 0.08 * (high - low) if high > low else 0.5
+    return low - pad, high + pad
+
+
+def _set_loss(line, losses, scale):
+    steps = np.arange(len(losses))
+    line.set_data(steps, np.maximum(losses, 1e-300) if scale == "log" else losses)
+
+
+# ----------------------------------------------------------------- explorers
+
+
+def descent_explorer(
+    objective,
+    x0,
+    optimizer_name="sgd",
+    steps=50,
+    lr=0.05,
+    lr_range=(1e-3, 1.0),
+    start_sliders=False,
+    loss_scale="auto",
+    title=None,
+    **hyper,
+):
+    """Gradient descent on a 2-D landscape, with a learning-rate slider.
+
+    Left: the contour of ``objective`` with the trajectory from ``x0``; right: the
+    loss per step. A run that blows up is marked "diverged at step k". With
+    ``start_sliders=True`` two more sliders move the starting point. Extra keywords
+    (``momentum=0.9``, ...) go to the optimizer. A 1-D objective is handed to
+    :func:`descent_explorer_1d`.
+    """
+    if objective.dim == 1:
+        return descent_explorer_1d(
+            objective, x0, optimizer_name, steps, lr, lr_range, loss_scale=loss_scale, title=title, **hyper
+        )
+    if objective.dim != 2:
+        raise ValueError(f"objective must be 1-D or 2-D, got dim={objective.dim}")
+    x0 = np.asarray(check.as_float_array("x0", x0), dtype=float)
+    if x0.shape != (2,):
+        raise ValueError(f"x0 must be a point (x, y) of shape (2,), got shape {x0.shape}")
+    steps = check.check_int("steps", steps, 1, 5000)
+    _make_optimizer(optimizer_name, lr, hyper)  # fail early on a bad name or hyperparameter
+    scale = _loss_scale(objective, loss_scale)
+    X, Y, Z = objective.grid(150)  # computed once, shared by every redraw
+    levels = _levels(Z)
+    z_low, z_high = float(Z.min()), float(Z.max())
+    (bx0, bx1), (by0, by1) = objective.bounds
+
+    def draw(fig, state, lr, x_start=x0[0], y_start=x0[1]):
+        start = np.array([x_start, y_start])
+        if not state:
+            ax, ax_loss = fig.subplots(1, 2, width_ratios=[1.0, 1.15])
+            ax.contourf(X, Y, Z, levels=levels, cmap="viridis", alpha=0.85, extend="max")
+            ax.contour(X, Y, Z, levels=levels, colors="k", linewidths=0.3, alpha=0.4)
+            if len(objective.minima):
+                m = objective.minima
+                ax.plot(m[:, 0], m[:, 1], "*", ms=11, color=_MIN, mec="k", mew=0.6, zorder=5)
+            if len(objective.saddles):
+                s = objective.saddles
+                ax.plot(s[:, 0], s[:, 1], "X", ms=8, color="w", mec="k", mew=0.6, zorder=5)
+            (state["path"],) = ax.plot([], [], "-o", color=_PATH, ms=2.5, lw=1.2, zorder=6, animated=True)
+            (state["start"],) = ax.plot([], [], "o", color="w", mec="k", ms=7, zorder=7, animated=True)
+            (state["end"],) = ax.plot([], [], "s", color=_PATH, mec="k", ms=6, zorder=7, animated=True)
+            ax.set(xlim=(bx0, bx1), ylim=(by0, by1), xlabel="$x$", ylabel="$y$", aspect="auto")
+            ax.set_title(title or objective.name, fontsize="medium")
+            state["bad"] = _diverged_text(ax)
+            (state["loss"],) = ax_loss.plot([], [], color=_LOSS, lw=1.6, animated=True)
+            ax_loss.set_yscale(scale)
+            ax_loss.set(xlim=(0, steps), xlabel="step $t$", ylabel="loss $f(x_t)$")
+            ax_loss.grid(True, alpha=0.3)
+            state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
+            state["bad_loss"] = _diverged_text(ax_loss)
+        res = _optimizers.descend(objective, start, _make_optimizer(optimizer_name, lr, hyper), steps)
+        path = res.path
+        ok = np.isfinite(path).all(axis=-1)
+        state["path"].set_data(path[ok, 0], path[ok, 1])
+        state["start"].set_data([start[0]], [start[1]])
+        last = path[ok][-1]
+        state["end"].set_data([last[0]], [last[1]])
+        _set_loss(state["loss"], res.losses, scale)
+        limits = _loss_limits(scale, res.losses[0], z_low, z_high)
+        if state["loss"].axes.get_ylim() != limits:
+            state["loss"].axes.set_ylim(*limits)
+        diverged = bool(res.diverged)
+        for key in ("bad", "bad_loss"):
+            state[key].set_visible(diverged)
+            state[key].set_text(f"diverged at step {int(res.diverged_at)}" if diverged else "")
+        final = "—" if diverged else f"{res.final_loss:.3g}"
+        state["info"].set_text(f"{optimizer_name}, lr = {lr:.3g}: final loss {final}")
+
+    controls = [LogSlider("lr", *lr_range, lr, description="learning rate")]
+    if start_sliders:
+        controls += [
+            FloatSlider("x_start", bx0, bx1, float(x0[0]), description="start x"),
+            FloatSlider("y_start", by0, by1, float(x0[1]), description="start y"),
+        ]
+    return Explorer(draw, controls, figsize=(8.0, 3.3), title=title)
+
+
+def descent_explorer_1d(
+    objective,
+    x0,
+    optimizer_name="sgd",
+    steps=40,
+    lr=0.05,
+    lr_range=(1e-3, 1.0),
+    start_slider=True,
+    loss_scale="linear",
+    title=None,
+    **hyper,
+):
+    """Gradient descent on a 1-D curve (``two_valleys``, ``parabola``) with a rate slider.
+
+    Left: the curve with every iterate on it, joined in order, so overshooting
+    shows as a zig-zag; right: the loss per step. A run that blows up is marked
+    "diverged at step k". With ``start_slider=True`` a second slider moves ``x0``.
+    """
+    if objective.dim != 1:
+        raise ValueError(f"objective must be 1-D, got dim={objective.dim} (use descent_explorer)")
+    x0 = float(check.as_float_array("x0", x0).reshape(-1)[0])
+    steps = check.check_int("steps", steps, 1, 5000)
+    _make_optimizer(optimizer_name, lr, hyper)
+    scale = _loss_scale(objective, loss_scale)
+    ((b0, b1),) = objective.bounds
+    xs = np.linspace(b0, b1, 400)
+    fs = objective.value(xs[:, None])
+    pad = 0.1 * (fs.max() - fs.min())
+    cmap = "plasma"
+
+    def draw(fig, state, lr, x_start=x0):
+        if not state:
+            ax, ax_loss = fig.subplots(1, 2, width_ratios=[1.2, 1.0])
+            ax.plot(xs, fs, color="0.25", lw=1.5)
+            m = objective.minima[:, 0]
+            ax.plot(
+                m, objective.value(objective.minima), "*", ms=11, color="gold", mec="k", mew=0.6, zorder=5
+            )
+            (state["zigzag"],) = ax.plot([], [], "-", color=_PATH, lw=0.8, alpha=0.6, zorder=6, animated=True)
+            state["dots"] = ax.scatter(
+                [], [], c=[], cmap=cmap, vmin=0, vmax=steps, s=22, ec="k", lw=0.3, zorder=7, animated=True
+            )
+            (state["start"],) = ax.plot([], [], "o", color="w", mec="k", ms=8, zorder=8, animated=True)
+            ax.set(xlim=(b0, b1), ylim=(fs.min() - pad, fs.max() + pad), xlabel="$x$", ylabel="$f(x)$")
+            ax.set_title(title or objective.name, fontsize="medium")
+            state["bad"] = _diverged_text(ax)
+            (state["loss"],) = ax_loss.plot([], [], color=_LOSS, lw=1.6, marker="o", ms=2, animated=True)
+            ax_loss.set_yscale(scale)
+            ax_loss.set(xlim=(0, steps), xlabel="step $t$", ylabel="loss $f(x_t)$")
+            ax_loss.grid(True, alpha=0.3)
+            state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
+            state["bad_loss"] = _diverged_text(ax_loss)
+        res = _optimizers.descend(objective, [x_start], _make_optimizer(optimizer_name, lr, hyper), steps)
+        x = res.path[:, 0]
+        ok = np.isfinite(x)
+        x, f = x[ok], res.losses[ok]
+        state["zigzag"].set_data(x, f)
+        state["dots"].set_offsets(np.column_stack([x, f]))
+        state["dots"].set_array(np.arange(len(x), dtype=float))
+        state["start"].set_data([x[0]], [f[0]])
+        _set_loss(state["loss"], res.losses, scale)
+        limits = _loss_limits(scale, res.losses[0], fs.min(), fs.max())
+        if state["loss"].axes.get_ylim() != limits:
+            state["loss"].axes.set_ylim(*limits)
+        diverged = bool(res.diverged)
+        for key in ("bad", "bad_loss"):
+            state[key].set_visible(diverged)
+            state[key].set_text(f"diverged at step {int(res.diverged_at)}" if diverged else "")
+        end = "—" if diverged else f"x = {x[-1]:.3g}, loss {f[-1]:.3g}"
+        state["info"].set_text(f"{optimizer_name}, lr = {lr:.3g}: {end}")
+
+    controls = [LogSlider("lr", *lr_range, lr, description="learning rate")]
+    if start_slider:
+        controls.append(FloatSlider("x_start", b0, b1, x0, description="start x"))
+    return Explorer(draw, controls, figsize=(8.0, 3.0), title=title)

@@ -1,0 +1,175 @@
+"""The explorer machinery: live updates, small multiples, the kernel-free player."""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from lrcourse import objectives, widgets
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def himmelblau():
+    return widgets.descent_explorer(
+        objectives.himmelblau(), [0.0, 0.0], lr=0.01, lr_range=(1e-3, 0.1), steps=40, start_sliders=True
+    )
+
+
+@pytest.fixture(scope="module")
+def valleys():
+    return widgets.descent_explorer_1d(objectives.two_valleys(), [-1.8], lr=0.05, steps=30)
+
+
+def _counter_explorer():
+    calls = {"first": 0, "update": 0}
+
+    def draw(fig, state, lr, kind="a"):
+        if not state:
+            calls["first"] += 1
+            ax = fig.subplots()
+            ax.set(xlim=(0, 1), ylim=(0, 1))
+            (state["line"],) = ax.plot([], [], animated=True)
+        calls["update"] += 1
+        state["line"].set_data([0, 1], [0, lr])
+
+    controls = [
+        widgets.LogSlider("lr", 1e-3, 1.0, 0.1),
+        widgets.Dropdown("kind", ["a", "b"], "a"),
+    ]
+    return widgets.Explorer(draw, controls, figsize=(3, 2)), calls
+
+
+def test_update_returns_figure_and_builds_artists_once():
+    explorer, calls = _counter_explorer()
+    for lr in (0.01, 0.1, 0.5):
+        fig = explorer.update(lr=lr)
+        assert isinstance(fig, Figure)
+    assert calls == {"first": 1, "update": 3}
+    assert explorer.update(lr=0.5) is fig  # the same figure, redrawn in place
+
+
+def test_update_changes_the_pixels(himmelblau):
+    a = himmelblau.png(lr=0.002)
+    b = himmelblau.png(lr=0.02)
+    assert a[:8] == b"\x89PNG\r\n\x1a\n"
+    assert a != b
+    assert himmelblau.png(lr=0.002) == a  # deterministic
+
+
+def test_unknown_or_out_of_range_values_raise(himmelblau):
+    with pytest.raises(ValueError, match="unknown control"):
+        himmelblau.update(learning_rate=0.1)
+    with pytest.raises(ValueError, match="lr must be in"):
+        himmelblau.update(lr=5.0)
+
+
+@pytest.mark.parametrize("fixture", ["himmelblau", "valleys"])
+def test_divergence_is_marked(fixture, request):
+    explorer = request.getfixturevalue(fixture)
+    lr = 0.09 if fixture == "himmelblau" else 0.99
+    fig = explorer.update(lr=lr, x_start=-1.9) if fixture == "valleys" else explorer.update(lr=lr)
+    texts = [t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_visible()]
+    assert any(t.startswith("diverged") for t in texts), texts
+    fig = explorer.update(lr=0.002)
+    texts = [t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_visible()]
+    assert not any(t.startswith("diverged") for t in texts)
+
+
+def test_static_draws_small_multiples(himmelblau):
+    settings = [{"lr": 0.001}, {"lr": 0.01}, {"lr": 0.05}, {"lr": 0.09}]
+    fig = himmelblau.static(settings, ncols=2)
+    assert isinstance(fig, Figure)
+    assert len(fig.subfigs) == 4
+    assert len(fig.get_axes()) == 4 * 2  # the same draw function: contour + loss per panel
+    titles = [sub._suptitle.get_text() for sub in fig.subfigs]
+    assert titles[0] == "learning rate = 0.001"
+    fig.canvas.draw()
+
+
+def test_static_with_custom_titles_and_validation(valleys):
+    fig = valleys.static([{"lr": 0.1}, {"lr": 0.5}], titles=["small", "large"])
+    assert [s._suptitle.get_text() for s in fig.subfigs[:2]] == ["small", "large"]
+    with pytest.raises(ValueError, match="titles"):
+        valleys.static([{"lr": 0.1}], titles=["a", "b"])
+    with pytest.raises(ValueError, match="settings"):
+        valleys.static([])
+
+
+def test_player_has_n_frames_and_no_external_urls(valleys):
+    html = valleys.player("lr", values=[0.01, 0.1, 0.3, 0.6, 0.9], x_start=-1.8).data
+    frames = re.search(r"var frames = (\[.*?\]);", html).group(1)
+    assert frames.count('"iVBOR') == 5  # five base64 PNG frames
+    assert "http://" not in html and "https://" not in html and "//cdn" not in html
+    assert "<script src" not in html
+    assert html.count("<script>") == 1
+    assert 'type="range"' in html and "<button" in html
+    # The first frame shown is the one nearest the control's default (lr = 0.05 -> 0.1).
+    assert 'value="1"' in html
+
+
+def test_player_limits(valleys):
+    with pytest.raises(ValueError, match="frames"):
+        valleys.player("lr", values=list(np.geomspace(0.001, 1, widgets.MAX_FRAMES + 1)))
+    with pytest.raises(ValueError, match="control"):
+        valleys.player("momentum")
+
+
+def test_player_frames_are_small(valleys):
+    html = valleys.player("lr", n=10).data
+    assert len(html) / 10 < 40_000  # bytes per frame, base64 included
+
+
+def test_latency_reports_percentiles(himmelblau):
+    stats = himmelblau.latency([{"lr": v} for v in np.geomspace(1e-3, 0.1, 8)])
+    assert set(stats) == {"p50", "p95", "max", "n"}
+    assert stats["n"] == 8 and 0 < stats["p50"] <= stats["p95"] <= stats["max"]
+
+
+def test_show_builds_widgets_without_a_frontend(valleys):
+    box = valleys.show(display=False)
+    import ipywidgets
+
+    assert isinstance(box, ipywidgets.VBox)
+    sliders = [c for c in box.children if isinstance(c, ipywidgets.FloatLogSlider)]
+    image = next(c for c in box.children if isinstance(c, ipywidgets.Image))
+    before = image.value
+    sliders[0].value = 0.5  # moving the slider redraws the image
+    assert image.value != before
+
+
+def test_controls_validate():
+    with pytest.raises(ValueError, match="low"):
+        widgets.LogSlider("lr", 0.0, 1.0, 0.1)
+    with pytest.raises(ValueError, match="value"):
+        widgets.FloatSlider("x", 0.0, 1.0, 2.0)
+    with pytest.raises(ValueError, match="identifier"):
+        widgets.IntSlider("batch size", 1, 10, 5)
+    assert widgets.IntSlider("b", 1, 64, 8).grid(4) == [1, 22, 43, 64]
+    assert widgets.LogSlider("lr", 1e-3, 1e-1, 1e-2).grid(3) == pytest.approx([1e-3, 1e-2, 1e-1])
+    d = widgets.Dropdown("opt", [("plain SGD", "sgd"), ("Adam", "adam")])
+    assert d.value == "sgd" and d.format("adam") == "opt: Adam"
+
+
+def test_explorer_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="callable"):
+        widgets.Explorer(None, [])
+    with pytest.raises(ValueError, match="unique"):
+        widgets.Explorer(lambda fig, state, lr: None, [widgets.LogSlider("lr", 0.1, 1, 0.5)] * 2)
+    with pytest.raises(ValueError, match="optimizer_name"):
+        widgets.descent_explorer(objectives.quadratic(), [1.0, 1.0], optimizer_name="lbfgs")
+    with pytest.raises(ValueError, match="x0"):
+        widgets.descent_explorer(objectives.quadratic(), [1.0, 1.0, 1.0])
+
+
+def test_descent_explorer_dispatches_on_dimension():
+    one_d = widgets.descent_explorer(objectives.parabola(), [1.5])
+    assert "x_start" in one_d.controls
+    two_d = widgets.descent_explorer(objectives.quadratic(1, 10), [1.5, 1.0], optimizer_name="adam", lr=0.1)
+    assert list(two_d.controls) == ["lr"]
+    assert isinstance(two_d.update(lr=0.2), Figure)
