@@ -1,0 +1,255 @@
+"""Exercise checkers: right answers pass, typical wrong answers get a specific hint, nothing raises."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lrcourse import checks
+
+
+@pytest.fixture(autouse=True)
+def _fresh_results():
+    checks.reset_results()
+    yield
+    checks.reset_results()
+
+
+# ----------------------------------------------------------------- learner answers
+
+
+def step_ok(x, grad, lr):
+    return x - lr * grad
+
+
+def step_uphill(x, grad, lr):
+    return x + lr * grad
+
+
+def step_no_lr(x, grad, lr):
+    return x - grad
+
+
+def step_in_place(x, grad, lr):
+    x -= lr * grad
+    return x
+
+
+def step_wrong_shape(x, grad, lr):
+    return np.atleast_2d(x - lr * grad)
+
+
+def numgrad_ok(f, x, h=1e-5):
+    g = np.zeros_like(x, dtype=float)
+    for i in range(x.size):
+        e = np.zeros_like(x, dtype=float)
+        e[i] = h
+        g[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+def numgrad_forward(f, x, h=1e-5):
+    g = np.zeros_like(x, dtype=float)
+    for i in range(x.size):
+        e = np.zeros_like(x, dtype=float)
+        e[i] = h
+        g[i] = (f(x + e) - f(x)) / h
+    return g
+
+
+def numgrad_no_half(f, x, h=1e-5):
+    return 2 * numgrad_ok(f, x, h)
+
+
+def numgrad_scalar(f, x, h=1e-5):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def gd_ok(grad, x0, lr, steps):
+    x = np.array(x0, dtype=float)
+    path = [x]
+    for _ in range(steps):
+        x = x - lr * grad(x)
+        path.append(x)
+    return np.array(path)
+
+
+def gd_aliased(grad, x0, lr, steps):
+    x = np.array(x0, dtype=float)
+    path = [x]
+    for _ in range(steps):
+        x -= lr * grad(x)
+        path.append(x)
+    return np.array(path)
+
+
+def gd_no_start(grad, x0, lr, steps):
+    return gd_ok(grad, x0, lr, steps)[1:]
+
+
+def gd_final_only(grad, x0, lr, steps):
+    return gd_ok(grad, x0, lr, steps)[-1]
+
+
+def gd_uphill(grad, x0, lr, steps):
+    return gd_ok(lambda x: -grad(x), x0, lr, steps)
+
+
+def stub_raises(*args, **kwargs):
+    raise NotImplementedError
+
+
+def stub_none(*args, **kwargs):
+    pass
+
+
+def stub_ellipsis(*args, **kwargs):
+    return ...
+
+
+def crashes(*args, **kwargs):
+    return undefined_name  # noqa: F821
+
+
+CHECKERS = {
+    "gradient_step": (checks.check_gradient_step, step_ok),
+    "numerical_gradient": (checks.check_numerical_gradient, numgrad_ok),
+    "gradient_descent": (checks.check_gradient_descent, gd_ok),
+}
+
+WRONG = [
+    ("gradient_step", step_uphill, "uphill"),
+    ("gradient_step", step_no_lr, "learning rate"),
+    ("gradient_step", step_in_place, "in place"),
+    ("gradient_step", step_wrong_shape, "wrong shape"),
+    ("numerical_gradient", numgrad_forward, "forward difference"),
+    ("numerical_gradient", numgrad_no_half, "2h"),
+    ("numerical_gradient", numgrad_scalar, "one coordinate at a time"),
+    ("gradient_descent", gd_aliased, "copy"),
+    ("gradient_descent", gd_no_start, "one row short"),
+    ("gradient_descent", gd_final_only, "whole path"),
+    ("gradient_descent", gd_uphill, "against the gradient"),
+]
+
+
+# ----------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_correct_answer_passes(name, capsys):
+    checker, answer = CHECKERS[name]
+    assert checker(answer) is True
+    out = capsys.readouterr().out
+    assert out.startswith("✔") and name in out
+    assert checks.results() == [(name, True)]
+
+
+@pytest.mark.parametrize(("name", "answer", "phrase"), WRONG, ids=[f"{w[0]}-{w[1].__name__}" for w in WRONG])
+def test_typical_mistakes_fail_with_a_specific_message(name, answer, phrase, capsys):
+    checker, _ = CHECKERS[name]
+    assert checker(answer) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘")
+    assert phrase in out, out
+    assert "input" in out  # says on which input it went wrong
+
+
+def test_wrong_values_show_input_expected_and_got(capsys):
+    assert checks.check_gradient_step(step_uphill) is False
+    out = capsys.readouterr().out
+    for word in ("x = ", "grad = ", "lr = ", "expected:", "got:", "Hint:"):
+        assert word in out
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+@pytest.mark.parametrize("stub", [stub_raises, stub_none, stub_ellipsis, None, ...])
+def test_stubs_are_not_yet_solved(name, stub, capsys):
+    checker, _ = CHECKERS[name]
+    assert checker(stub) is False
+    out = capsys.readouterr().out
+    assert "not yet solved" in out
+    assert checks.results() == [(name, False)]
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_exceptions_are_reported_not_raised(name, capsys):
+    checker, _ = CHECKERS[name]
+    assert checker(crashes) is False
+    out = capsys.readouterr().out
+    assert "NameError" in out and "undefined_name" in out
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+@pytest.mark.parametrize("junk", [3, "text", [1, 2], lambda: 1, lambda *a: "abc", lambda *a: [[1, 2], [3]]])
+def test_checkers_never_raise(name, junk, capsys):
+    checker, _ = CHECKERS[name]
+    assert checker(junk) is False
+    assert capsys.readouterr().out.strip()
+
+
+def test_check_function_generic(capsys):
+    def ref(a, b=1.0):
+        return np.asarray(a) * b
+
+    ok = checks.check_function(
+        lambda a, b=1.0: np.asarray(a) * b,
+        ref,
+        cases=[(np.ones(3),), {"a": np.arange(2.0), "b": 3.0}, checks.Case((2.0,), {"b": 0.5}, "scalar")],
+        random_case=lambda rng: (rng.normal(size=4), float(rng.uniform())),
+        name="scale",
+    )
+    assert ok is True
+    assert "3 fixed and 5 random" in capsys.readouterr().out
+    bad = checks.check_function(
+        lambda a, b=1.0: np.asarray(a) + b, ref, cases=[(np.ones(3),)], name="scale", hint="multiply"
+    )
+    assert bad is False
+    assert "Hint: multiply" in capsys.readouterr().out
+
+
+def test_random_inputs_are_seeded():
+    seen = []
+
+    def ref(x):
+        seen.append(float(x))
+        return x
+
+    for _ in range(2):
+        checks.check_function(lambda x: x, ref, cases=[], random_case=lambda rng: (rng.normal(),), quiet=True)
+    assert seen[:5] == seen[5:]
+
+
+def test_a_buggy_reference_is_reported_not_raised(capsys):
+    def ref(x):
+        raise RuntimeError("boom")
+
+    assert checks.check_function(lambda x: x, ref, cases=[(1.0,)], name="broken") is False
+    assert "checker itself failed" in capsys.readouterr().out
+
+
+def test_results_are_recorded_and_saved(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "log.jsonl"
+    monkeypatch.setenv(checks.RESULTS_ENV, str(log))
+    checks.check_gradient_step(stub_raises)
+    checks.check_gradient_step(step_ok)
+    checks.check_numerical_gradient(numgrad_forward)
+    assert checks.results() == [
+        ("gradient_step", False),
+        ("gradient_step", True),
+        ("numerical_gradient", False),
+    ]
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines == [
+        {"name": "gradient_step", "passed": False},
+        {"name": "gradient_step", "passed": True},
+        {"name": "numerical_gradient", "passed": False},
+    ]
+    out = tmp_path / "results.json"
+    checks.save_results(out)
+    assert json.loads(out.read_text())[1] == {"name": "gradient_step", "passed": True}
+    capsys.readouterr()
+    last = checks.summary()
+    assert last == {"gradient_step": True, "numerical_gradient": False}
+    assert "1 of 2 exercises solved" in capsys.readouterr().out
