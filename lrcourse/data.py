@@ -274,6 +274,23 @@ class Split:
         return f"Split({', '.join(sizes)}, n_features={self.X_train.shape[1]})"
 
 
+def unpack(data):
+    """``(X_train, y_train, X_val, y_val)`` from a :class:`Split` or a tuple of 2 or 4 arrays.
+
+    The validation pair is ``(None, None)`` when there is none. This is how the
+    training functions accept either form of ``data``.
+    """
+    if isinstance(data, Split):
+        return data.X_train, data.y_train, data.X_val, data.y_val
+    if isinstance(data, (tuple, list)) and len(data) in (2, 4):
+        return (*data, None, None) if len(data) == 2 else tuple(data)
+    length = f" of length {len(data)}" if isinstance(data, (tuple, list)) else ""
+    raise ValueError(
+        "data must be a Split or a tuple (X_train, y_train) or (X_train, y_train, X_val, y_val), "
+        f"got {type(data).__name__}{length}"
+    )
+
+
 def train_val_test_split(X, y, val_fraction=0.2, test_fraction=0.2, seed=0):
     r"""Shuffle the rows with ``np.random.default_rng(seed)`` and cut them into three parts.
 

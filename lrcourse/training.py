@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lrcourse import _validate as check
-from lrcourse.data import Split
+from lrcourse.data import unpack
 from lrcourse.diagnosis import Diagnosis, diagnose
 from lrcourse.optimizers import Optimizer, apply_updates
 from lrcourse.tree import tree_copy
@@ -206,18 +206,6 @@ def _is_plateau(lr):
     return hasattr(lr, "step") and hasattr(lr, "lr") and not isinstance(lr, (int, float, np.ndarray))
 
 
-def _unpack(data):
-    """``(X_train, y_train, X_val, y_val)`` from a :class:`~lrcourse.data.Split` or a tuple of 2 or 4 arrays."""
-    if isinstance(data, Split):
-        return data.X_train, data.y_train, data.X_val, data.y_val
-    if isinstance(data, (tuple, list)) and len(data) in (2, 4):
-        return (*data, None, None) if len(data) == 2 else tuple(data)
-    raise ValueError(
-        "data must be a Split or a tuple (X_train, y_train) or (X_train, y_train, X_val, y_val), "
-        f"got {type(data).__name__}" + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else "")
-    )
-
-
 def _evaluate(model, params, X, y, X_val, y_val):
     """Loss (and accuracy for a classifier) on the whole training and validation sets."""
     classifier = model.task == "classification"
@@ -331,7 +319,7 @@ def fit(
     -------
     ``(params, history)``: the trained parameters and a :class:`History`.
     """
-    X, y, X_val, y_val = _unpack(data)
+    X, y, X_val, y_val = unpack(data)
     X, y = model.validate(X, y, name="X_train")
     if X_val is not None:
         X_val, y_val = model.validate(X_val, y_val, name="X_val")
