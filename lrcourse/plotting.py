@@ -1,0 +1,305 @@
+"""Matplotlib helpers for the book. They draw arrays and results; they compute nothing.
+
+Every function takes an optional ``ax`` (default: the current axes, so several
+calls overlay on one plot) and returns the axes. Colours, markers and labels
+come from :data:`STYLE` and :data:`LABELS` so that every chapter looks the same:
+training is always blue, validation orange, a diverged run a vermillion ``x``.
+The colours are the colour-blind-safe palette of Okabe & Ito (2008)
+(:data:`PALETTE`); :func:`run_color` gives the ``i``-th colour for comparing runs.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from lrcourse import _validate as check
+
+# Okabe, M. & Ito, K. (2008). Color Universal Design: distinguishable by all common colour-vision types.
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "bluish green": "#009E73",
+    "reddish purple": "#CC79A7",
+    "sky blue": "#56B4E9",
+    "vermillion": "#D55E00",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+
+RUN_COLORS = list(PALETTE.values())
+"""Colours for runs compared side by side, in order (see :func:`run_color`)."""
+
+STYLE = {
+    "train": {"color": PALETTE["blue"], "label": "training"},
+    "val": {"color": PALETTE["orange"], "label": "validation"},
+    "lr": {"color": PALETTE["reddish purple"]},
+    "raw": {"color": PALETTE["sky blue"], "alpha": 0.5, "linewidth": 0.8},
+    "smoothed": {"color": PALETTE["blue"], "linewidth": 2.0},
+    "diverged": {
+        "color": PALETTE["vermillion"],
+        "marker": "x",
+        "markersize": 10,
+        "markeredgewidth": 2.5,
+        "linestyle": "none",
+        "label": "diverged",
+    },
+    "best": {"color": PALETTE["bluish green"], "linestyle": "--", "linewidth": 1.5},
+    "stopped": {"color": PALETTE["black"], "linestyle": ":", "linewidth": 1.5},
+    "start": {
+        "color": PALETTE["black"],
+        "marker": "o",
+        "markersize": 6,
+        "linestyle": "none",
+        "label": "start",
+    },
+    "minimum": {
+        "color": PALETTE["yellow"],
+        "marker": "*",
+        "markersize": 14,
+        "markeredgecolor": PALETTE["black"],
+        "linestyle": "none",
+        "label": "minimum",
+    },
+    "path": {"linewidth": 1.5, "marker": ".", "markersize": 4},
+    "contour": {"cmap": "viridis", "linewidths": 0.8},
+    "suggestions": [PALETTE["vermillion"], PALETTE["bluish green"], PALETTE["reddish purple"]],
+}
+"""Matplotlib keyword arguments for each kind of artist, shared by the whole book."""
+
+LABELS = {
+    "update": "update (step)",
+    "epoch": "epoch",
+    "loss": "loss",
+    "accuracy": "accuracy",
+    "lr": "learning rate",
+    "final_loss": "training loss after the last epoch",
+}
+"""Axis labels shared by the whole book."""
+
+
+def run_color(i):
+    """The colour of run ``i`` when several runs share a plot (cycles through :data:`RUN_COLORS`)."""
+    return RUN_COLORS[i % len(RUN_COLORS)]
+
+
+def _axes(ax):
+    return plt.gca() if ax is None else ax
+
+
+def _legend(ax):
+    """A legend with one entry per label (several diverged runs share one "diverged")."""
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    if unique:
+        ax.legend(unique.values(), unique.keys())
+
+
+# ----------------------------------------------------------------- landscapes
+
+
+def plot_contour(X, Y, Z, paths=None, *, diverged_at=None, labels=None, minima=None, levels=30, ax=None):
+    """Contours of a 2-D landscape, with optimisation paths on top.
+
+    ``X, Y, Z`` is a grid as from ``objective.grid()``. ``paths`` has shape
+    ``(steps + 1, n_runs, 2)`` (or ``(steps + 1, 2)`` for one run), or is a
+    :class:`~lrcourse.descent.Descent`, whose ``diverged_at`` is then used.
+    A run with ``diverged_at[i] >= 0`` is drawn up to its last finite point
+    and marked with an ``x`` labelled "diverged" where it was last inside the view. ``levels`` (a number)
+    puts the contour lines at evenly spaced quantiles of ``Z``, so that steep
+    landscapes still show their valley; or give the levels themselves.
+    The view stays on the grid, however far a path flies off.
+    """
+    ax = _axes(ax)
+    Z = np.asarray(Z)
+    if np.ndim(levels) == 0:
+        levels = np.unique(np.quantile(Z[np.isfinite(Z)], np.linspace(0, 1, int(levels))))
+    ax.contour(X, Y, Z, levels=levels, **STYLE["contour"])
+    if minima is not None:
+        m = np.atleast_2d(minima)
+        ax.plot(m[:, 0], m[:, 1], **STYLE["minimum"])
+    if paths is not None:
+        if hasattr(paths, "path"):
+            diverged_at = paths.diverged_at if diverged_at is None else diverged_at
+            paths = paths.path
+        paths = np.asarray(paths, dtype=np.float64)
+        if paths.ndim == 2:
+            paths = paths[:, None, :]
+        if paths.ndim != 3 or paths.shape[-1] != 2:
+            raise ValueError(f"paths must have shape (steps + 1, n_runs, 2), got {paths.shape}")
+        n_runs = paths.shape[1]
+        diverged_at = np.full(n_runs, -1) if diverged_at is None else np.atleast_1d(diverged_at).ravel()
+        if labels is not None and len(labels) != n_runs:
+            raise ValueError(f"labels must have one entry per run ({n_runs}), got {len(labels)}")
+        if len(diverged_at) != n_runs:
+            raise ValueError(f"diverged_at must have one entry per run ({n_runs}), got {len(diverged_at)}")
+        ax.plot(paths[0, :, 0], paths[0, :, 1], **STYLE["start"])
+        for i in range(n_runs):
+            end = diverged_at[i] if diverged_at[i] >= 0 else len(paths)
+            label = None if labels is None else labels[i]
+            ax.plot(paths[:end, i, 0], paths[:end, i, 1], color=run_color(i), label=label, **STYLE["path"])
+            if diverged_at[i] >= 0:
+                x, y = _last_point_in_view(paths[: max(end, 1), i], X, Y)
+                ax.plot(x, y, **STYLE["diverged"])
+    ax.set_xlim(np.min(X), np.max(X))
+    ax.set_ylim(np.min(Y), np.max(Y))
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("$y$")
+    _legend(ax)
+    return ax
+
+
+def _last_point_in_view(path, X, Y):
+    """Where a diverging path was last seen on the plot (its start if it never was)."""
+    inside = (
+        (path[:, 0] >= np.min(X))
+        & (path[:, 0] <= np.max(X))
+        & (path[:, 1] >= np.min(Y))
+        & (path[:, 1] <= np.max(Y))
+    )
+    seen = np.flatnonzero(inside)
+    return path[seen[-1] if len(seen) else 0]
+
+
+# ----------------------------------------------------------------- curves of one run
+
+
+def _series(source, per, what):
+    """The values to plot and their x positions, from a History or an array."""
+    check.check_choice("per", per, ("update", "epoch"))
+    if not hasattr(source, "train_loss"):
+        values = np.asarray(source, dtype=np.float64)
+        return np.arange(len(values)), values
+    if what == "loss":
+        values = source.update_loss if per == "update" else source.train_loss
+        return np.arange(len(values)), np.asarray(values)
+    values = source.update_lr if per == "update" else source.epoch_lr
+    start = 0 if per == "update" else 1  # epoch_lr[e] is the rate during epoch e + 1
+    return np.arange(start, start + len(values)), np.asarray(values)
+
+
+def plot_loss(source, *, per="update", log=True, label=None, color=None, diverged_at=None, ax=None):
+    """A loss curve: per update (minibatch losses) or per epoch (training loss), log scale by default.
+
+    ``source`` is a :class:`~lrcourse.training.History` or an array of losses. A
+    diverged run (``history.diverged``, or ``diverged_at`` given for an array)
+    gets an ``x`` labelled "diverged" at the step where it stopped, at the last
+    finite loss.
+    """
+    ax = _axes(ax)
+    x, values = _series(source, per, "loss")
+    color = STYLE["train"]["color"] if color is None else color
+    ax.plot(x, values, color=color, label=label)
+    if getattr(source, "diverged", False):
+        diverged_at = source.diverged_at if per == "update" else len(values) - 1
+    if diverged_at is not None and diverged_at >= 0:
+        finite = np.flatnonzero(np.isfinite(values[: diverged_at + 1]))
+        if len(finite):
+            ax.plot(diverged_at, values[finite[-1]], **STYLE["diverged"])
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(LABELS[per])
+    ax.set_ylabel(LABELS["loss"])
+    _legend(ax)
+    return ax
+
+
+def plot_lr(source, *, per="update", log=False, label=None, color=None, ax=None):
+    """The learning rate per update or per epoch, from a History or an array (e.g. ``schedule(np.arange(T))``)."""
+    ax = _axes(ax)
+    x, values = _series(source, per, "lr")
+    color = STYLE["lr"]["color"] if color is None else color
+    ax.plot(x, values, color=color, label=label, drawstyle="steps-post" if per == "epoch" else "default")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(LABELS[per])
+    ax.set_ylabel(LABELS["lr"])
+    _legend(ax)
+    return ax
+
+
+def plot_train_val(history, *, metric="loss", log=False, ax=None):
+    """Training and validation curves per epoch, with the best epoch and the stopping epoch marked.
+
+    ``metric`` is ``"loss"`` or ``"accuracy"``. A dashed line marks
+    ``history.best_epoch`` ("best epoch k"); if the run ended early (early
+    stopping, a callback, divergence) a dotted line marks the last epoch.
+    """
+    check.check_choice("metric", metric, ("loss", "accuracy"))
+    ax = _axes(ax)
+    train = getattr(history, f"train_{metric}")
+    val = getattr(history, f"val_{metric}")
+    if train is None:
+        raise ValueError(f"this history has no {metric} (accuracy is recorded for classifiers only)")
+    ax.plot(np.arange(len(train)), train, **STYLE["train"])
+    if val is not None:
+        ax.plot(np.arange(len(val)), val, **STYLE["val"])
+    ax.axvline(history.best_epoch, label=f"best epoch {history.best_epoch}", **STYLE["best"])
+    if history.stop_reason != "epochs done":
+        ax.axvline(
+            history.epochs_run,
+            label=f"stopped ({history.stop_reason}) at epoch {history.epochs_run}",
+            **STYLE["stopped"],
+        )
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(LABELS["epoch"])
+    ax.set_ylabel(LABELS[metric])
+    _legend(ax)
+    return ax
+
+
+# ----------------------------------------------------------------- range tests
+
+
+def plot_range_test(result, suggestions=(), *, ax=None):
+    """The LR range test: raw and smoothed loss against the rate (log axis), suggestions as vertical lines.
+
+    ``result`` is a :class:`~lrcourse.lr_finder.RangeTest`; ``suggestions`` are
+    :class:`~lrcourse.lr_finder.Suggestion` objects (e.g. ``result.suggestions()``),
+    each labelled with its rule and rate. The vertical axis stops a little above
+    the starting loss, so the final explosion does not flatten the rest.
+    """
+    ax = _axes(ax)
+    ax.plot(result.lrs, result.losses, label="loss (per batch)", **STYLE["raw"])
+    ax.plot(result.lrs, result.smoothed, label="smoothed loss", **STYLE["smoothed"])
+    for i, s in enumerate(suggestions):
+        color = STYLE["suggestions"][i % len(STYLE["suggestions"])]
+        ax.axvline(s.lr, color=color, linestyle="--", label=f"{s.rule}: {s.lr:.2g}")
+    # the final explosion would squash the interesting part: show up to a little above the start
+    top = 1.25 * max(result.smoothed[0], result.initial_loss)
+    ax.set_ylim(min(0.0, np.min(result.losses)), top)
+    ax.set_xscale("log")
+    ax.set_xlabel(LABELS["lr"])
+    ax.set_ylabel(LABELS["loss"])
+    _legend(ax)
+    return ax
+
+
+def plot_parallel_range_test(result, suggestion=None, *, log=True, ax=None):
+    """Final training loss against the constant rate of each run; diverged rates as ``x`` along the top.
+
+    ``result`` is a :class:`~lrcourse.lr_finder.ParallelRangeTest`.
+    """
+    ax = _axes(ax)
+    ok = ~result.diverged
+    ax.plot(
+        result.lrs[ok], result.final_loss[ok], color=STYLE["train"]["color"], marker=".", label="final loss"
+    )
+    if result.diverged.any():
+        top = np.nanmax(result.epoch_loss[0]) if not ok.any() else np.nanmax(result.final_loss[ok])
+        ax.plot(result.lrs[result.diverged], np.full(result.diverged.sum(), top), **STYLE["diverged"])
+    if suggestion is not None:
+        ax.axvline(
+            suggestion.lr,
+            color=STYLE["suggestions"][0],
+            linestyle="--",
+            label=f"{suggestion.rule}: {suggestion.lr:.2g}",
+        )
+    ax.set_xscale("log")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(LABELS["lr"])
+    ax.set_ylabel(LABELS["final_loss"])
+    _legend(ax)
+    return ax
