@@ -1,0 +1,198 @@
+"""The :class:`Schedule` object and the small helpers every schedule shares."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrcourse import _validate as check
+
+
+class Schedule:
+    """A learning-rate schedule: a closed-form, vectorised function of the 0-based step ``t``.
+
+    ``sched(t)`` is the rate used by update ``t`` (counting updates from 0), the
+    value PyTorch's ``optimizer.param_groups[0]['lr']`` holds after ``t`` calls of
+    ``scheduler.step()``. ``t`` is an int or an array of ints:
+
+    - ``sched(5)`` is a float, or an array of shape ``sweep_shape`` when a
+      parameter of the schedule is an array (a sweep);
+    - ``sched(np.arange(T))`` is the whole curve, of shape ``(T,) + sweep_shape``.
+
+    Attributes
+    ----------
+    name : str
+        The constructor's name, e.g. ``"cosine"``.
+    params : dict
+        The constructor's arguments after the checks.
+    sweep_shape : tuple
+        The broadcast shape of the array parameters; ``()`` without a sweep.
+    momentum : Schedule or None
+        For ``cyclic`` and ``one_cycle``: the momentum PyTorch cycles alongside the
+        rate (SGD's ``momentum``, Adam's ``betas[0]``); ``None`` otherwise.
+    """
+
+    def __init__(
+        self, name, fn, params, *, sweep_shape=None, momentum=None, max_t=None, pad_t=True, label=None
+    ):
+        self.name = name
+        self.__name__ = name  # read by the optimizers' repr
+        self.params = params
+        self.sweep_shape = sweep_of(params) if sweep_shape is None else tuple(sweep_shape)
+        self.momentum = momentum
+        # fn(t) computes the rates for an int64 array t. With pad_t, t arrives with
+        # one trailing axis of length 1 per sweep axis, so the formula broadcasts
+        # by itself; without (schedules built from schedules), t arrives flattened.
+        self._fn = fn
+        self._max_t = max_t
+        self._pad_t = pad_t
+        self._label = label
+
+        # The optimizers ask for one int step per update, in order. The rates of a
+        # block of steps are computed at once and the next calls are served from it.
+        size = int(np.prod(self.sweep_shape, dtype=np.int64))
+        self._block_size = max(1, min(256, 2**16 // max(1, size)))
+        self._block_start = 0
+        self._block = np.empty((0,) + self.sweep_shape)
+
+    def __call__(self, t):
+        if type(t) is int and 0 <= t - self._block_start < len(self._block):
+            value = self._block[t - self._block_start]
+            return float(value) if not self.sweep_shape else value.copy()
+        t = steps(t, self._max_t)
+        if isinstance(t, int):
+            stop = t + self._block_size
+            if self._max_t is not None:
+                stop = min(stop, self._max_t + 1)
+            self._block, self._block_start = self(np.arange(t, stop)), t
+            return self(t)
+        if self._pad_t:
+            return _filled(t.shape + self.sweep_shape, self._fn(pad(t, len(self.sweep_shape))))
+        flat = _filled((t.size,) + self.sweep_shape, self._fn(t.ravel()))
+        return flat.reshape(t.shape + self.sweep_shape)
+
+    def __repr__(self):
+        if self._label is not None:
+            return self._label
+        args = ", ".join(f"{k}={short(v)}" for k, v in self.params.items())
+        return f"{self.name}({args})"
+
+
+def _filled(shape, values):
+    out = np.empty(shape)
+    out[...] = values
+    return out
+
+
+def steps(t, max_t=None):
+    """``t`` checked: an ``int``, or an int64 array, of steps ``0 <= t`` (``<= max_t``)."""
+    arr = np.asarray(t)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(
+            f"t must be an integer step or an array of integer steps (0, 1, 2, ...), got {check._describe(t)}"
+        )
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"t must be >= 0 (steps count from 0), got {check._describe(t)}")
+    if max_t is not None and arr.size and arr.max() > max_t:
+        raise ValueError(
+            f"t must be in [0, {max_t}]: the schedule ends after total_steps={max_t} steps, "
+            f"got {check._describe(t)}"
+        )
+    return int(arr) if arr.ndim == 0 else arr.astype(np.int64, copy=False)
+
+
+# ----------------------------------------------------------------- parameters
+
+
+def number(name, value, low=None, high=None, *, low_open=False, high_open=False):
+    """A checked numeric parameter: a ``float``, or a float64 array for a sweep."""
+    arr = check.check_range(name, value, low, high, low_open=low_open, high_open=high_open)
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def rate(name, value):
+    """A learning rate (or a bound on one): finite and ``>= 0``."""
+    return number(name, value, 0.0)
+
+
+def factor(name, value):
+    """A multiplicative factor such as ``gamma``: finite and ``> 0``."""
+    return number(name, value, 0.0, low_open=True)
+
+
+def ordered(low_name, low, high_name, high):
+    """Check ``low <= high`` elementwise (e.g. ``base_lr <= max_lr``)."""
+    if np.any(np.asarray(low) > np.asarray(high)):
+        raise ValueError(
+            f"{high_name} must be >= {low_name}, got {low_name}={short(low)}, {high_name}={short(high)}"
+        )
+
+
+def milestone_list(name, milestones, count=None):
+    """Strictly increasing positive integers, as a tuple; ``count`` of them if given."""
+    try:
+        values = list(milestones)
+    except TypeError:
+        raise ValueError(f"{name} must be a list of integers, got {milestones!r}") from None
+    for i, m in enumerate(values):
+        check.check_int(f"{name}[{i}]", m, 1)
+    values = [int(m) for m in values]
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        raise ValueError(f"{name} must be strictly increasing, got {values}")
+    if count is not None and len(values) != count:
+        raise ValueError(f"{name} must hold {count} step(s), one per switch between schedules, got {values}")
+    return tuple(values)
+
+
+def schedule_arg(name, value):
+    if not isinstance(value, Schedule):
+        raise ValueError(f"{name} must be a Schedule (e.g. cosine(lr=0.1, T_max=100)), got {value!r}")
+    return value
+
+
+def sweep_of(params):
+    """The broadcast shape of the array parameters (numpy rules: axes line up on the right)."""
+    shapes = {k: v.shape for k, v in params.items() if isinstance(v, np.ndarray)}
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        raise ValueError(f"array parameters must broadcast together, got shapes {shapes}") from None
+
+
+def short(value):
+    """A compact repr: small arrays in full, large ones by shape."""
+    if isinstance(value, np.ndarray):
+        return repr(value.tolist()) if value.size <= 4 else f"array{value.shape}"
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], Schedule):
+        return "[" + ", ".join(repr(s) for s in value) + "]"
+    return repr(value)
+
+
+# ----------------------------------------------------------------- composition
+
+
+def pad(t, k):
+    """``t`` with ``k`` trailing length-1 axes, so it broadcasts against a ``k``-axis sweep."""
+    return t.reshape(t.shape + (1,) * k)
+
+
+def lift(values, t_ndim, k):
+    """Give ``values`` (``t_ndim`` step axes, then its own sweep axes) ``k`` sweep axes."""
+    values = np.asarray(values)
+    missing = k - (values.ndim - t_ndim)
+    if missing <= 0:
+        return values
+    return values.reshape(values.shape[:t_ndim] + (1,) * missing + values.shape[t_ndim:])
+
+
+def piecewise(t, starts, pieces, sweep_shape):
+    """``pieces[i](t)`` where ``starts[i] <= t < starts[i + 1]``; ``starts[0] == 0``.
+
+    ``t`` is a 1-D array; each piece gets only its own steps.
+    """
+    out = np.empty(t.shape + sweep_shape)
+    which = np.searchsorted(starts, t, side="right") - 1
+    for i, piece in enumerate(pieces):
+        mask = which == i
+        if mask.any():
+            out[mask] = lift(piece(t[mask]), 1, len(sweep_shape))
+    return out
