@@ -91,11 +91,13 @@ def steps(t, max_t=None):
             f"t must be an integer step or an array of integer steps (0, 1, 2, ...), got {check._describe(t)}"
         )
     if arr.size and arr.min() < 0:
-        raise ValueError(f"t must be >= 0 (steps count from 0), got {check._describe(t)}")
+        where = f" (smallest {arr.min()})" if arr.ndim else ""
+        raise ValueError(f"t must be >= 0 (steps count from 0), got {check._describe(t)}{where}")
     if max_t is not None and arr.size and arr.max() > max_t:
+        where = f" (largest {arr.max()})" if arr.ndim else ""
         raise ValueError(
             f"t must be in [0, {max_t}]: the schedule ends after total_steps={max_t} steps, "
-            f"got {check._describe(t)}"
+            f"got {check._describe(t)}{where}"
         )
     return int(arr) if arr.ndim == 0 else arr.astype(np.int64, copy=False)
 

@@ -15,6 +15,7 @@ from lrcourse.schedules._core import (
     piecewise,
     rate,
     schedule_arg,
+    short,
     sweep_of,
 )
 
@@ -98,7 +99,11 @@ def warmup(schedule, warmup_steps, start_factor=0.0, power=1.0, *, start_lr=None
         if np.any(np.asarray(start_factor) != 0):
             raise ValueError(f"give start_factor or start_lr, not both; got start_factor={start_factor!r}")
         start = rate("start_lr", start_lr)
-        ordered("start_lr", start, "the schedule's first rate schedule(0)", target)
+        if np.any(start > np.asarray(target)):
+            raise ValueError(
+                f"start_lr must be <= the schedule's first rate schedule(0) = {short(target)}, "
+                f"which the warmup climbs to; got start_lr={short(start)}"
+            )
         params = {"schedule": schedule, "warmup_steps": warmup_steps, "start_lr": start, "power": power}
     sweep = _sweep(schedule.sweep_shape, sweep_of({"start": start, "power": power}))
     k = len(sweep)

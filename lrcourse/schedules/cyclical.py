@@ -193,7 +193,7 @@ def one_cycle(
     if any(e <= s for s, e in zip(starts, ends, strict=True)):
         raise ValueError(
             f"pct_start={pct_start} with total_steps={total_steps} leaves a phase without steps "
-            f"(phases end at steps {ends}); use more total_steps or a pct_start nearer 0.5"
+            f"(phases end at steps {[round(e, 6) for e in ends]}); use more total_steps or a pct_start nearer 0.5"
         )
     starts, ends = np.array(starts), np.array(ends)
     sweep = sweep_of(params)
