@@ -198,11 +198,11 @@ def test_one_cycle_ends_and_limits():
     assert sched(0) == pytest.approx(1 / 25) and sched(29) == pytest.approx(1.0)
     assert sched(99) == pytest.approx(1 / 25 / 1e4)
     assert sched.momentum(0) == pytest.approx(0.95) and sched.momentum(29) == pytest.approx(0.85)
-    with pytest.raises(ValueError, match="total_steps=100"):
+    with pytest.raises(ValueError, match=r"t must be in \[0, 100\]"):
         sched(101)
-    with pytest.raises(ValueError, match="total_steps=100"):
+    with pytest.raises(ValueError, match=r"t must be in \[0, 100\]"):
         sched(np.arange(102))
-    with pytest.raises(ValueError, match="total_steps=100"):
+    with pytest.raises(ValueError, match=r"t must be in \[0, 100\]"):
         sched.momentum(101)
 
 
@@ -226,6 +226,20 @@ def test_sequential_restarts_each_part_at_its_own_step_zero():
         sched(np.arange(10)), np.concatenate([a(np.arange(3)), b(np.arange(2)), c(np.arange(5))])
     )
     assert sequential([a], [])(4) == a(4)
+
+
+def test_composites_of_a_one_cycle_end_with_it():
+    cycle = one_cycle(0.1, total_steps=10)
+    for sched, last in [
+        (sequential([constant(0.1), cycle], [5]), 15),
+        (warmup(cycle, 3), 13),
+        (clamp(cycle, max_lr=0.05), 10),
+    ]:
+        assert sched.max_t == last
+        assert sched(0) >= 0 and sched(last) >= 0 and sched(np.arange(last + 1)).shape == (last + 1,)
+        with pytest.raises(ValueError, match=rf"t must be in \[0, {last}\]"):
+            sched(last + 1)
+    assert sequential([cycle, constant(0.1)], [11]).max_t is None
 
 
 def test_clamp():

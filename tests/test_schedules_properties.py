@@ -293,6 +293,7 @@ BAD = [
     (lambda: sequential([cosine(0.1, 5), constant(0.01)], []), "milestones"),
     (lambda: sequential([cosine(0.1, 5), constant(0.01), constant(0.001)], [8, 4]), "milestones"),
     (lambda: sequential([cosine(0.1, 5), constant(0.01)], [0]), "milestones"),
+    (lambda: sequential([one_cycle(0.1, 10), constant(0.01)], [12]), "milestones"),
     (lambda: warmup(0.1, 5), "schedule"),
     (lambda: warmup(cosine(0.1, 5), -1), "warmup_steps"),
     (lambda: warmup(cosine(0.1, 5), 5.0), "warmup_steps"),
@@ -324,6 +325,7 @@ BAD = [
     (lambda: cosine(0.1, 5)(None), "t must be an integer"),
     (lambda: one_cycle(0.1, 10)(11), "t must be in"),
     (lambda: sequential([constant(0.1), one_cycle(0.1, 10)], [5])(np.arange(20)), "t must be in"),
+    (lambda: warmup(one_cycle(0.1, 10), 5)(16), "t must be in"),
 ]
 
 

@@ -29,6 +29,9 @@ class Schedule:
     momentum : Schedule or None
         For ``cyclic`` and ``one_cycle``: the momentum PyTorch cycles alongside the
         rate (SGD's ``momentum``, Adam's ``betas[0]``); ``None`` otherwise.
+    max_t : int or None
+        The last valid step (``one_cycle`` ends at ``total_steps``); ``None`` if the
+        schedule runs for ever.
     """
 
     def __init__(
@@ -43,7 +46,7 @@ class Schedule:
         # one trailing axis of length 1 per sweep axis, so the formula broadcasts
         # by itself; without (schedules built from schedules), t arrives flattened.
         self._fn = fn
-        self._max_t = max_t
+        self.max_t = max_t
         self._pad_t = pad_t
         self._label = label
 
@@ -58,11 +61,11 @@ class Schedule:
         if type(t) is int and 0 <= t - self._block_start < len(self._block):
             value = self._block[t - self._block_start]
             return float(value) if not self.sweep_shape else value.copy()
-        t = steps(t, self._max_t)
+        t = steps(t, self.max_t)
         if isinstance(t, int):
             stop = t + self._block_size
-            if self._max_t is not None:
-                stop = min(stop, self._max_t + 1)
+            if self.max_t is not None:
+                stop = min(stop, self.max_t + 1)
             self._block, self._block_start = self(np.arange(t, stop)), t
             return self(t)
         if self._pad_t:
@@ -96,8 +99,8 @@ def steps(t, max_t=None):
     if max_t is not None and arr.size and arr.max() > max_t:
         where = f" (largest {arr.max()})" if arr.ndim else ""
         raise ValueError(
-            f"t must be in [0, {max_t}]: the schedule ends after total_steps={max_t} steps, "
-            f"got {check._describe(t)}{where}"
+            f"t must be in [0, {max_t}], the last step of this schedule (one_cycle stops after "
+            f"total_steps steps), got {check._describe(t)}{where}"
         )
     return int(arr) if arr.ndim == 0 else arr.astype(np.int64, copy=False)
 

@@ -47,13 +47,21 @@ def sequential(schedules, milestones):
     schedules = [schedule_arg(f"schedules[{i}]", s) for i, s in enumerate(schedules)]
     milestones = milestone_list("milestones", milestones, count=len(schedules) - 1)
     starts = (0,) + milestones
+    for i, (s, length) in enumerate(zip(schedules, np.diff(starts), strict=False)):
+        if s.max_t is not None and length - 1 > s.max_t:
+            raise ValueError(
+                f"milestones: schedules[{i}] ends at its step {s.max_t} but would run for {length} steps "
+                f"(from step {starts[i]} to {starts[i + 1]}); move the milestone or lengthen the schedule"
+            )
     pieces = [lambda t, s=s, m=m: s(t - m) for s, m in zip(schedules, starts, strict=True)]
     sweep = _sweep(*(s.sweep_shape for s in schedules))
+    last = schedules[-1].max_t
     return Schedule(
         "sequential",
         lambda t: piecewise(t, starts, pieces, sweep),
         {"schedules": schedules, "milestones": list(milestones)},
         sweep_shape=sweep,
+        max_t=None if last is None else starts[-1] + last,
         pad_t=False,
     )
 
@@ -117,6 +125,7 @@ def warmup(schedule, warmup_steps, start_factor=0.0, power=1.0, *, start_lr=None
         lambda t: piecewise(t, (0, warmup_steps), pieces, sweep),
         params,
         sweep_shape=sweep,
+        max_t=None if schedule.max_t is None else warmup_steps + schedule.max_t,
         pad_t=False,
     )
 
@@ -150,4 +159,6 @@ def clamp(schedule, min_lr=None, max_lr=None):
             values = np.minimum(values, max_lr)
         return values
 
-    return Schedule("clamp", fn, params, sweep_shape=sweep, momentum=schedule.momentum, pad_t=False)
+    return Schedule(
+        "clamp", fn, params, sweep_shape=sweep, momentum=schedule.momentum, max_t=schedule.max_t, pad_t=False
+    )
