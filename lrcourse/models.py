@@ -15,6 +15,7 @@ The methods::
     loss, grads = model.loss_and_grad(params, X, y)   # grads: same dict keys as params
     model.predict(params, X)                     # values, or class labels
     model.accuracy(params, X, y)                 # classifiers only
+    model.evaluate(params, X, y)                 # (loss, accuracy or None)
     model.n_params                               # number of trainable numbers
 
 ``params`` is a plain dict, so the optimizers of :mod:`lrcourse.optimizers`
@@ -61,7 +62,8 @@ def logsumexp(z, axis=-1):
 
 def log_softmax(z, axis=-1):
     r""":math:`\log\operatorname{softmax}(z)_j = z_j - \log\sum_k e^{z_k}` (stable, see :func:`logsumexp`)."""
-    return z - np.expand_dims(logsumexp(z, axis=axis), axis)
+    shifted = z - np.max(z, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def softmax(z, axis=-1):
@@ -162,6 +164,11 @@ class _Model:
             raise ValueError(f"accuracy needs a classifier, {type(self).__name__} is a regression model")
         X, y = self._check_Xy(X, y)
         return np.mean(self.predict(params, X) == y, axis=-1)
+
+    def evaluate(self, params, X, y):
+        """``(loss, accuracy)`` on a whole data set; the accuracy is ``None`` for a regression model."""
+        accuracy = self.accuracy(params, X, y) if self.task == "classification" else None
+        return self.loss(params, X, y), accuracy
 
     @property
     def n_params(self):
@@ -330,26 +337,27 @@ class SoftmaxRegression(_Model):
         r""":math:`-\frac1n\sum_i \log p_{i,y_i} + \frac\lambda2\lVert W\rVert^2`."""
         X, y = self._check_Xy(X, y)
         log_p = log_softmax(self.logits(params, X))
-        return _cross_entropy(log_p, y) + self._penalty(params["W"], axis=(-2, -1))
+        return _cross_entropy(log_p, _one_hot(y, self.n_classes)) + self._penalty(params["W"], axis=(-2, -1))
 
     def loss_and_grad(self, params, X, y):
         r"""The loss and :math:`\nabla_W = \frac1n X^\top(P - Y) + \lambda W`, :math:`\nabla_b = \frac1n\sum_i (P-Y)_i`."""
         X, y = self._check_Xy(X, y)
         log_p = log_softmax(self.logits(params, X))
-        loss = _cross_entropy(log_p, y) + self._penalty(params["W"], axis=(-2, -1))
-        delta = (np.exp(log_p) - _one_hot(y, self.n_classes)) / len(y)
+        Y = _one_hot(y, self.n_classes)
+        loss = _cross_entropy(log_p, Y) + self._penalty(params["W"], axis=(-2, -1))
+        delta = (np.exp(log_p) - Y) / len(y)
         grads = {"W": X.T @ delta + self.l2 * params["W"], "b": delta.sum(axis=-2)}
         return loss, grads
 
 
 def _one_hot(y, k):
+    """Labels ``(n,)`` as one-hot rows ``(n, k)``: row ``i`` is 1 in column ``y[i]``, 0 elsewhere."""
     return np.eye(k)[y]
 
 
-def _cross_entropy(log_p, y):
-    r""":math:`-\frac1n\sum_i \log p_{i, y_i}` from log-probabilities of shape ``(..., n, k)``."""
-    picked = np.take_along_axis(log_p, np.broadcast_to(y[:, None], log_p.shape[:-1] + (1,)), axis=-1)
-    return -np.mean(picked[..., 0], axis=-1)
+def _cross_entropy(log_p, Y):
+    r""":math:`-\frac1n\sum_i \log p_{i, y_i} = -\frac1n\sum_{i,j} Y_{ij}\log p_{ij}` (log-probabilities ``(..., n, k)``)."""
+    return -np.mean(np.sum(Y * log_p, axis=-1), axis=-1)
 
 
 # ----------------------------------------------------------------- multilayer perceptron
@@ -465,7 +473,8 @@ class MLP(_Model):
             r = out[..., 0] - y
             return np.mean(r * r, axis=-1), (2.0 / len(y)) * r[..., None]
         log_p = log_softmax(out)
-        return _cross_entropy(log_p, y), (np.exp(log_p) - _one_hot(y, self.n_classes)) / len(y)
+        Y = _one_hot(y, self.n_classes)
+        return _cross_entropy(log_p, Y), (np.exp(log_p) - Y) / len(y)
 
     def _total_penalty(self, params):
         return sum(self._penalty(params[f"W{l}"], axis=(-2, -1)) for l in range(1, self.n_layers + 1))
@@ -475,6 +484,15 @@ class MLP(_Model):
         X, y = self._check_Xy(X, y)
         out = self._forward(params, X)[0]
         return self._data_loss(out, y)[0] + self._total_penalty(params)
+
+    def evaluate(self, params, X, y):
+        """``(loss, accuracy)`` from a single forward pass (accuracy ``None`` for regression)."""
+        X, y = self._check_Xy(X, y)
+        out = self._forward(params, X)[0]
+        loss = self._data_loss(out, y)[0] + self._total_penalty(params)
+        if self.n_classes is None:
+            return loss, None
+        return loss, np.mean(np.argmax(out, axis=-1) == y, axis=-1)
 
     def loss_and_grad(self, params, X, y):
         """The loss and its gradient by backpropagation (formulas in the class docstring)."""

@@ -208,13 +208,17 @@ def _is_plateau(lr):
 
 def _evaluate(model, params, X, y, X_val, y_val):
     """Loss (and accuracy for a classifier) on the whole training and validation sets."""
-    classifier = model.task == "classification"
-    has_val = X_val is not None
+    train_loss, train_accuracy = model.evaluate(params, X, y)
+    val_loss, val_accuracy = (None, None) if X_val is None else model.evaluate(params, X_val, y_val)
+
+    def number(value):
+        return None if value is None else float(value)
+
     return {
-        "train_loss": float(model.loss(params, X, y)),
-        "val_loss": float(model.loss(params, X_val, y_val)) if has_val else None,
-        "train_accuracy": float(model.accuracy(params, X, y)) if classifier else None,
-        "val_accuracy": float(model.accuracy(params, X_val, y_val)) if classifier and has_val else None,
+        "train_loss": number(train_loss),
+        "val_loss": number(val_loss),
+        "train_accuracy": number(train_accuracy),
+        "val_accuracy": number(val_accuracy),
     }
 
 

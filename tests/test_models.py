@@ -220,3 +220,14 @@ def test_validate_checks_labels_and_nan():
         model.validate(np.zeros((9, 2)), Y_CLS)
     with pytest.raises(ValueError, match="y must be finite"):
         LinearRegression(4).validate(X, np.full(9, np.nan))
+
+
+@pytest.mark.parametrize("model, y", CASES, ids=IDS)
+def test_evaluate_is_loss_and_accuracy(model, y):
+    params = _perturbed(model)
+    loss, accuracy = model.evaluate(params, X, y)
+    assert loss == pytest.approx(model.loss(params, X, y))
+    if model.task == "classification":
+        assert accuracy == model.accuracy(params, X, y)
+    else:
+        assert accuracy is None

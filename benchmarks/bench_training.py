@@ -1,0 +1,82 @@
+"""How fast is training? Prints milliseconds (median of repeats).
+
+    python benchmarks/bench_training.py
+
+1. ``fit`` of an MLP (64 -> 64 ReLU -> 10, Adam) on the UCI digits for 20 epochs at batch
+   size 32, with the training and validation loss and accuracy evaluated after every epoch;
+2. a parallel range test of 50 constant learning rates on logistic regression (digits
+   0-4 against 5-9), 3 epochs at batch size 32, all rates in one vectorised run.
+
+Budget: each well under a second, here 500 ms. The script exits with status 1 when a
+budget is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+
+import numpy as np
+
+from lrcourse import data, lr_finder, models, training
+from lrcourse.optimizers import adam
+
+BUDGET_MS = 500.0
+
+
+def median_ms(fn, repeats):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times))
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+
+    X, y = data.load_digits()
+    split, _ = data.standardize(data.train_val_test_split(X, y, val_fraction=0.2, test_fraction=0.0, seed=0))
+    mlp = models.MLP(64, hidden=(64,), n_classes=10)
+    _, history = training.fit(mlp, split, adam(lr=1e-3), epochs=20, batch_size=32)
+    fit_ms = median_ms(
+        lambda: training.fit(mlp, split, adam(lr=1e-3), epochs=20, batch_size=32), args.repeats
+    )
+
+    binary = (split.X_train, (split.y_train >= 5).astype(np.int64))
+    logistic = models.LogisticRegression(64)
+    rates = np.logspace(-4, 1, 50)
+    sweep = lr_finder.parallel_range_test(logistic, binary, rates, epochs=3, batch_size=32)
+    sweep_ms = median_ms(
+        lambda: lr_finder.parallel_range_test(logistic, binary, rates, epochs=3, batch_size=32), args.repeats
+    )
+
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+        f"numpy {np.__version__}"
+    )
+    print(
+        f"fit MLP 64-64-10 on digits, 20 epochs x {history.updates_per_epoch} updates (batch 32): "
+        f"{fit_ms:8.1f} ms  (budget {BUDGET_MS:g} ms; val accuracy {history.val_accuracy[-1]:.3f})"
+    )
+    print(
+        f"parallel range test, {len(rates)} rates x 3 epochs, logistic regression:        "
+        f"{sweep_ms:8.1f} ms  (budget {BUDGET_MS:g} ms; best lr {sweep.suggestion().lr:.3g})"
+    )
+    missed = [name for name, ms in (("fit", fit_ms), ("parallel range test", sweep_ms)) if ms > BUDGET_MS]
+    if missed:
+        print(f"over budget: {', '.join(missed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
