@@ -294,8 +294,10 @@ def fit(
     epochs : the number of passes over the training set (at least 1).
     batch_size : rows per update, in ``[1, n_train]``; ``None`` means ``n_train``
         (full-batch gradient descent: exactly one update per epoch).
-    lr : with an optimizer constructor: a number, a schedule ``lr(t)``, or a
-        ``ReduceLROnPlateau`` (stepped with the monitored loss after every epoch).
+    lr : with an optimizer constructor: a number, a schedule ``lr(t)`` from
+        :mod:`lrcourse.schedules`, or a ``ReduceLROnPlateau``, which is stepped with
+        the monitored loss after every epoch (also when it is the optimizer's own
+        ``lr``). It keeps its state between runs: give each run a fresh one.
     lr_step : ``"update"`` evaluates a schedule at the 0-based update count,
         ``"epoch"`` at the 0-based epoch index (constant within an epoch).
     drop_last : drop the last, smaller minibatch of each epoch (``n mod batch_size`` rows).

@@ -349,3 +349,37 @@ def test_bad_learning_rate_arguments(regression):
         fit(model, regression, sgd(lr=0.1), epochs=1, params=model.init(sweep=(3,)))
     with pytest.raises(ValueError, match="params must be a dict with keys"):
         fit(model, regression, sgd(lr=0.1), epochs=1, params={"w": np.zeros(5)})
+
+
+# ----------------------------------------------------------------- with lrcourse.schedules
+
+
+def test_real_schedules_per_update_and_per_epoch(regression):
+    from lrcourse import schedules
+
+    model = models.LinearRegression(5)
+    decay = schedules.step_decay(0.1, step_size=7, gamma=0.5)
+    _, h = fit(model, regression, sgd, epochs=4, batch_size=16, lr=decay)
+    np.testing.assert_allclose(h.update_lr, decay(np.arange(20)))
+    cos = schedules.cosine(0.1, T_max=4)
+    _, h = fit(model, regression, sgd, epochs=4, batch_size=16, lr=cos, lr_step="epoch")
+    np.testing.assert_allclose(h.epoch_lr, cos(np.arange(4)))
+    np.testing.assert_allclose(h.update_lr, np.repeat(cos(np.arange(4)), 5))
+    _, h_own = fit(model, regression, sgd(lr=decay), epochs=4, batch_size=16)
+    np.testing.assert_allclose(h_own.update_lr, decay(np.arange(20)))
+
+
+def test_real_reduce_on_plateau_replays_from_the_validation_losses(overfit):
+    from lrcourse.schedules import ReduceLROnPlateau
+
+    plateau = ReduceLROnPlateau(0.05, factor=0.5, patience=3)
+    _, h = fit(models.LinearRegression(12), overfit, sgd, epochs=300, lr=plateau)
+    replay = ReduceLROnPlateau(0.05, factor=0.5, patience=3)
+    expected = [0.05] + [replay.step(v) for v in h.val_loss[1:-1]]
+    np.testing.assert_allclose(h.epoch_lr, expected)
+    assert h.epoch_lr[-1] < 0.05
+    # the same object as the optimizer's own rate is stepped too
+    inside = ReduceLROnPlateau(0.05, factor=0.5, patience=3)
+    _, h_inside = fit(models.LinearRegression(12), overfit, sgd(lr=inside), epochs=300)
+    np.testing.assert_allclose(h_inside.epoch_lr, h.epoch_lr)
+    np.testing.assert_allclose(h_inside.update_loss, h.update_loss)
