@@ -123,3 +123,12 @@ def test_digits_accuracy_in_evidence():
     _, h = fit(models.SoftmaxRegression(64, 10), split, sgd(lr=0.1), epochs=5, batch_size=64)
     d = diagnose(h)
     assert d.evidence["final_val_accuracy"] > 0.85 and "final_train_accuracy" in d.evidence
+
+
+def test_unstable_on_moons_with_a_rate_far_too_large():
+    X, y = data.make_moons(200, noise=0.25, seed=0)
+    split = data.train_val_test_split(X, y, seed=0)
+    _, h = fit(models.MLP(2, hidden=(16,), n_classes=2), split, sgd(lr=10.0), epochs=30, batch_size=8)
+    assert not h.diverged
+    d = diagnose(h)
+    assert d.verdict == "unstable" and d.evidence["train_rise_fraction"] >= 0.2

@@ -169,3 +169,16 @@ def test_parallel_range_test_default_rates_and_bad_arguments(linear):
         lr_finder.parallel_range_test(models.LinearRegression(8), linear, epochs=0)
     with pytest.raises(ValueError, match="lrs must be in"):
         lr_finder.parallel_range_test(models.LinearRegression(8), linear, np.array([0.1, -1.0]))
+
+
+def test_inverse_sqrt_rule_holds_for_uncorrelated_features_and_breaks_for_correlated_ones():
+    d = 100
+    lr = lr_finder.inverse_sqrt_rule(d)  # 0.1
+    model = models.LinearRegression(d)
+    for correlation, should_diverge in [(0.0, False), (0.5, True)]:
+        X, y, _ = data.make_linear_regression(n_samples=400, n_features=d, correlation=correlation, seed=0)
+        # full-batch gradient descent on the mean squared error is stable for lr < 1 / lambda_max(X^T X / n)
+        stable_below = 1 / np.linalg.eigvalsh(X.T @ X / len(X))[-1]
+        assert (lr > stable_below) == should_diverge
+        _, h = fit(model, (X, y), sgd(lr=lr), epochs=100)
+        assert h.diverged == should_diverge

@@ -3,6 +3,8 @@ from functools import partial
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lrcourse import data, diagnosis, models, training
 from lrcourse.optimizers import adam, apply_updates, sgd
@@ -383,3 +385,17 @@ def test_real_reduce_on_plateau_replays_from_the_validation_losses(overfit):
     _, h_inside = fit(models.LinearRegression(12), overfit, sgd(lr=inside), epochs=300)
     np.testing.assert_allclose(h_inside.epoch_lr, h.epoch_lr)
     np.testing.assert_allclose(h_inside.update_loss, h.update_loss)
+
+
+# ----------------------------------------------------------------- properties
+
+
+@given(n=st.integers(1, 200), b=st.integers(1, 200), drop=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_minibatch_properties(n, b, drop, seed):
+    b = min(b, n)
+    batches = minibatches(n, b, np.random.default_rng(seed), drop_last=drop)
+    assert len(batches) == updates_per_epoch(n, b, drop)
+    rows = np.concatenate(batches)
+    assert len(np.unique(rows)) == len(rows)  # no row twice
+    assert len(rows) == (n - n % b if drop else n)
+    assert all(len(batch) == b for batch in batches[:-1])
