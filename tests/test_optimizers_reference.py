@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lrcourse import objectives, optimizers
+from lrcourse import objectives, optimizers, schedules
 
 DATA = json.loads((Path(__file__).parent / "data" / "optimizers_reference.json").read_text())
 GRADS = {
@@ -80,3 +80,28 @@ def test_reference_covers_every_optimizer_and_option():
             assert (name, option) in seen, f"no reference case for {name}({option}=...)"
     scheduled = {c["optimizer"] for c in DATA["cases"] if c.get("scheduler")}
     assert scheduled == set(expected)
+
+
+def lrcourse_schedule(case):
+    """The same schedule as the torch scheduler of ``case``, built by lrcourse.schedules."""
+    name, kwargs = case["scheduler"]
+    kwargs = dict(kwargs)
+    if name not in ("OneCycleLR", "CyclicLR"):
+        kwargs["lr"] = case["kwargs"]["lr"]
+    return schedules.get(name, **kwargs)
+
+
+@pytest.mark.parametrize("case", [c for c in DATA["cases"] if c.get("scheduler")], ids=case_id)
+def test_optimizer_driven_by_lrcourse_schedule_matches_torch(case):
+    sched = lrcourse_schedule(case)
+    kwargs = dict(case["kwargs"], lr=sched)
+    if "betas" in kwargs:
+        kwargs["betas"] = tuple(kwargs["betas"])
+    if sched.momentum is not None:
+        if case["optimizer"] in ("adam", "adamw"):
+            kwargs["betas"] = (sched.momentum, kwargs.get("betas", (0.9, 0.999))[1])
+        else:
+            kwargs["momentum"] = sched.momentum
+    opt = getattr(optimizers, case["optimizer"])(**kwargs)
+    path = optimizers.run(opt, GRADS[case["objective"]], case["x0"], len(case["path"]) - 1)
+    np.testing.assert_allclose(path, np.array(case["path"]), rtol=0, atol=1e-10)
