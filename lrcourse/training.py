@@ -439,11 +439,12 @@ def _learning_rate(optimizer, lr, lr_step):
         raise ValueError(f"optimizer must be an Optimizer or a constructor such as sgd, got {optimizer!r}")
     if lr is None:
         raise ValueError("lr is required with an optimizer constructor, e.g. fit(..., optimizer=sgd, lr=0.1)")
+    first = lr.lr if _is_plateau(lr) else lr(0) if callable(lr) else lr
+    if np.ndim(first) != 0:
+        raise ValueError(
+            f"fit trains one model: lr must be one number or a schedule of one rate, got shape {np.shape(first)}"
+        )
     if not (callable(lr) or _is_plateau(lr)):
-        if np.ndim(lr) != 0:
-            raise ValueError(
-                f"fit trains one model: lr must be one number or a schedule, got shape {np.shape(lr)}"
-            )
         lr = float(check.check_nonnegative("lr", lr))
     settable = _SettableRate(_rate_at(lr, lr_step, 0, 0))
     return optimizer(lr=settable), lr, settable

@@ -341,6 +341,8 @@ def test_bad_learning_rate_arguments(regression):
         fit(model, regression, sgd, epochs=1)
     with pytest.raises(ValueError, match="lr must be one number or a schedule"):
         fit(model, regression, sgd, epochs=1, lr=np.array([0.1, 0.2]))
+    with pytest.raises(ValueError, match=r"schedule of one rate, got shape \(2,\)"):
+        fit(model, regression, sgd, epochs=1, lr=lambda t: np.array([0.1, 0.2]))
     with pytest.raises(ValueError, match="lr must be in"):
         fit(model, regression, sgd, epochs=1, lr=-0.1)
     with pytest.raises(ValueError, match="optimizer must be an Optimizer"):
