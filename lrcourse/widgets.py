@@ -515,15 +515,18 @@ class Explorer:
             canvas.update(resolved)
             frames.append(base64.b64encode(canvas.png(small=True)).decode("ascii"))
             labels.append(ctl.format(resolved[control]))
-        start = self._nearest(values, fixed.get(control, ctl.value))
+        start = self._nearest(ctl, values, fixed.get(control, ctl.value))
         return HTML(_player_html(frames, labels, start, ctl.description, interval_ms))
 
     @staticmethod
-    def _nearest(values, target):
-        try:
-            return int(np.argmin([abs(math.log(v) - math.log(target)) for v in values]))
-        except (TypeError, ValueError):
+    def _nearest(control, values, target):
+        """The index of the value in ``values`` closest to ``target`` (log distance for rates)."""
+        if isinstance(control, Dropdown):
             return values.index(target) if target in values else 0
+        v = np.asarray(values, dtype=float)
+        if isinstance(control, LogSlider):
+            return int(np.argmin(np.abs(np.log(v) - math.log(target))))
+        return int(np.argmin(np.abs(v - target)))
 
 
 _FALLBACK_TEXT = (
@@ -645,19 +648,30 @@ def descent_explorer(
     start_sliders=False,
     loss_scale="auto",
     title=None,
+    explode=1e6,
     **hyper,
 ):
     """Gradient descent on a 2-D landscape, with a learning-rate slider.
 
     Left: the contour of ``objective`` with the trajectory from ``x0``; right: the
-    loss per step. A run that blows up is marked "diverged at step k". With
-    ``start_sliders=True`` two more sliders move the starting point. Extra keywords
+    loss per step. A run that blows up is marked "diverged at step k" (its loss
+    exceeded ``explode`` times the starting loss, as in
+    :func:`~lrcourse.optimizers.descend`). With ``start_sliders=True`` two more sliders move the starting point. Extra keywords
     (``momentum=0.9``, ...) go to the optimizer. A 1-D objective is handed to
     :func:`descent_explorer_1d`.
     """
     if objective.dim == 1:
         return descent_explorer_1d(
-            objective, x0, optimizer_name, steps, lr, lr_range, loss_scale=loss_scale, title=title, **hyper
+            objective,
+            x0,
+            optimizer_name,
+            steps,
+            lr,
+            lr_range,
+            loss_scale=loss_scale,
+            title=title,
+            explode=explode,
+            **hyper,
         )
     if objective.dim != 2:
         raise ValueError(f"objective must be 1-D or 2-D, got dim={objective.dim}")
@@ -666,6 +680,7 @@ def descent_explorer(
         raise ValueError(f"x0 must be a point (x, y) of shape (2,), got shape {x0.shape}")
     steps = check.check_int("steps", steps, 1, 5000)
     _make_optimizer(optimizer_name, lr, hyper)  # fail early on a bad name or hyperparameter
+    check.check_positive("explode", explode)
     scale = _loss_scale(objective, loss_scale)
     X, Y, Z = objective.grid(150)  # computed once, shared by every redraw
     levels = _levels(Z)
@@ -696,7 +711,9 @@ def descent_explorer(
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
             state["bad_loss"] = _diverged_text(ax_loss)
-        res = _optimizers.descend(objective, start, _make_optimizer(optimizer_name, lr, hyper), steps)
+        res = _optimizers.descend(
+            objective, start, _make_optimizer(optimizer_name, lr, hyper), steps, explode=explode
+        )
         path = res.path
         ok = np.isfinite(path).all(axis=-1)
         state["path"].set_data(path[ok, 0], path[ok, 1])
@@ -733,19 +750,22 @@ def descent_explorer_1d(
     start_slider=True,
     loss_scale="linear",
     title=None,
+    explode=1e6,
     **hyper,
 ):
     """Gradient descent on a 1-D curve (``two_valleys``, ``parabola``) with a rate slider.
 
     Left: the curve with every iterate on it, joined in order, so overshooting
     shows as a zig-zag; right: the loss per step. A run that blows up is marked
-    "diverged at step k". With ``start_slider=True`` a second slider moves ``x0``.
+    "diverged at step k" (its loss exceeded ``explode`` times the starting loss).
+    With ``start_slider=True`` a second slider moves ``x0``.
     """
     if objective.dim != 1:
         raise ValueError(f"objective must be 1-D, got dim={objective.dim} (use descent_explorer)")
     x0 = float(check.as_float_array("x0", x0).reshape(-1)[0])
     steps = check.check_int("steps", steps, 1, 5000)
     _make_optimizer(optimizer_name, lr, hyper)
+    check.check_positive("explode", explode)
     scale = _loss_scale(objective, loss_scale)
     ((b0, b1),) = objective.bounds
     xs = np.linspace(b0, b1, 400)
@@ -775,7 +795,9 @@ def descent_explorer_1d(
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
             state["bad_loss"] = _diverged_text(ax_loss)
-        res = _optimizers.descend(objective, [x_start], _make_optimizer(optimizer_name, lr, hyper), steps)
+        res = _optimizers.descend(
+            objective, [x_start], _make_optimizer(optimizer_name, lr, hyper), steps, explode=explode
+        )
         x = res.path[:, 0]
         ok = np.isfinite(x)
         x, f = x[ok], res.losses[ok]
