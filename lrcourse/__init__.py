@@ -4,8 +4,18 @@ Modules, each with one job:
 
 - :mod:`lrcourse.objectives`: 1-D and 2-D loss landscapes with exact gradients.
 - :mod:`lrcourse.optimizers`: SGD, AdaGrad, RMSprop, Adam, AdamW matching ``torch.optim``,
-  plus :func:`~lrcourse.optimizers.run` and :func:`~lrcourse.optimizers.descend`.
+  plus :func:`~lrcourse.optimizers.run` and :func:`~lrcourse.optimizers.descend`
+  (from :mod:`lrcourse.descent`).
 - :mod:`lrcourse.schedules`: learning-rate schedules matching ``torch.optim.lr_scheduler``.
+- :mod:`lrcourse.data`: seeded synthetic data sets, the handwritten digits, splits.
+- :mod:`lrcourse.models`: linear, logistic and softmax regression and an MLP with
+  hand-written backpropagation.
+- :mod:`lrcourse.training`: minibatch training with schedules, early stopping and a history.
+- :mod:`lrcourse.diagnosis`: names the state of a run (good fit, overfitting, ...).
+- :mod:`lrcourse.lr_finder`: the learning-rate range test.
+- :mod:`lrcourse.plotting`: the course's figures (they draw, never compute).
+- :mod:`lrcourse.widgets`: explorers (sliders) for a kernel and for the static website.
+- :mod:`lrcourse.checks`: checkers for the exercises.
 """
 
 __version__ = "0.1.0"
