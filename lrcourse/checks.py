@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,7 +112,7 @@ def _show(value, limit=300):
         doc = (getattr(value, "__doc__", None) or "").strip()
         return doc.splitlines()[0] if doc else getattr(value, "__name__", "a function")
     if isinstance(value, np.ndarray) or isinstance(value, (float, np.floating)):
-        text = np.array2string(np.asarray(value), precision=6, suppress_small=False, threshold=20)
+        text = np.array2string(np.asarray(value), precision=6, suppress_small=True, threshold=20)
     else:
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -217,11 +218,29 @@ def check_function(
             compare,
         )
     except Exception as exc:  # a bug in the checker itself: say so, never raise
-        ok, message = False, f"✘ {name}: the checker itself failed ({type(exc).__name__}: {exc})."
+        ok, message = False, _message(f"✘ {name}: the checker itself failed ({type(exc).__name__}: {exc}).")
     if not quiet:
         print(message)
     _record(name, ok, message)
     return ok
+
+
+WIDTH = 76
+
+
+def _wrap(text, indent="  "):
+    """Fill ``text`` to :data:`WIDTH` columns, continuation lines indented (messages fit a page)."""
+    return textwrap.fill(
+        text, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
+
+
+def _message(head, *body):
+    """A wrapped headline, then paragraphs (wrapped) or blocks (kept as they are: indented or multi-line)."""
+    lines = [_wrap(head)]
+    for part in body:
+        lines.append(part if "\n" in part or part.startswith("  ") else _wrap(part, indent=""))
+    return "\n".join(lines)
 
 
 def _run_checks(
@@ -240,14 +259,14 @@ def _run_checks(
     compare,
 ):
     if learner_fn is None or learner_fn is Ellipsis:
-        return (
-            False,
-            f"⏳ {name}: not yet solved: there is no function to check yet. Define it in the cell above.",
+        return False, _message(
+            f"○ {name}: not yet solved.",
+            "There is no function to check yet: define it in the cell above, then run this check.",
         )
     if not callable(learner_fn):
-        return False, (
-            f"✘ {name}: expected a function, got {type(learner_fn).__name__} {_show(learner_fn, 80)}. "
-            "Pass the function itself, without calling it (no parentheses)."
+        return False, _message(
+            f"✘ {name}: expected a function, got {type(learner_fn).__name__} {_show(learner_fn, 60)}.",
+            "Pass the function itself, without calling it (no parentheses).",
         )
     all_cases = [_as_case(c) for c in cases]
     if random_case is not None:
@@ -262,28 +281,32 @@ def _run_checks(
         try:
             got = learner_fn(*args, **kwargs)
         except NotImplementedError:
-            return False, (
-                f"⏳ {name}: not yet solved: the function still raises NotImplementedError. "
-                "Replace that line with your code, run the cell, then run this check again."
+            return False, _message(
+                f"○ {name}: not yet solved.",
+                "The function still raises NotImplementedError: replace that line with your code, "
+                "run the cell, then run this check again.",
             )
         except Exception as exc:
-            return False, (
-                f"✘ {name} raised {type(exc).__name__}: {exc}\n"
-                f"on the input\n{shown}\n"
-                "Hint: run your function on this input in a new cell to see where it fails."
+            return False, _message(
+                f"✘ {name} raised {type(exc).__name__}: {exc}",
+                "on the input",
+                shown,
+                "Hint: run your function on this input in a new cell to see where it fails.",
             )
         if _is_stub_value(got):
             what = "None" if got is None else "... (Ellipsis)"
-            return False, (
-                f"⏳ {name}: not yet solved: the function returned {what}. "
-                "Write the body and make sure it ends with a `return` statement."
+            return False, _message(
+                f"○ {name}: not yet solved.",
+                f"The function returned {what}. Write its body and make sure it ends with a "
+                "`return` statement.",
             )
         changed = _changed_inputs(case, args, kwargs, arg_names)
         if changed:
-            return False, (
-                f"✘ {name} changed its input {changed} in place (on the input\n{shown}).\n"
+            return False, _message(
+                f"✘ {name} changed its input {changed} in place, on the input",
+                shown,
                 "Hint: build and return a new array (e.g. `x - lr * grad`) instead of updating "
-                "the argument with `-=` or item assignment."
+                "the argument with `-=` or item assignment.",
             )
         try:
             problem = compare(got, expected) if compare is not None else _compare(got, expected, rtol, atol)
@@ -291,16 +314,17 @@ def _run_checks(
             problem = f"its result could not be compared ({type(exc).__name__}: {exc})"
         if problem:
             label = f" ({case.label})" if case.label else ""
-            message = f"✘ {name}: {problem}\non input {i + 1}{label}:\n{shown}\n"
-            message += f"expected: {_show(expected)}\ngot:      {_show(got)}"
             extra = _match_mistake(mistakes, case, got, rtol, atol) or hint
-            if extra:
-                message += f"\nHint: {extra}"
-            return False, message
+            return False, _message(
+                f"✘ {name}: {problem}",
+                f"on input {i + 1}{label}:",
+                f"{shown}\nexpected: {_show(expected)}\ngot:      {_show(got)}",
+                *([f"Hint: {extra}"] if extra else []),
+            )
     n = len(all_cases)
     n_rand = n - len(cases)
     detail = f"{len(cases)} fixed" + (f" and {n_rand} random" if n_rand else "") + " inputs"
-    return True, f"✔ {name}: correct on all {n} checks ({detail}). Well done!"
+    return True, _message(f"✔ {name}: correct on all {n} checks ({detail}).")
 
 
 def _changed_inputs(case, args, kwargs, arg_names):
