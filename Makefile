@@ -43,10 +43,10 @@ serve:
 lab: $(STAMP)
 	$(BIN)/jupyter lab book
 
-## Benchmarks (numbers only; never part of the tests).
+## Benchmarks: writes benchmarks/REPORT.md (numbers only; never part of the tests).
+## The PyTorch comparison runs when torch is installed in .venv (pip install torch==2.13.0).
 bench: $(STAMP)
-	@status=0; for script in benchmarks/bench_*.py; do \
-		echo "== $$script"; $(BIN)/python $$script || status=1; done; exit $$status
+	$(BIN)/python benchmarks/report.py --all --torch
 
 clean:
 	rm -rf _build
