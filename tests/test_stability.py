@@ -1,0 +1,142 @@
+"""The stability limit: exact factors and limits, and the measured divergence threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrcourse import data, models, objectives, optimizers, stability
+
+
+def test_step_factors_match_gradient_descent_on_a_quadratic():
+    bowl = objectives.quadratic(1.0, 15.0)
+    lr, steps = 0.1, 12
+    path = optimizers.run(optimizers.sgd(lr=lr), bowl.grad, [1.5, -1.0], steps)
+    factors = stability.step_factors(lr, np.array([1.0, 15.0]))
+    expected = np.array([1.5, -1.0]) * factors ** np.arange(steps + 1)[:, None]
+    np.testing.assert_allclose(path, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_step_factors_broadcast_rates_against_curvatures():
+    f = stability.step_factors(np.array([0.1, 0.2])[:, None], np.array([1.0, 10.0]))
+    np.testing.assert_allclose(f, [[0.9, 0.0], [0.8, -1.0]])
+
+
+@pytest.mark.parametrize(
+    ("lr", "expected"),
+    [
+        (0.0, "monotone"),
+        (0.05, "monotone"),
+        (0.1, "monotone"),
+        (0.15, "oscillating"),
+        (0.2, "on the limit"),
+        (0.21, "diverging"),
+    ],
+)
+def test_regime(lr, expected):
+    assert stability.regime(lr, 10.0) == expected
+    assert expected in stability.REGIMES
+
+
+def test_stability_limit_of_a_diagonal_and_a_rotated_hessian():
+    assert stability.stability_limit(np.diag([1.0, 15.0])) == pytest.approx(2 / 15)
+    assert stability.stability_limit(4.0) == pytest.approx(0.5)
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    H = Q @ np.diag([0.5, 1.0, 2.0, 3.0, 8.0]) @ Q.T
+    H = (H + H.T) / 2
+    assert stability.largest_eigenvalue(H) == pytest.approx(8.0)
+    assert stability.stability_limit(H) == pytest.approx(0.25)
+    assert 2 / H.diagonal().max() > 0.25  # the diagonal alone would overestimate the limit
+
+
+def test_the_limit_separates_convergence_from_divergence_on_the_objectives():
+    for bowl in (objectives.quadratic(1.0, 15.0), objectives.parabola(3.0)):
+        limit = stability.stability_limit(bowl.hessian_max_eigenvalue)
+        lrs = limit * np.array([0.5, 0.99, 1.01, 1.5])
+        x0 = np.ones(bowl.dim)
+        result = optimizers.descend(bowl, x0, optimizers.sgd(lr=lrs), steps=3000)
+        assert result.diverged.tolist() == [False, False, True, True]
+
+
+def test_stability_limit_rejects_bad_matrices():
+    with pytest.raises(ValueError, match="square"):
+        stability.stability_limit(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="symmetric"):
+        stability.stability_limit(np.array([[1.0, 2.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="> 0"):
+        stability.stability_limit(-np.eye(2))
+    with pytest.raises(ValueError, match="finite"):
+        stability.stability_limit(np.array([[np.inf]]))
+
+
+def test_linear_regression_hessian_is_the_hessian_of_the_model_loss():
+    X, y, _ = data.make_linear_regression(n_samples=50, n_features=3, seed=1)
+    model = models.LinearRegression(3, l2=0.3)
+    H = stability.linear_regression_hessian(X, l2=0.3)
+    # the gradient is linear in (w, b): finite differences of it recover H exactly
+    theta0 = np.array([0.2, -0.1, 0.4, 0.3])
+
+    def grad(theta):
+        g = model.loss_and_grad({"w": theta[:3], "b": np.array(theta[3])}, X, y)[1]
+        return np.append(g["w"], g["b"])
+
+    eye = np.eye(4)
+    numeric = np.stack([(grad(theta0 + eye[j]) - grad(theta0)) for j in range(4)], axis=1)
+    np.testing.assert_allclose(H, numeric, rtol=1e-10, atol=1e-12)
+    no_bias = stability.linear_regression_hessian(X, fit_intercept=False)
+    np.testing.assert_allclose(no_bias, (2 / 50) * X.T @ X)
+    with pytest.raises(ValueError, match="2-D"):
+        stability.linear_regression_hessian(np.ones(3))
+
+
+def test_correlated_features_raise_the_largest_curvature():
+    limits = []
+    for rho in (0.0, 0.5):
+        X, _, _ = data.make_linear_regression(n_samples=2000, n_features=16, correlation=rho, seed=0)
+        limits.append(stability.stability_limit(stability.linear_regression_hessian(X)))
+    # about 2(1 + (d-1) rho) = 17 for rho = 0.5: the limit shrinks about 8-fold
+    assert limits[1] < limits[0] / 5
+    assert limits[1] == pytest.approx(2 / (2 * (1 + 15 * 0.5)), rel=0.15)
+
+
+def test_gd_sweep_matches_single_runs_and_flags_divergence():
+    X, y, _ = data.make_linear_regression(n_samples=80, n_features=4, seed=2)
+    model = models.LinearRegression(4)
+    limit = stability.stability_limit(stability.linear_regression_hessian(X))
+    lrs = limit * np.array([0.3, 0.9, 1.02, 3.0])
+    sweep = stability.gd_sweep(model, X, y, lrs, steps=200)
+    assert sweep.diverged.tolist() == [False, False, True, True]
+    assert sweep.exploded.tolist() == [False, False, False, True]
+    assert sweep.growing[2]
+    # a single run with the same rate, by hand
+    p = model.init()
+    for t in range(200):
+        loss, g = model.loss_and_grad(p, X, y)
+        assert sweep.losses[t, 0] == pytest.approx(loss, rel=1e-12)
+        p = {k: p[k] - lrs[0] * g[k] for k in p}
+    assert np.isnan(sweep.final_loss[3])
+    with np.errstate(all="ignore"):
+        assert np.all(np.diff(sweep.losses[:, :2], axis=0) <= 1e-12)  # stable: the loss never rises
+
+
+def test_divergence_threshold_brackets_the_exact_limit():
+    for rho in (0.0, 0.5):
+        X, y, _ = data.make_linear_regression(n_samples=200, n_features=8, correlation=rho, seed=3)
+        limit = stability.stability_limit(stability.linear_regression_hessian(X))
+        th = stability.divergence_threshold(models.LinearRegression(8), X, y, low=1e-3, high=10.0)
+        assert th.stable <= limit <= th.unstable
+        assert th.relative_width < 0.01
+        assert th.estimate == pytest.approx(limit, rel=0.01)
+        assert len(th.sweeps) == 2
+
+
+def test_divergence_threshold_argument_checks():
+    X, y, _ = data.make_linear_regression(n_samples=50, n_features=2, seed=0)
+    model = models.LinearRegression(2)
+    with pytest.raises(ValueError, match="already diverges"):
+        stability.divergence_threshold(model, X, y, low=5.0, high=10.0)
+    with pytest.raises(ValueError, match="does not diverge"):
+        stability.divergence_threshold(model, X, y, low=1e-4, high=1e-2)
+    with pytest.raises(ValueError, match="lrs must be 1-D"):
+        stability.gd_sweep(model, X, y, np.ones((2, 2)))
