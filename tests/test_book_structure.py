@@ -1,0 +1,220 @@
+"""Every chapter follows the conventions of book/CONVENTIONS.md."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from toc import ROOT, toc_entries
+
+BOOK = ROOT / "book"
+NOTEBOOKS = sorted(BOOK.rglob("*.ipynb"))
+NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
+CHAPTERS = [p for p in NOTEBOOKS if re.match(r"\d\d_", p.parent.name) and int(p.parent.name[:2]) >= 1]
+CHECK_OUTPUT = "# NBVAL_CHECK_OUTPUT"
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell):
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _markdown(path):
+    return "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
+
+
+def _code_cells(path):
+    return [c for c in _cells(path) if c["cell_type"] == "code"]
+
+
+def _tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def _ids(paths):
+    return [p.relative_to(ROOT).as_posix() for p in paths]
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "no notebooks under book/"
+    assert CHAPTERS, "no chapter notebooks (book/NN_name/*.ipynb with NN >= 1)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_is_in_the_toc(path):
+    entries = set(toc_entries())
+    assert path.relative_to(ROOT).with_suffix("").as_posix() in entries, (
+        f"{path.relative_to(ROOT)} is not listed in _toc.yml"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_stored_without_outputs(path):
+    """No outputs or execution counts, except the reference output of NBVAL_CHECK_OUTPUT cells.
+
+    nbval compares a cell only if it was run (it has an execution count), so those
+    cells keep their count and their text output; nothing else is stored.
+    """
+    for i, cell in enumerate(_code_cells(path)):
+        src = _source(cell)
+        if src.startswith(CHECK_OUTPUT):
+            assert cell.get("outputs"), f"code cell {i}: {CHECK_OUTPUT} but no reference output stored"
+            assert cell.get("execution_count") is not None, f"code cell {i}: reference output needs a count"
+            for out in cell["outputs"]:
+                kinds = set(out.get("data", {})) | (
+                    {"text/plain"} if out["output_type"] == "stream" else set()
+                )
+                assert kinds <= {"text/plain"}, f"code cell {i}: only text may be stored, got {kinds}"
+        else:
+            assert not cell.get("outputs"), f"code cell {i} is stored with outputs: {src[:60]!r}"
+            assert cell.get("execution_count") is None, f"code cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_first_cell_is_the_bootstrap(path):
+    first = _cells(path)[0]
+    assert first["cell_type"] == "code"
+    assert "remove-cell" in _tags(first)
+    src = _source(first)
+    assert '"google.colab" in sys.modules' in src
+    assert "LRCOURSE_INSTALL_SOURCE" in src
+    assert "import lrcourse" in src
+
+
+def test_bootstrap_is_the_same_everywhere():
+    sources = {_source(_cells(p)[0]) for p in NOTEBOOKS}
+    assert len(sources) == 1, "the bootstrap cell differs between notebooks; copy it from CONVENTIONS.md"
+    template = (BOOK / "CONVENTIONS.md").read_text(encoding="utf-8")
+    assert sources.pop().strip() in template, "CONVENTIONS.md shows a different bootstrap cell"
+
+
+def _run_bootstrap(monkeypatch, *, colab, installed, source=None):
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    if colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    if not installed:
+        monkeypatch.setitem(sys.modules, "lrcourse", None)  # makes `import lrcourse` fail
+    if source is None:
+        monkeypatch.delenv("LRCOURSE_INSTALL_SOURCE", raising=False)
+    else:
+        monkeypatch.setenv("LRCOURSE_INSTALL_SOURCE", source)
+    exec(compile(_source(_cells(NOTEBOOKS[0])[0]), "bootstrap", "exec"), {})
+    return calls
+
+
+def test_bootstrap_does_nothing_outside_colab(monkeypatch):
+    assert _run_bootstrap(monkeypatch, colab=False, installed=False) == []
+
+
+def test_bootstrap_does_nothing_when_installed(monkeypatch):
+    assert _run_bootstrap(monkeypatch, colab=True, installed=True) == []
+
+
+def test_bootstrap_installs_a_pinned_version_in_colab(monkeypatch):
+    (cmd,) = _run_bootstrap(monkeypatch, colab=True, installed=False)
+    assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
+    assert re.search(r"lrcourse @ git\+https://\S+@\S+$", cmd[-1]), (
+        f"not pinned to a tag or commit: {cmd[-1]}"
+    )
+
+
+def test_bootstrap_honours_the_source_override(monkeypatch, tmp_path):
+    (cmd,) = _run_bootstrap(monkeypatch, colab=True, installed=False, source=str(tmp_path))
+    assert cmd[-1] == str(tmp_path)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_chapter_has_the_required_parts(path):
+    text = _markdown(path)
+    code = "\n".join(_source(c) for c in _code_cells(path))
+    for heading in ("Learning objectives", "In PyTorch and Keras", "Summary", "Key terms", "What comes next"):
+        assert re.search(rf"^#+ .*{heading}", text, re.M), f"no '{heading}' heading"
+    assert "**Prerequisites:**" in text and "**Estimated time:**" in text
+    assert "Put to the test" in text
+    assert re.search(r"widgets\.\w*explorer\w*\(", code), "no explorer from lrcourse.widgets"
+    assert ".show()" in code and ".static(" in code and ".player(" in code
+    n_exercises = len(re.findall(r"^```\{exercise(?:-start)?\}", text, re.M))
+    assert n_exercises >= 3, f"only {n_exercises} exercise directives"
+    assert "# BEGIN SOLUTION" in code and "# END SOLUTION" in code
+    assert "checks.check_" in code, "no exercise checked by lrcourse.checks"
+    assert "hide_solutions" not in text
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_solutions_are_dropdowns(path):
+    text = _markdown(path)
+    for match in re.finditer(r"^```\{solution(?:-start)?\}[^\n]*\n((?::[^\n]*\n)*)", text, re.M):
+        assert ":class: dropdown" in match.group(1), (
+            f"solution without ':class: dropdown': {match.group(0)!r}"
+        )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_solution_markers_pair_up(path):
+    for i, cell in enumerate(_code_cells(path)):
+        src = _source(cell)
+        assert src.count("# BEGIN SOLUTION") == src.count("# END SOLUTION"), f"code cell {i}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_explorer_cells_ignore_their_output(path):
+    for cell in _code_cells(path):
+        src = _source(cell)
+        if re.search(r"\.(show|static|player)\(", src) and "explorer" in src:
+            assert "nbval-ignore-output" in _tags(cell), (
+                f"explorer cell without nbval-ignore-output: {src[:60]!r}"
+            )
+
+
+def key_terms(path):
+    """The rows of the 'Key terms' table: ``(english, japanese, meaning)``."""
+    text = _markdown(path)
+    match = re.search(r"^#+ Key terms\s*\n+((?:\|.*\|\s*\n?)+)", text, re.M)
+    assert match, "no table under a 'Key terms' heading"
+    lines = [line.strip() for line in match.group(1).strip().splitlines()]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == ["English", "日本語", "Meaning"], header
+    assert re.fullmatch(r"\|(\s*:?-+:?\s*\|){3}", lines[1]), lines[1]
+    rows = [tuple(c.strip() for c in line.strip("|").split("|")) for line in lines[2:]]
+    return rows
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_key_terms_table_has_japanese(path):
+    rows = key_terms(path)
+    assert len(rows) >= 5
+    for row in rows:
+        assert len(row) == 3 and all(row), row
+        assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", row[1]), f"no Japanese in {row}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_visible_code_fits_the_page(path):
+    """Code shown on the website wraps nowhere: lines of at most 79 characters."""
+    for i, cell in enumerate(_code_cells(path)):
+        if "remove-cell" in _tags(cell):
+            continue
+        for line in _source(cell).splitlines():
+            assert len(line) <= 79, f"code cell {i}: {len(line)} characters: {line!r}"
+
+
+def test_conventions_exist():
+    text = (BOOK / "CONVENTIONS.md").read_text(encoding="utf-8")
+    for needle in ("remove-cell", "NBVAL_CHECK_OUTPUT", "# BEGIN SOLUTION", ":class: dropdown", "Key terms"):
+        assert needle in text
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([str(Path(__file__))]))
