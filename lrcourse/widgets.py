@@ -461,26 +461,29 @@ class Explorer:
 
     # --- without a kernel
 
-    def static(self, settings, ncols=None, titles=None, scale=0.9):
+    def static(self, settings, ncols=None, titles=None, scale=0.9, dpi=100):
         """Small multiples: the draw function at each dict of ``settings``, one figure.
 
         Each panel is titled with the settings that differ between panels (or with
-        ``titles``). Returns a :class:`matplotlib.figure.Figure`.
+        ``titles``). By default as many panels share a row as fit in a page width
+        of about 10 inches, so a two-panel explorer stacks its small multiples one
+        per row. Returns a :class:`matplotlib.figure.Figure`.
         """
         settings = [dict(s) for s in settings]
         if not settings:
             raise ValueError("settings must hold at least one dict of control values")
         n = len(settings)
-        ncols = check.check_int("ncols", ncols if ncols is not None else min(n, 3), 1)
+        w, h = self.figsize
+        if ncols is None:
+            ncols = max(1, min(n, int(10 // (w * scale))))
+        ncols = check.check_int("ncols", ncols, 1)
         nrows = math.ceil(n / ncols)
         resolved = [self._resolve(s) for s in settings]
         varying = [k for k in self.controls if len({repr(r[k]) for r in resolved}) > 1]
         if titles is not None and len(titles) != n:
             raise ValueError(f"titles must have one entry per setting ({n}), got {len(titles)}")
-        w, h = self.figsize
-        fig = Figure(
-            figsize=(w * ncols * scale, (h * scale + 0.35) * nrows), dpi=self.dpi, layout="constrained"
-        )
+        check.check_int("dpi", dpi, 20, 300)
+        fig = Figure(figsize=(w * ncols * scale, (h * scale + 0.35) * nrows), dpi=dpi, layout="constrained")
         FigureCanvasAgg(fig)
         subs = np.atleast_2d(fig.subfigures(nrows, ncols, squeeze=False))
         for i, sub in enumerate(subs.ravel()):
@@ -493,7 +496,7 @@ class Explorer:
             sub.suptitle(label, fontsize="medium", fontweight="bold")
         return fig
 
-    def player(self, control, values=None, n=15, dpi=72, interval_ms=450, **fixed):
+    def player(self, control, values=None, n=15, dpi=80, interval_ms=450, **fixed):
         """A kernel-free player: ``control`` swept over ``values`` (or ``n`` values).
 
         Frames are rendered ahead of time at ``dpi`` and embedded as base64 PNG in a

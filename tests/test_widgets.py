@@ -92,6 +92,15 @@ def test_static_draws_small_multiples(himmelblau):
     fig.canvas.draw()
 
 
+def test_static_stacks_wide_explorers_one_per_row(himmelblau):
+    fig = himmelblau.static([{"lr": 0.001}, {"lr": 0.01}, {"lr": 0.05}])
+    tops = sorted({round(sub.bbox.y0) for sub in fig.subfigs}, reverse=True)
+    assert len(tops) == 3  # three rows of one
+    explorer, _ = _counter_explorer()  # 3 inches wide: three per row
+    fig = explorer.static([{"lr": 0.001}, {"lr": 0.01}, {"lr": 0.1}])
+    assert len({round(sub.bbox.y0) for sub in fig.subfigs}) == 1
+
+
 def test_static_with_custom_titles_and_validation(valleys):
     fig = valleys.static([{"lr": 0.1}, {"lr": 0.5}], titles=["small", "large"])
     assert [s._suptitle.get_text() for s in fig.subfigs[:2]] == ["small", "large"]
