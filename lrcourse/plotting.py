@@ -303,3 +303,43 @@ def plot_parallel_range_test(result, suggestion=None, *, log=True, ax=None):
     ax.set_ylabel(LABELS["final_loss"])
     _legend(ax)
     return ax
+
+
+# ----------------------------------------------------------------- early stopping
+
+
+def plot_early_stopping(
+    val_loss, stop, best, *, oracle=None, train_loss=None, label=None, color=None, ax=None
+):
+    """A validation curve with where early stopping ended it and which epoch it restored.
+
+    ``val_loss[e]`` for epochs ``0..E`` (index 0 before training). The part up to
+    ``stop`` (the epochs actually trained) is drawn solid, the rest of the budget
+    faded; a dotted line marks ``stop``, a dashed line and a dot the restored epoch
+    ``best``, and a star the ``oracle`` epoch (lowest validation loss in hindsight)
+    if given. ``stop``, ``best`` and ``oracle`` are integers, e.g. from
+    :func:`lrcourse.early_stopping.stopping_epoch`.
+    """
+    ax = _axes(ax)
+    val_loss = np.asarray(val_loss, dtype=np.float64)
+    epochs = np.arange(len(val_loss))
+    stop, best = int(stop), int(best)
+    for name, value in (("stop", stop), ("best", best)):
+        if not 0 <= value < len(val_loss):
+            raise ValueError(f"{name} must be an epoch in [0, {len(val_loss) - 1}], got {value}")
+    color = STYLE["val"]["color"] if color is None else color
+    if train_loss is not None:
+        ax.plot(epochs[: stop + 1], np.asarray(train_loss)[: stop + 1], **STYLE["train"])
+    ax.plot(epochs[: stop + 1], val_loss[: stop + 1], color=color, label=label or STYLE["val"]["label"])
+    if stop < len(val_loss) - 1:
+        ax.plot(epochs[stop:], val_loss[stop:], color=color, alpha=0.3, label="not trained (budget left)")
+    ax.axvline(stop, label=f"stopped after epoch {stop}", **STYLE["stopped"])
+    ax.axvline(best, label=f"restored epoch {best}", **STYLE["best"])
+    ax.plot(best, val_loss[best], "o", color=STYLE["best"]["color"], markeredgecolor="black", zorder=5)
+    if oracle is not None:
+        oracle = int(oracle)
+        ax.plot(oracle, val_loss[oracle], **{**STYLE["minimum"], "label": f"lowest (oracle) epoch {oracle}"})
+    ax.set_xlabel(LABELS["epoch"])
+    ax.set_ylabel(LABELS["loss"])
+    _legend(ax)
+    return ax
