@@ -1,0 +1,237 @@
+r"""Textbook forms of the update rules, for comparison with PyTorch's. **Not what PyTorch computes.**
+
+:mod:`lrcourse.optimizers` reproduces ``torch.optim`` exactly. Books, papers and
+other libraries often write the same methods differently; this module implements
+those other forms so that a notebook can put both side by side and *measure* the
+difference:
+
+- :func:`heavy_ball`: momentum with the rate *inside* the velocity,
+  :math:`v \leftarrow \mu v - \eta_t g`, :math:`\theta \leftarrow \theta + v`
+  (PyTorch keeps the rate outside: :math:`b \leftarrow \mu b + g`,
+  :math:`\theta \leftarrow \theta - \eta_t b`). Equal for a constant rate,
+  different once the rate is scheduled.
+- :func:`ema_momentum`: momentum as an exponential moving average started at
+  zero, :math:`b \leftarrow \mu b + (1-\mu) g`; PyTorch's ``dampening=mu`` is the
+  same except that its first buffer is the raw gradient.
+- :func:`nesterov_lookahead`: Nesterov's method with the gradient taken at the
+  look-ahead point :math:`\theta + \mu v` (Sutskever et al., 2013); PyTorch's
+  ``nesterov=True`` is an algebraic rewrite of it in the variable
+  :math:`\phi = \theta + \mu v`.
+- :func:`rmsprop_eps_inside`: RMSProp with :math:`\epsilon` under the square
+  root, :math:`g/\sqrt{v + \epsilon}` (PyTorch: :math:`g/(\sqrt v + \epsilon)`).
+- :func:`adam_no_bias_correction`: Adam without the division by
+  :math:`1-\beta^k`, to show what the correction does in the first steps.
+
+The first four return :class:`~lrcourse.optimizers.Optimizer` objects, so they run
+through :func:`~lrcourse.optimizers.run` and :func:`~lrcourse.optimizers.descend`
+with sweeps (array hyperparameters) and schedules (callable ``lr``) exactly like
+the PyTorch-exact ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrcourse import _validate as check
+from lrcourse.descent import start_points
+from lrcourse.optimizers import Optimizer, _align, _at, _hyper, _with_sweep_axes
+from lrcourse.tree import tree_map, tree_zeros_like
+
+__all__ = [
+    "heavy_ball",
+    "ema_momentum",
+    "nesterov_lookahead",
+    "rmsprop_eps_inside",
+    "adam_no_bias_correction",
+]
+
+
+def _rate(name, value):
+    return check.check_nonnegative(name, value)
+
+
+def _unit(name, value):
+    return check.check_range(name, value, 0.0, 1.0, high_open=True)
+
+
+def heavy_ball(lr=1e-3, momentum=0.9):
+    r"""Polyak's heavy ball in the textbook form, rate inside the velocity (not PyTorch).
+
+    .. math::
+
+        v_{t} = \mu\, v_{t-1} - \eta_t\, g_t, \quad v_{-1} = 0, \qquad
+        \theta_{t+1} = \theta_t + v_t
+
+    With a constant rate :math:`v_t = -\eta\, b_t` for PyTorch's buffer
+    :math:`b_t = \mu b_{t-1} + g_t`, so the paths coincide. With a scheduled rate
+    they do not: here a change of :math:`\eta_t` only affects new gradients,
+    while PyTorch rescales the whole buffer at once.
+    """
+    hp = _with_sweep_axes({"lr": _hyper("lr", lr, _rate), "momentum": _hyper("momentum", momentum, _unit)})
+
+    def init(params):
+        return {"step": 0, "velocity": tree_zeros_like(params)}
+
+    def update(grads, state, params):
+        t = state["step"]
+        lr_t, mu_t = _at(hp["lr"], t), _at(hp["momentum"], t)
+        velocity = tree_map(
+            lambda g, p, v: _align(mu_t, p) * v - _align(lr_t, p) * g, grads, params, state["velocity"]
+        )
+        return velocity, {"step": t + 1, "velocity": velocity}
+
+    return Optimizer("heavy_ball", init, update, hp)
+
+
+def ema_momentum(lr=1e-3, momentum=0.9):
+    r"""Momentum as an exponential moving average of the gradients started at zero (not PyTorch).
+
+    .. math::
+
+        b_t = \mu\, b_{t-1} + (1 - \mu)\, g_t, \quad b_{-1} = 0, \qquad
+        \theta_{t+1} = \theta_t - \eta_t\, b_t
+
+    PyTorch's ``sgd(momentum=mu, dampening=mu)`` applies the same recursion from
+    the second step on, but its first buffer is :math:`b_0 = g_0` (no dampening
+    on the first step), so its first step is :math:`1/(1-\mu)` times longer.
+    """
+    hp = _with_sweep_axes({"lr": _hyper("lr", lr, _rate), "momentum": _hyper("momentum", momentum, _unit)})
+
+    def init(params):
+        return {"step": 0, "average": tree_zeros_like(params)}
+
+    def update(grads, state, params):
+        t = state["step"]
+        lr_t, mu_t = _at(hp["lr"], t), _at(hp["momentum"], t)
+
+        def avg(g, p, b):
+            mu = _align(mu_t, p)
+            return mu * b + (1 - mu) * g
+
+        average = tree_map(avg, grads, params, state["average"])
+        updates = tree_map(lambda b, p: -_align(lr_t, p) * b, average, params)
+        return updates, {"step": t + 1, "average": average}
+
+    return Optimizer("ema_momentum", init, update, hp)
+
+
+def nesterov_lookahead(grad_fn, x0, lr, momentum, steps):
+    r"""Nesterov's momentum in the look-ahead form of Sutskever et al. (2013) (not PyTorch's form).
+
+    .. math::
+
+        v_{t+1} = \mu\, v_t - \eta\, \nabla f(\theta_t + \mu\, v_t), \quad v_0 = 0, \qquad
+        \theta_{t+1} = \theta_t + v_{t+1}
+
+    The gradient is taken at the point the velocity is about to carry us to.
+    Returns ``(theta, v)``, each of shape ``(steps + 1, *batch, d)`` (row 0 is the
+    start and :math:`v_0 = 0`). ``lr`` and ``momentum`` may be arrays (a sweep,
+    broadcast against the batch axes of ``x0`` as in :func:`~lrcourse.optimizers.run`).
+    PyTorch's ``sgd(nesterov=True)`` produces :math:`\phi_t = \theta_t + \mu v_t`.
+    """
+    steps = check.check_int("steps", steps, 0)
+    lr = check.check_nonnegative("lr", lr)
+    momentum = check.check_range("momentum", momentum, 0.0, 1.0, high_open=True)
+    sweep = np.broadcast_shapes(lr.shape, momentum.shape)
+    theta = start_points(x0, sweep)
+    lr = lr.reshape(lr.shape + (1,) * (theta.ndim - lr.ndim))
+    momentum = momentum.reshape(momentum.shape + (1,) * (theta.ndim - momentum.ndim))
+    v = np.zeros_like(theta)
+    thetas = np.empty((steps + 1,) + theta.shape)
+    vs = np.empty_like(thetas)
+    thetas[0], vs[0] = theta, v
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            v = momentum * v - lr * np.asarray(grad_fn(theta + momentum * v))
+            theta = theta + v
+            thetas[t + 1], vs[t + 1] = theta, v
+    return thetas, vs
+
+
+def rmsprop_eps_inside(lr=1e-2, alpha=0.99, eps=1e-8):
+    r"""RMSProp with :math:`\epsilon` inside the square root (not PyTorch).
+
+    .. math::
+
+        v_t = \alpha\, v_{t-1} + (1-\alpha)\, g_t^2, \quad v_{-1} = 0, \qquad
+        \theta_{t+1} = \theta_t - \eta\, \frac{g_t}{\sqrt{v_t + \epsilon}}
+
+    PyTorch divides by :math:`\sqrt{v_t} + \epsilon`. The two agree while
+    :math:`|g| \gg \sqrt\epsilon`; for gradients near or below
+    :math:`\sqrt\epsilon` (``1e-4`` for ``eps=1e-8``) this form takes much
+    smaller steps, because :math:`\sqrt\epsilon \gg \epsilon`.
+    """
+    hp = _with_sweep_axes(
+        {
+            "lr": _hyper("lr", lr, _rate),
+            "alpha": _hyper("alpha", alpha, _unit),
+            "eps": _hyper("eps", eps, check.check_nonnegative),
+        }
+    )
+
+    def init(params):
+        return {"step": 0, "square_avg": tree_zeros_like(params)}
+
+    def update(grads, state, params):
+        t = state["step"]
+        lr_t, a_t, eps_t = (_at(hp[k], t) for k in ("lr", "alpha", "eps"))
+
+        def sq(g, p, v):
+            a = _align(a_t, p)
+            return a * v + (1 - a) * g * g
+
+        square_avg = tree_map(sq, grads, params, state["square_avg"])
+        updates = tree_map(
+            lambda g, p, v: -_align(lr_t, p) * g / np.sqrt(v + _align(eps_t, p)), grads, params, square_avg
+        )
+        return updates, {"step": t + 1, "square_avg": square_avg}
+
+    return Optimizer("rmsprop_eps_inside", init, update, hp)
+
+
+def adam_no_bias_correction(lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    r"""Adam *without* bias correction (not PyTorch, not the paper): for comparison only.
+
+    .. math::
+
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \quad
+        v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2, \qquad
+        \theta_{t+1} = \theta_t - \eta\, \frac{m_t}{\sqrt{v_t} + \epsilon}
+
+    Both averages start at zero. For a constant gradient :math:`g` the step is
+    :math:`\eta\,\frac{1-\beta_1^k}{\sqrt{1-\beta_2^k}}` instead of :math:`\eta`
+    (:math:`k` the 1-based step): about :math:`3.2\,\eta` at the first step and up
+    to :math:`6.5\,\eta` around step 10 for the default betas.
+    """
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
+    hp = _with_sweep_axes(
+        {
+            "lr": _hyper("lr", lr, _rate),
+            "beta1": _hyper("betas[0]", betas[0], _unit),
+            "beta2": _hyper("betas[1]", betas[1], _unit),
+            "eps": _hyper("eps", eps, check.check_nonnegative),
+        }
+    )
+
+    def init(params):
+        return {"step": 0, "exp_avg": tree_zeros_like(params), "exp_avg_sq": tree_zeros_like(params)}
+
+    def update(grads, state, params):
+        t = state["step"]
+        lr_t, b1_t, b2_t, eps_t = (_at(hp[k], t) for k in ("lr", "beta1", "beta2", "eps"))
+        m = tree_map(
+            lambda g, p, m: _align(b1_t, p) * m + (1 - _align(b1_t, p)) * g, grads, params, state["exp_avg"]
+        )
+        v = tree_map(
+            lambda g, p, v: _align(b2_t, p) * v + (1 - _align(b2_t, p)) * g * g,
+            grads,
+            params,
+            state["exp_avg_sq"],
+        )
+        updates = tree_map(
+            lambda m, v, p: -_align(lr_t, p) * m / (np.sqrt(v) + _align(eps_t, p)), m, v, params
+        )
+        return updates, {"step": t + 1, "exp_avg": m, "exp_avg_sq": v}
+
+    return Optimizer("adam_no_bias_correction", init, update, hp)
