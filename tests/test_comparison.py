@@ -1,0 +1,185 @@
+"""Measuring optimizers: steps to a threshold, stable ranges, step cost, the synthetic problems."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrcourse import comparison, data, models, objectives, optimizers
+
+QUAD = objectives.quadratic(1.0, 10.0)
+
+
+def test_steps_to_threshold_first_crossing_and_never():
+    losses = np.array([[5.0, 5.0, np.nan], [2.0, 4.0, np.nan], [0.5, 3.0, np.nan], [0.1, 3.0, np.nan]])
+    np.testing.assert_array_equal(comparison.steps_to_threshold(losses, 1.0), [2.0, np.inf, np.inf])
+    assert comparison.steps_to_threshold(np.array([0.5, 0.2]), 1.0) == 0.0
+    with pytest.raises(ValueError, match="step axis"):
+        comparison.steps_to_threshold(1.0, 0.5)
+
+
+def test_sweep_landscape_on_a_quadratic_agrees_with_the_stability_limit():
+    lrs = np.geomspace(1e-3, 1.0, 61)
+    sweep = comparison.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 3000, 1e-8, name="SGD")
+    assert sweep.name == "SGD"
+    low, high = sweep.stable_range
+    assert high < 0.2 <= sweep.lrs[np.searchsorted(sweep.lrs, high) + 1]  # 2/L = 0.2
+    assert sweep.diverging_from > 0.2
+    assert 0.1 < sweep.best_lr < 0.2
+    assert sweep.stable_decades == pytest.approx(np.log10(high / low))
+    assert sweep.converged.sum() == np.isfinite(sweep.steps_to).sum()
+    # the fastest rate's own run reaches the threshold at the reported step
+    one = optimizers.descend(QUAD, [1.0, 1.0], optimizers.sgd(lr=sweep.best_lr), 3000)
+    assert np.argmax(one.losses < 1e-8) == sweep.best_steps
+    assert "SGD: best lr" in sweep.summary()
+
+
+def test_rate_sweep_without_any_converging_rate():
+    lrs = np.array([1e-6, 2e-6])
+    sweep = comparison.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 10, 1e-8)
+    assert sweep.best_index is None and np.isnan(sweep.best_lr) and sweep.best_steps == np.inf
+    assert sweep.stable_range is None and np.isnan(sweep.stable_decades)
+    assert np.isnan(sweep.diverging_from)
+    assert "never" in sweep.summary() and "none" in sweep.summary()
+
+
+def test_longest_run_picks_the_widest_band():
+    assert comparison._longest_run(np.array([1, 0, 1, 1, 1, 0, 1, 1], dtype=bool)) == (2, 5)
+    assert comparison._longest_run(np.array([0, 0], dtype=bool)) is None
+    assert comparison._longest_run(np.array([0, 1], dtype=bool)) == (1, 2)
+
+
+def test_sweep_arguments_are_checked():
+    with pytest.raises(ValueError, match="increasing"):
+        comparison.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, np.array([0.1, 0.01]), 10, 1e-3)
+    with pytest.raises(ValueError, match="constructor"):
+        comparison.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd(lr=0.1), np.array([0.1, 0.2]), 10, 1e-3)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = data.load_digits()
+    split, _ = data.standardize(data.train_val_test_split(X, y, 0.2, 0.2, seed=0))
+    return split
+
+
+def test_full_loss_in_chunks_equals_the_model_loss(digits):
+    model = models.SoftmaxRegression(64, 10, l2=0.01)
+    rng = np.random.default_rng(0)
+    params = {"W": rng.normal(size=(3, 64, 10)) * 0.1, "b": rng.normal(size=(3, 10))}
+    whole = model.loss(params, digits.X_train, digits.y_train)
+    chunked = comparison._full_loss(model, params, digits.X_train, digits.y_train, chunk=64)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-12)
+
+
+def test_sweep_model_matches_fit_rate_by_rate(digits):
+    from lrcourse import training
+
+    model = models.SoftmaxRegression(64, 10)
+    lrs = np.array([0.01, 0.1])
+    sweep = comparison.sweep_model(model, digits, optimizers.sgd, lrs, epochs=2, threshold=0.3, batch_size=36)
+    assert sweep.steps_per_eval == 30 and sweep.losses.shape == (3, 2)
+    for i, lr in enumerate(lrs):
+        _, hist = training.fit(model, digits, optimizers.sgd(lr=float(lr)), epochs=2, batch_size=36)
+        np.testing.assert_allclose(sweep.losses[:, i], hist.train_loss, rtol=1e-10)
+
+
+def test_sweep_model_evaluates_within_epochs_and_records(digits):
+    model = models.SoftmaxRegression(64, 10)
+    lrs = np.array([0.01, 0.1, 1.0])
+    sweep = comparison.sweep_model(
+        model,
+        digits,
+        optimizers.adagrad,
+        lrs,
+        epochs=2,
+        threshold=0.5,
+        batch_size=36,
+        evals_per_epoch=5,
+        record=lambda state, params: state["sum"]["b"],
+    )
+    assert sweep.losses.shape == (11, 3) and sweep.steps_per_eval == 6
+    assert sweep.recorded.shape == (60, 3, 10)
+    assert np.all(np.diff(sweep.recorded, axis=0) >= 0)  # AdaGrad's sum only grows
+    assert sweep.best_steps == sweep.steps_to[sweep.best_index] * 6
+    with pytest.raises(ValueError, match="evals_per_epoch"):
+        comparison.sweep_model(model, digits, optimizers.sgd, lrs, 1, 0.5, batch_size=36, evals_per_epoch=7)
+
+
+def test_sweep_model_marks_divergence(digits):
+    model = models.MLP(64, hidden=(16,), n_classes=10)
+    sweep = comparison.sweep_model(
+        model, digits, optimizers.sgd, np.array([0.05, 50.0]), 1, 0.5, batch_size=36
+    )
+    assert sweep.diverged.tolist() == [False, True]
+    assert np.isnan(sweep.final_loss[1]) and np.isfinite(sweep.final_loss[0])
+
+
+def test_state_arrays_per_optimizer():
+    params = {"w": np.zeros(5), "b": np.zeros(())}
+    counts = {
+        "sgd": comparison.count_state_arrays(optimizers.sgd(lr=0.1), params),
+        "momentum": comparison.count_state_arrays(optimizers.sgd(lr=0.1, momentum=0.9), params),
+        "adagrad": comparison.count_state_arrays(optimizers.adagrad(lr=0.1), params),
+        "rmsprop": comparison.count_state_arrays(optimizers.rmsprop(lr=0.1), params),
+        "adam": comparison.count_state_arrays(optimizers.adam(lr=0.1), params),
+        "adamw": comparison.count_state_arrays(optimizers.adamw(lr=0.1), params),
+        "amsgrad": comparison.count_state_arrays(optimizers.adam(lr=0.1, amsgrad=True), params),
+    }
+    assert counts == {
+        "sgd": 0,
+        "momentum": 1,
+        "adagrad": 1,
+        "rmsprop": 1,
+        "adam": 2,
+        "adamw": 2,
+        "amsgrad": 3,
+    }
+
+
+def test_step_cost_reports_time_and_memory():
+    cost = comparison.step_cost(optimizers.adam, n_params=1000, repeats=3)
+    assert cost["state_arrays"] == 2 and cost["state_bytes"] == 2 * 1000 * 8
+    assert cost["ms"] > 0
+
+
+def test_rotated_quadratic_gradient_and_curvature():
+    f = comparison.rotated_quadratic(1.0, 50.0, 30.0)
+    x = np.array([[0.3, -0.7], [1.2, 0.4]])
+    h = 1e-6
+    num = np.stack(
+        [(f.value(x + h * e) - f.value(x - h * e)) / (2 * h) for e in np.eye(2)],
+        axis=-1,
+    )
+    np.testing.assert_allclose(f.grad(x), num, rtol=1e-6)
+    H = np.stack([(f.grad(np.eye(2)[i] * h) - f.grad(-np.eye(2)[i] * h)) / (2 * h) for i in range(2)])
+    np.testing.assert_allclose(np.linalg.eigvalsh((H + H.T) / 2), [1.0, 50.0], rtol=1e-6)
+    assert f.hessian_max_eigenvalue == 50.0
+    aligned = comparison.rotated_quadratic(1.0, 50.0, 0.0)
+    np.testing.assert_allclose(aligned.value(x), objectives.quadratic(1.0, 50.0).value(x))
+
+
+def test_sparse_classification_has_the_requested_frequencies():
+    X, y, rates = comparison.make_sparse_classification(n_samples=20000, n_features=6, seed=1)
+    np.testing.assert_allclose(rates, np.geomspace(0.5, 0.005, 6))
+    np.testing.assert_allclose(X.mean(axis=0), rates, rtol=0.2, atol=0.002)
+    assert set(np.unique(X)) <= {0.0, 1.0} and set(np.unique(y)) == {0, 1}
+    again = comparison.make_sparse_classification(n_samples=20000, n_features=6, seed=1)
+    np.testing.assert_array_equal(X, again[0])
+    with pytest.raises(ValueError, match="min_rate"):
+        comparison.make_sparse_classification(max_rate=0.1, min_rate=0.2)
+
+
+def test_decay_under_noise_separates_adam_l2_from_adamw():
+    scales = np.array([10.0, 0.01])
+    l2 = comparison.decay_under_noise(optimizers.adam(lr=1e-3, weight_decay=0.1), scales, steps=1000)
+    decoupled = comparison.decay_under_noise(optimizers.adamw(lr=1e-3, weight_decay=0.1), scales, steps=1000)
+    assert l2.shape == decoupled.shape == (1001, 2)
+    # AdamW: both shrink by about (1 - lr * wd) per step, whatever their gradients
+    np.testing.assert_allclose(decoupled[-1], (1 - 1e-4) ** 1000, atol=0.02)
+    # Adam + L2: the parameter with large gradients hardly decays, the quiet one collapses
+    assert l2[-1, 0] > 0.98 and l2[-1, 1] < 0.3
+    none = comparison.decay_under_noise(optimizers.adam(lr=1e-3), scales, steps=200)
+    np.testing.assert_allclose(none[-1], 1.0, atol=0.02)
+    with pytest.raises(ValueError, match="Optimizer"):
+        comparison.decay_under_noise(optimizers.adam, scales)
