@@ -225,7 +225,7 @@ def check_function(
     return ok
 
 
-WIDTH = 76
+WIDTH = 62
 
 
 def _wrap(text, indent="  "):
