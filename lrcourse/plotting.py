@@ -343,3 +343,53 @@ def plot_early_stopping(
     ax.set_ylabel(LABELS["loss"])
     _legend(ax)
     return ax
+
+
+# ----------------------------------------------------------------- reading learning curves
+
+
+def plot_diagnosis(history, diagnosis=None, *, notes=None, title=None, log=True, ax=None):
+    """Training and validation loss per epoch, titled with a verdict and annotated with its evidence.
+
+    ``diagnosis`` is a :class:`~lrcourse.diagnosis.Diagnosis` of ``history`` (its
+    verdict becomes the title unless ``title`` is given); ``notes`` are lines of
+    text written in a box in the upper right corner (e.g.
+    :func:`lrcourse.generalization.evidence_lines` with ``compact=True``). A dashed
+    line marks the epoch of the lowest validation loss; a diverged run ends in an
+    ``x``. Without ``diagnosis`` and ``notes`` it draws the bare curves, for reading
+    them yourself.
+    """
+    ax = _axes(ax)
+    train = np.asarray(history.train_loss, dtype=np.float64)
+    epochs = np.arange(len(train))
+    ax.plot(epochs, train, **STYLE["train"])
+    val = getattr(history, "val_loss", None)
+    if val is not None:
+        val = np.asarray(val, dtype=np.float64)
+        ax.plot(epochs, val, **STYLE["val"])
+        finite = np.where(np.isfinite(val), val, np.inf)
+        best = int(np.argmin(finite))
+        ax.axvline(best, label=f"lowest validation loss (epoch {best})", **STYLE["best"])
+    if getattr(history, "diverged", False):
+        last = np.flatnonzero(np.isfinite(train))
+        if len(last):
+            ax.plot(epochs[last[-1]], train[last[-1]], **STYLE["diverged"])
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(LABELS["epoch"])
+    ax.set_ylabel(LABELS["loss"])
+    if title is not None or diagnosis is not None:
+        ax.set_title(title if title is not None else diagnosis.verdict, fontweight="bold")
+    if notes:
+        ax.text(
+            0.98,
+            0.97,
+            "\n".join(notes),
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize="small",
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9},
+        )
+    _legend(ax)
+    return ax
