@@ -225,7 +225,7 @@ def check_function(
     return ok
 
 
-WIDTH = 62
+WIDTH = 58
 
 
 def _wrap(text, indent="  "):
