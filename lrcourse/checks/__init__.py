@@ -1,0 +1,40 @@
+"""Self-checking code exercises.
+
+A checker runs the learner's function against a reference on fixed inputs and on
+seeded random inputs, prints one specific message (what is wrong, on which
+input, and a hint) and returns ``True`` or ``False``. It never raises: a stub
+that still raises ``NotImplementedError`` or returns ``None``/``...`` gets a
+"not yet solved" message, a crash gets the exception's type and message.
+
+Generic::
+
+    check_function(my_fn, reference_fn, cases=[(x, y), ...], name="my_fn",
+                   random_case=lambda rng: (rng.normal(size=3),), mistakes=[(wrong_fn, "hint")])
+
+Named checkers for the chapters (each wraps :func:`check_function`):
+
+- chapter 1: :func:`check_gradient_step`, :func:`check_numerical_gradient`,
+  :func:`check_gradient_descent`.
+
+Every result is recorded as ``(name, passed)``: :func:`results` lists them,
+:func:`save_results` writes them as JSON, and if the environment variable
+``LRCOURSE_RESULTS`` names a file, each result is also appended to it as one
+JSON line, so a grader can run a notebook and collect the outcome.
+"""
+
+# The machinery, then one module of checkers per topic.
+from lrcourse.checks.core import (
+    WIDTH,
+    Case,
+    CheckResult,
+    check_function,
+    reset_results,
+    results,
+    save_results,
+    summary,
+)
+from lrcourse.checks.gradient_descent import (
+    check_gradient_descent,
+    check_gradient_step,
+    check_numerical_gradient,
+)
