@@ -15,6 +15,7 @@ Named checkers for the chapters (each wraps :func:`check_function`):
 
 - chapter 1: :func:`check_gradient_step`, :func:`check_numerical_gradient`,
   :func:`check_gradient_descent`.
+- chapter 7: :func:`check_stopping_epoch`.
 
 Every result is recorded as ``(name, passed)``: :func:`results` lists them,
 :func:`save_results` writes them as JSON, and if the environment variable
@@ -33,8 +34,13 @@ from lrcourse.checks.core import (
     save_results,
     summary,
 )
+from lrcourse.checks.early_stopping import check_stopping_epoch
+from lrcourse.checks.epochs import check_curve_labels, check_total_updates
 from lrcourse.checks.gradient_descent import (
     check_gradient_descent,
     check_gradient_step,
     check_numerical_gradient,
 )
+from lrcourse.checks.learning_rate import check_stability_limit
+from lrcourse.checks.optimizers import check_adam_step, check_momentum_step
+
