@@ -35,12 +35,8 @@ from lrcourse.checks.core import (
     summary,
 )
 from lrcourse.checks.early_stopping import check_stopping_epoch
-from lrcourse.checks.epochs import check_curve_labels, check_total_updates
 from lrcourse.checks.gradient_descent import (
     check_gradient_descent,
     check_gradient_step,
     check_numerical_gradient,
 )
-from lrcourse.checks.learning_rate import check_stability_limit
-from lrcourse.checks.optimizers import check_adam_step, check_momentum_step
-
