@@ -279,30 +279,30 @@ class Search:
         return len(self.trials)
 
 
-def trial_and_error(score, start, factor, max_trials=20, tolerance=0.0):
-    r"""Tune a rate by hand, as a recipe: try, look, move by ``factor``, stop when it gets worse.
+def trial_and_error(score, start, factor, max_trials=20, min_improvement=0.0):
+    r"""Tune a rate by hand, as a recipe: try, look, move by ``factor``, stop when it stops improving.
 
     ``score(lr)`` trains with ``lr`` and returns a number, higher is better (for
     example the validation accuracy), or NaN when the run diverged. Starting at
     ``start``, the rate is multiplied by ``factor`` after every trial
     (``factor < 1``: start large and decrease; ``factor > 1``: start small and
-    increase). The search stops
+    increase). A trial *improves* when its score beats the best so far by more
+    than ``min_improvement``. The search stops
 
-    - at the first finite score below the best so far by more than ``tolerance``
-      (it got worse: the best is behind us);
-    - at a diverged run after finite scores (the rates only get worse from here
-      when increasing; when decreasing, diverged runs at the start are simply
-      passed, since a smaller rate may be fine);
+    - at the first finite score that does not improve (the best is behind us);
+    - at a diverged run after finite scores, or at a diverged first run when
+      increasing (larger rates will not help). When decreasing, diverged runs
+      at the start are passed: a smaller rate may be fine;
     - after ``max_trials``.
 
-    Returns a :class:`Search` with every trial and the best rate seen.
+    Returns a :class:`Search` with every trial and the best rate seen (NaN if every run diverged).
     """
     start = float(check.check_positive("start", start))
     factor = float(check.check_positive("factor", factor))
     if factor == 1.0:
         raise ValueError("factor must differ from 1, got 1 (the rate would never change)")
     max_trials = check.check_int("max_trials", max_trials, 1)
-    tolerance = float(check.check_nonnegative("tolerance", tolerance))
+    min_improvement = float(check.check_nonnegative("min_improvement", min_improvement))
     trials, best_lr, best = [], None, -np.inf
     lr, reason = start, f"reached max_trials={max_trials}"
     for _ in range(max_trials):
@@ -310,16 +310,16 @@ def trial_and_error(score, start, factor, max_trials=20, tolerance=0.0):
         trials.append((lr, s))
         if np.isnan(s):
             if best_lr is not None:
-                reason = f"diverged at lr={lr:.3g} after finite scores"
+                reason = f"diverged at lr={lr:.3g}"
                 break
             if factor > 1:
-                reason = f"diverged at the first rates (lr={lr:.3g}) while increasing"
+                reason = f"diverged at the first rate tried (lr={lr:.3g}) while increasing"
                 break
-        elif best_lr is not None and s < best - tolerance:
-            reason = f"score fell from {best:.4g} to {s:.4g} at lr={lr:.3g}"
-            break
-        elif s > best:
+        elif best_lr is None or s > best + min_improvement:
             best_lr, best = lr, s
+        else:
+            reason = f"no improvement at lr={lr:.3g} ({s:.4g} vs best {best:.4g})"
+            break
         lr *= factor
     if best_lr is None:
         return Search(tuple(trials), float("nan"), float("nan"), reason)

@@ -108,7 +108,7 @@ def test_trial_and_error_going_up_stops_after_the_peak():
     assert [lr for lr, _ in search.trials] == pytest.approx([0.001, 0.01, 0.1, 1.0])
     assert search.best_lr == pytest.approx(0.1)
     assert search.n_trials == 4
-    assert "fell" in search.stop_reason
+    assert "no improvement" in search.stop_reason
 
 
 def test_trial_and_error_going_down_passes_diverged_runs():
@@ -129,3 +129,13 @@ def test_trial_and_error_stops_on_divergence_when_increasing_and_at_max_trials()
     assert np.isnan(nothing.best_lr) and nothing.n_trials == 1
     with pytest.raises(ValueError, match="differ from 1"):
         rate_search.trial_and_error(_peak(1.0), start=1.0, factor=1.0)
+
+
+def test_trial_and_error_stops_on_a_tie_unless_improvement_is_demanded_smaller():
+    flat = {0.01: 0.90, 0.1: 0.95, 1.0: 0.95, 10.0: 0.97}
+    search = rate_search.trial_and_error(lambda lr: flat[round(lr, 6)], start=0.01, factor=10)
+    assert search.n_trials == 3 and search.best_lr == pytest.approx(0.1)
+    strict = rate_search.trial_and_error(
+        lambda lr: flat[round(lr, 6)], start=0.01, factor=10, min_improvement=0.06
+    )
+    assert strict.n_trials == 2 and strict.best_lr == pytest.approx(0.01)
