@@ -40,3 +40,4 @@ from lrcourse.checks.gradient_descent import (
     check_gradient_step,
     check_numerical_gradient,
 )
+from lrcourse.checks.learning_rate import check_stability_limit

@@ -55,4 +55,5 @@ from lrcourse.widgets.core import (
     LogSlider,
 )
 from lrcourse.widgets.descent import descent_explorer, descent_explorer_1d
+from lrcourse.widgets.learning_rate import stability_explorer
 from lrcourse.widgets.early_stopping import stopping_explorer
