@@ -41,3 +41,4 @@ from lrcourse.checks.gradient_descent import (
     check_numerical_gradient,
 )
 from lrcourse.checks.learning_rate import check_stability_limit
+from lrcourse.checks.optimizers import check_adam_step, check_momentum_step

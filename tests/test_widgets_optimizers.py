@@ -1,0 +1,108 @@
+"""The optimizer race: the runs it draws are the optimizers' runs, precomputed, and a move is fast."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from lrcourse import objectives, optimizers, widgets  # noqa: E402
+from lrcourse.widgets import optimizers as wo  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return widgets.optimizer_race_explorer(steps=60)
+
+
+def test_controls_and_defaults(explorer):
+    assert set(explorer.controls) == {"landscape", "lr", "momentum"}
+    defaults = explorer.defaults
+    assert defaults["landscape"] == "rosenbrock" and defaults["momentum"] == 0.9
+    # the starting rate is moved onto the slider's grid 10^(k/20)
+    k = np.log10(defaults["lr"]) * 20
+    assert abs(k - round(k)) < 1e-9 and abs(defaults["lr"] - 0.003) < 0.0005
+    assert explorer.controls["landscape"].options == [(n, n) for n in wo.LANDSCAPES]
+
+
+def test_race_runs_each_optimizer_once_with_the_rates_as_a_sweep():
+    f = objectives.rosenbrock()
+    lrs = np.array([1e-3, 3e-3])
+    res = wo.race(f, [-1.2, 1.0], lrs, momentum=0.5, steps=30)
+    assert list(res) == list(wo.RACERS)
+    single = optimizers.descend(f, [-1.2, 1.0], optimizers.adam(lr=3e-3, betas=(0.5, 0.999)), 30)
+    np.testing.assert_array_equal(res["Adam"].path[:, 1], single.path)
+    mom = optimizers.descend(f, [-1.2, 1.0], optimizers.sgd(lr=1e-3, momentum=0.5, nesterov=True), 30)
+    np.testing.assert_array_equal(res["Nesterov"].path[:, 0], mom.path)
+    only = wo.race(f, [-1.2, 1.0], 1e-3, steps=5, racers=["SGD", "AdaGrad"])
+    assert list(only) == ["SGD", "AdaGrad"]
+    with pytest.raises(ValueError, match="racers"):
+        wo.race(f, [-1.2, 1.0], 1e-3, racers=["Adagrad"])
+
+
+def test_nesterov_without_momentum_is_plain_gradient_descent():
+    f = objectives.quadratic(1.0, 10.0)
+    res = wo.race(f, [1.0, 1.0], 0.05, momentum=0.0, steps=20, racers=["Nesterov", "SGD"])
+    np.testing.assert_array_equal(res["Nesterov"].path, res["SGD"].path)
+
+
+@pytest.mark.parametrize("name", list(wo.LANDSCAPES))
+def test_the_drawn_paths_are_the_optimizers_paths(explorer, name):
+    lr = 10 ** (-50 / 20)
+    explorer.update(landscape=name, lr=lr, momentum=0.8)
+    state = explorer._live.state
+    make, x0 = wo.LANDSCAPES[name]
+    expected = wo.race(make(), x0, lr, momentum=0.8, steps=60)
+    for r, d in expected.items():
+        xs, ys = state["paths"][r].get_data()
+        ok = np.isfinite(d.path).all(axis=-1)
+        np.testing.assert_allclose(xs, d.path[ok, 0], rtol=1e-12)
+        np.testing.assert_allclose(ys, d.path[ok, 1], rtol=1e-12)
+
+
+def test_a_rate_off_the_grid_is_computed_directly(explorer):
+    explorer.update(landscape="ravine", lr=0.0123, momentum=0.9)
+    xs, _ = explorer._live.state["paths"]["SGD"].get_data()
+    direct = optimizers.run(optimizers.sgd(lr=0.0123), objectives.quadratic(1.0, 50.0).grad, [-1.8, 1.2], 60)
+    np.testing.assert_allclose(xs, direct[:, 0], rtol=1e-12)
+
+
+def test_divergence_is_reported(explorer):
+    explorer.update(landscape="rosenbrock", lr=0.1, momentum=0.9)
+    text = explorer._live.state["bad"].get_text()
+    assert text.startswith("diverged at step: ") and "SGD" in text
+
+
+def test_every_landscape_has_its_own_limits():
+    # the explorer redraws its static background (the contours) when the limits change
+    keys = set()
+    for name in wo.LANDSCAPES:
+        sc = wo._scene(name)
+        keys.add((sc["extent"], sc["ylim"], sc["yscale"]))
+    assert len(keys) == len(wo.LANDSCAPES)
+
+
+def test_static_and_player(explorer):
+    fig = explorer.static([{"landscape": n} for n in ("ravine", "saddle")])
+    assert isinstance(fig, Figure)
+    rates = [10 ** (k / 20) for k in (-60, -50, -40)]
+    html = explorer.player("lr", values=rates, landscape="beale").data
+    assert html.count("iVBOR") >= 3
+
+
+def test_a_move_is_fast(explorer):
+    explorer.update(landscape="rosenbrock", momentum=0.9)
+    rates = [10 ** (k / 20) for k in range(-80, 1, 8)]
+    timing = explorer.latency([{"lr": v} for v in rates])
+    assert timing["p50"] < 250  # generous: the test machine may be busy; the notebook reports the real figure
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="landscape"):
+        widgets.optimizer_race_explorer(landscape="valley")
+    with pytest.raises(ValueError, match="lr"):
+        widgets.optimizer_race_explorer(lr=5.0)
