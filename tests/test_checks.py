@@ -242,7 +242,7 @@ def test_a_buggy_reference_is_reported_not_raised(capsys):
 
 def test_results_are_recorded_and_saved(tmp_path, monkeypatch, capsys):
     log = tmp_path / "log.jsonl"
-    monkeypatch.setenv(checks.RESULTS_ENV, str(log))
+    monkeypatch.setenv("LRCOURSE_RESULTS", str(log))  # the documented variable
     checks.check_gradient_step(stub_raises)
     checks.check_gradient_step(step_ok)
     checks.check_numerical_gradient(numgrad_forward)
