@@ -65,7 +65,8 @@ class ScheduleRuns:
 
     ``lr`` and ``update_loss`` have shape ``(T, S)``: the rate of every update and
     the minibatch loss before it. The per-epoch arrays have shape ``(epochs + 1, S)``,
-    row 0 before training (as in :class:`lrcourse.training.History`). A diverged
+    row 0 before training (as in :class:`lrcourse.training.History`; two rows, before
+    and after, with ``record="end"``). A diverged
     member (``diverged[i]``) keeps the weights it had before the update that blew
     up, and its per-epoch numbers from then on are NaN. Accuracies and validation
     numbers are ``None`` when the model is a regression / there is no validation set.
@@ -140,6 +141,7 @@ def train_schedules(
     drop_last=False,
     seed=0,
     divergence_factor=DIVERGENCE_FACTOR,
+    record="epoch",
     **hyper,
 ):
     """Train ``model`` once per schedule, all members in one vectorised run; return :class:`ScheduleRuns`.
@@ -156,6 +158,10 @@ def train_schedules(
         ``optimizer(lr=..., **hyper)``; e.g. ``momentum=0.9`` goes to SGD.
     lr_step : ``"update"`` evaluates the schedules at the update count, ``"epoch"``
         at the epoch index, as ``fit``'s ``lr_step``.
+    record : ``"epoch"`` evaluates the losses (and accuracies) on the whole training and
+        validation sets after every epoch, as ``fit`` does; ``"end"`` only before and
+        after training (the per-epoch arrays then have two rows), which is much faster
+        when only the final numbers matter.
     divergence_factor : a member diverges at the first minibatch loss that is not
         finite or exceeds ``divergence_factor * max(L_0, 1)`` (as in ``fit``).
 
@@ -173,6 +179,7 @@ def train_schedules(
     batch_size = n if batch_size is None else check.check_int("batch_size", batch_size, 1, n)
     lr_step = check.check_choice("lr_step", lr_step, ("update", "epoch"))
     seed = check.check_int("seed", seed, 0)
+    record_every_epoch = check.check_choice("record", record, ("epoch", "end")) == "epoch"
     divergence_factor = float(check.check_range("divergence_factor", divergence_factor, 1.0, low_open=True))
     per_epoch = updates_per_epoch(n, batch_size, drop_last)
     total = epochs * per_epoch
@@ -189,7 +196,7 @@ def train_schedules(
     diverged_at = np.full(size, -1)
     update_loss = np.full((total, size), np.nan)
     classifier = model.task == "classification"
-    record = {key: [] for key in METRICS}
+    recorded = {key: [] for key in METRICS}
 
     def evaluate():
         # Member by member: on a whole data set one model at a time is much faster than
@@ -198,15 +205,15 @@ def train_schedules(
             if Xp is None:
                 continue
             scores = [model.evaluate({k: v[i] for k, v in params.items()}, Xp, yp) for i in range(size)]
-            record[f"{part}_loss"].append(np.where(alive, [float(s[0]) for s in scores], np.nan))
+            recorded[f"{part}_loss"].append(np.where(alive, [float(s[0]) for s in scores], np.nan))
             if classifier:
-                record[f"{part}_accuracy"].append(np.where(alive, [float(s[1]) for s in scores], np.nan))
+                recorded[f"{part}_accuracy"].append(np.where(alive, [float(s[1]) for s in scores], np.nan))
 
     with np.errstate(all="ignore"):  # diverging members are expected; they are reported, not warned about
         evaluate()
-        limit = divergence_factor * max(float(np.max(record["train_loss"][0])), 1.0)
+        limit = divergence_factor * max(float(np.max(recorded["train_loss"][0])), 1.0)
         t = 0
-        for _ in range(epochs):
+        for epoch in range(epochs):
             for rows in minibatches(n, batch_size, rng, True, drop_last):
                 loss, grads = model.loss_and_grad(params, X[rows], y[rows])
                 update_loss[t] = np.where(alive, loss, np.nan)
@@ -221,10 +228,11 @@ def train_schedules(
                     for k, v in new.items()
                 }
                 t += 1
-            evaluate()
+            if record_every_epoch or epoch == epochs - 1:
+                evaluate()
 
     def stacked(key):
-        return np.array(record[key]) if record[key] else None
+        return np.array(recorded[key]) if recorded[key] else None
 
     return ScheduleRuns(
         names=names,

@@ -203,3 +203,15 @@ def test_a_small_rate_stays_in_the_sharp_minimum_a_larger_one_cannot():
     cycled = schedules.cyclic(0.02, 0.5, step_size_up=25, cycle_momentum=False)
     escaped = optimizers.descend(f, [-1.5], optimizers.sgd(lr=cycled), 400)
     assert escaped.final[0] == pytest.approx(2.0, abs=1e-3)
+
+
+def test_record_end_keeps_the_final_numbers(split, mlp):
+    plan = {"a": 0.05, "b": schedules.cosine(0.2, T_max=30)}
+    every = schedule_lab.train_schedules(mlp, split, plan, 3, 32, seed=1)
+    ends = schedule_lab.train_schedules(mlp, split, plan, 3, 32, seed=1, record="end")
+    assert ends.train_loss.shape == (2, 2) and ends.val_accuracy.shape == (2, 2)
+    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+        np.testing.assert_array_equal(getattr(ends, key), getattr(every, key)[[0, -1]])
+    assert ends.final() == every.final()
+    with pytest.raises(ValueError, match="record"):
+        schedule_lab.train_schedules(mlp, split, plan, 1, 32, record="never")

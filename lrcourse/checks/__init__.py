@@ -42,3 +42,9 @@ from lrcourse.checks.gradient_descent import (
 )
 from lrcourse.checks.learning_rate import check_stability_limit
 from lrcourse.checks.optimizers import check_adam_step, check_momentum_step
+from lrcourse.checks.schedules import (
+    PLATEAU_METRICS,
+    check_cosine_annealing,
+    check_plateau_drops,
+    check_warmup_cosine,
+)
