@@ -51,11 +51,14 @@ unit: $(STAMP)
 ## Every chapter under nbval. The notebooks are stored without outputs; the numbers their
 ## `# NBVAL_CHECK_OUTPUT` cells must print live in cell metadata and are put back into
 ## copies under _build/nbval first (tests/nbval_expected.py).
+## Every chapter under nbval. The notebooks are stored without outputs; the numbers their
+## `# NBVAL_CHECK_OUTPUT` cells must print live in cell metadata and are put back into
+## copies under _build/nbval first (tests/nbval_expected.py). One notebook per worker.
 notebooks: $(STAMP)
 	@rm -rf _build/nbval; \
 	nbs="$$($(BIN)/python tests/nbval_expected.py prepare _build/nbval)"; \
 	if [ -z "$$nbs" ]; then echo "no notebooks in _toc.yml yet"; else \
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) --nbval-lax --nbval-current-env \
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
 		-p no:cacheprovider -o testpaths= $$nbs; fi
 
 build-check: book
