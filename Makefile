@@ -50,9 +50,6 @@ unit: $(STAMP)
 
 ## Every chapter under nbval. The notebooks are stored without outputs; the numbers their
 ## `# NBVAL_CHECK_OUTPUT` cells must print live in cell metadata and are put back into
-## copies under _build/nbval first (tests/nbval_expected.py).
-## Every chapter under nbval. The notebooks are stored without outputs; the numbers their
-## `# NBVAL_CHECK_OUTPUT` cells must print live in cell metadata and are put back into
 ## copies under _build/nbval first (tests/nbval_expected.py). One notebook per worker.
 notebooks: $(STAMP)
 	@rm -rf _build/nbval; \
