@@ -89,8 +89,9 @@ class BatchSweep:
     size ``batch_sizes[k]``, seed ``seeds[s]`` and rate ``lrs[j]`` after ``e``
     epochs. A run that diverged holds NaN from the epoch it diverged in on, and
     ``diverged[k, s, j]`` is ``True``. ``val_loss`` and ``val_accuracy`` are
-    ``None`` without validation data (accuracy: classifiers only).
-    ``updates_per_epoch[k]`` is :math:`\lceil n/B\rceil` and ``seconds[k]`` the
+    ``None`` without validation data (accuracy: classifiers only). Epochs that
+    were not evaluated (see ``eval_epochs``) hold NaN; ``evaluated`` lists the
+    ones that were. ``updates_per_epoch[k]`` is :math:`\lceil n/B\rceil` and ``seconds[k]`` the
     wall time of all the runs of batch size ``k`` together.
     """
 
@@ -105,6 +106,7 @@ class BatchSweep:
     val_accuracy: np.ndarray | None
     diverged: np.ndarray
     seconds: np.ndarray
+    evaluated: tuple = ()
 
     def metric(self, name):
         """The array of ``name``: ``"train_loss"``, ``"val_loss"`` or ``"val_accuracy"``."""
@@ -122,6 +124,8 @@ class BatchSweep:
         """
         values = self.metric(metric)
         epoch = self.epochs if epoch is None else check.check_int("epoch", epoch, 0, self.epochs)
+        if self.evaluated and epoch not in self.evaluated:
+            raise ValueError(f"epoch {epoch} was not evaluated; the sweep evaluated epochs {self.evaluated}")
         at = values[:, epoch]  # (batch size, seed, rate)
         mean = at.mean(axis=1)
         bad = ~np.isfinite(mean)
@@ -163,6 +167,7 @@ def sweep_batch_sizes(
     drop_last=False,
     shuffle_seed=0,
     divergence_factor=1e3,
+    eval_epochs=None,
 ):
     r"""Train ``model`` for every batch size, learning rate and seed; return a :class:`BatchSweep`.
 
@@ -178,7 +183,10 @@ def sweep_batch_sizes(
     .. math:: \theta \leftarrow \theta - \eta\,\frac1B\sum_{i\in\mathcal B_t}\nabla\ell_i(\theta)
 
     (with plain ``sgd``). After every epoch the loss on the whole training set
-    and the validation loss and accuracy are recorded. A run *diverges* at the
+    and the validation loss and accuracy are recorded; ``eval_epochs`` (a list of
+    epoch numbers, 0 = before training) limits this to those epochs and saves the
+    time of the others (the initial and the final epoch are always evaluated).
+    A run *diverges* at the
     first minibatch loss that is not finite or exceeds ``divergence_factor`` ×
     ``max(initial loss, 1)``, as in :func:`~lrcourse.training.fit`; its metrics
     are NaN from then on.
@@ -201,6 +209,11 @@ def sweep_batch_sizes(
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     divergence_factor = float(check.check_range("divergence_factor", divergence_factor, 1.0, low_open=True))
+    if eval_epochs is None:
+        evaluated = tuple(range(epochs + 1))
+    else:
+        chosen = {check.check_int("eval_epochs", int(e), 0, epochs) for e in np.atleast_1d(eval_epochs)}
+        evaluated = tuple(sorted(chosen | {0, epochs}))
     classify = model.task == "classification"
     has_val = X_val is not None
     R, S = len(seeds), len(lrs)
@@ -229,7 +242,9 @@ def sweep_batch_sizes(
                         bad |= ~np.isfinite(loss) | (loss > limit)
                         updates, state = opt.update(grads, state, params)
                         params = apply_updates(params, updates)
-                train_loss[k, e] = model.loss(params, X, y)
+                if e not in evaluated:
+                    continue
+                train_loss[k, e] = loss0 if e == 0 else model.loss(params, X, y)
                 if has_val:
                     vl, va = model.evaluate(params, X_val, y_val)
                     val_loss[k, e] = vl
@@ -253,6 +268,7 @@ def sweep_batch_sizes(
         val_accuracy=val_acc,
         diverged=diverged,
         seconds=seconds,
+        evaluated=evaluated,
     )
 
 

@@ -151,3 +151,22 @@ def test_line_sgd_divergence_and_grid(line_data):
         line.run(7, 0.1)
     with pytest.raises(ValueError, match="same length"):
         batching.LineSGD(x, y[:-1], [1])
+
+
+def test_sweep_evaluates_only_the_chosen_epochs(split):
+    model = models.SoftmaxRegression(64, 10)
+    full = batching.sweep_batch_sizes(model, split, [32], [0.05, 0.2], epochs=4, seeds=(0, 1))
+    some = batching.sweep_batch_sizes(
+        model, split, [32], [0.05, 0.2], epochs=4, seeds=(0, 1), eval_epochs=[2]
+    )
+    assert some.evaluated == (0, 2, 4)
+    assert full.evaluated == (0, 1, 2, 3, 4)
+    for e in (0, 2, 4):
+        np.testing.assert_array_equal(some.val_accuracy[:, e], full.val_accuracy[:, e])
+        np.testing.assert_array_equal(some.train_loss[:, e], full.train_loss[:, e])
+    assert np.isnan(some.train_loss[:, 1]).all() and np.isnan(some.val_loss[:, 3]).all()
+    np.testing.assert_array_equal(some.tuned(epoch=2).best_lr, full.tuned(epoch=2).best_lr)
+    with pytest.raises(ValueError, match="not evaluated"):
+        some.tuned(epoch=1)
+    with pytest.raises(ValueError, match="eval_epochs"):
+        batching.sweep_batch_sizes(model, split, [32], [0.05], epochs=2, eval_epochs=[3])

@@ -24,6 +24,7 @@ JSON line, so a grader can run a notebook and collect the outcome.
 """
 
 # The machinery, then one module of checkers per topic.
+from lrcourse.checks.batch_size import check_minibatch_error, check_updates_per_epoch
 from lrcourse.checks.core import (
     WIDTH,
     Case,
