@@ -478,7 +478,7 @@ def curve_quiz(seed=0):
     """
     x_train, y_train = _data.make_polynomial_regression(15, 1, 0.3, seed=2)
     x_val, y_val = _data.make_polynomial_regression(200, 1, 0.3, seed=3)
-    poly = polynomial_sweep(x_train[:, 0], y_train, x_val[:, 0], y_val, (3, 12), sgd(lr=0.35), 3000)
+    poly = polynomial_sweep(x_train[:, 0], y_train, x_val[:, 0], y_val, (3, 12), sgd(lr=0.35), 2000)
     digits, _ = _data.standardize(_data.train_val_test_split(*_data.load_digits(), seed=0))
     mlp = _models.MLP(64, hidden=(32,), n_classes=10)
 
@@ -487,12 +487,12 @@ def curve_quiz(seed=0):
 
     runs = [
         ("polynomial of degree 3 on 15 points, gradient descent lr=0.35, 1000 epochs", poly.history(3, 1000)),
-        ("polynomial of degree 12 on 15 points, gradient descent lr=0.35, 3000 epochs", poly.history(12)),
+        ("polynomial of degree 12 on 15 points, gradient descent lr=0.35, 2000 epochs", poly.history(12)),
         ("MLP (32 hidden units) on the digits, SGD lr=0.005, 8 epochs", on_digits(mlp, sgd(lr=0.005), 8)),
-        ("MLP (32 hidden units) on the digits, Adam lr=0.05, 25 epochs", on_digits(mlp, adam(lr=0.05), 25)),
+        ("MLP (32 hidden units) on the digits, Adam lr=0.05, 20 epochs", on_digits(mlp, adam(lr=0.05), 20)),
         (
-            "softmax regression on the digits, SGD lr=0.1, 40 epochs",
-            on_digits(_models.SoftmaxRegression(64, 10), sgd(lr=0.1), 40),
+            "softmax regression on the digits, SGD lr=0.1, 20 epochs",
+            on_digits(_models.SoftmaxRegression(64, 10), sgd(lr=0.1), 20),
         ),
         ("MLP (32 hidden units) on the digits, SGD lr=1.8, 20 epochs", on_digits(mlp, sgd(lr=1.8), 20)),
     ]

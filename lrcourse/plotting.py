@@ -353,7 +353,7 @@ def plot_diagnosis(history, diagnosis=None, *, notes=None, title=None, log=True,
 
     ``diagnosis`` is a :class:`~lrcourse.diagnosis.Diagnosis` of ``history`` (its
     verdict becomes the title unless ``title`` is given); ``notes`` are lines of
-    text written in a box in the upper right corner (e.g.
+    text written in a box in the upper right corner, above the curves (e.g.
     :func:`lrcourse.generalization.evidence_lines` with ``compact=True``). A dashed
     line marks the epoch of the lowest validation loss; a diverged run ends in an
     ``x``. Without ``diagnosis`` and ``notes`` it draws the bare curves, for reading
@@ -381,6 +381,14 @@ def plot_diagnosis(history, diagnosis=None, *, notes=None, title=None, log=True,
     if title is not None or diagnosis is not None:
         ax.set_title(title if title is not None else diagnosis.verdict, fontweight="bold")
     if notes:
+        # room above the curves for the box: about 7 % of the height per line
+        share = min(0.6, 0.06 + 0.07 * len(notes))
+        low, high = ax.get_ylim()
+        if ax.get_yscale() == "log":
+            span = np.log10(high) - np.log10(low)
+            ax.set_ylim(low, 10 ** (np.log10(high) + share / (1 - share) * span))
+        else:
+            ax.set_ylim(low, high + share / (1 - share) * (high - low))
         ax.text(
             0.98,
             0.97,

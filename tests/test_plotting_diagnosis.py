@@ -48,3 +48,14 @@ def test_plot_diagnosis_bare_and_diverged(split):
     _, ax2 = plt.subplots()
     plotting.plot_diagnosis(fit(models.LinearRegression(5), split.train, sgd(lr=0.1), epochs=5)[1], ax=ax2)
     assert ax2.get_title() == "" and len(ax2.get_lines()) == 1  # no validation data: training only
+
+
+def test_notes_get_room_above_the_curves(split):
+    _, h = fit(models.LinearRegression(5), split, sgd(lr=0.1), epochs=30)
+    _, (bare, noted) = plt.subplots(1, 2)
+    plotting.plot_diagnosis(h, ax=bare)
+    plotting.plot_diagnosis(h, diagnose(h), notes=["one", "two"], ax=noted)
+    (low, top), (low2, top2) = np.log10(bare.get_ylim()), np.log10(noted.get_ylim())
+    assert low2 == pytest.approx(low)
+    # two lines take 20 % of the height: the curves keep the lower 80 %
+    assert (top2 - low) * 0.8 == pytest.approx(top - low)

@@ -1,0 +1,91 @@
+"""The capacity explorer: what it draws is the precomputed sweep, and a move is fast."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from lrcourse import data, generalization, widgets  # noqa: E402
+from lrcourse.diagnosis import diagnose  # noqa: E402
+from lrcourse.optimizers import sgd  # noqa: E402
+from lrcourse.widgets.epochs import EpochSlider  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    X, y = data.make_polynomial_regression(15, degree=1, seed=0)
+    X_val, y_val = data.make_polynomial_regression(60, degree=1, seed=1)
+    return generalization.polynomial_sweep(X[:, 0], y, X_val[:, 0], y_val, range(1, 9), sgd(lr=0.35), 400)
+
+
+@pytest.fixture(scope="module")
+def explorer(sweep):
+    return widgets.capacity_explorer(sweep, degree=8, truth=lambda x: np.sin(np.pi * x))
+
+
+def test_epoch_slider_gives_whole_epochs():
+    s = EpochSlider("epoch", 1, 5000, 100, description="epochs")
+    assert s.value == 100 and s.validate(33.4) == 33 and s.validate(4999.7) == 5000
+    assert s.format(450) == "epochs = 450"
+    grid = s.grid(12)
+    assert (
+        grid[0] == 1
+        and grid[-1] == 5000
+        and all(isinstance(v, int) for v in grid)
+        and grid == sorted(set(grid))
+    )
+    with pytest.raises(ValueError):
+        s.validate(0.5)
+    assert s.widget().readout_format == ".0f"
+
+
+def test_controls_and_defaults(explorer):
+    assert set(explorer.controls) == {"epoch", "degree"}
+    assert explorer.defaults == {"epoch": 400, "degree": 8}
+
+
+def test_the_drawing_is_the_sweep(explorer, sweep):
+    for degree, epoch in ((2, 10), (8, 37), (8, 400), (5, 1)):
+        fig = explorer.update(degree=degree, epoch=epoch)
+        assert isinstance(fig, Figure)
+        state = explorer._live.state
+        xs, fitted = state["fit"].get_data()
+        np.testing.assert_allclose(fitted, sweep.predict(degree, epoch, xs), rtol=1e-10, atol=1e-12)
+        s = sweep.index(degree)
+        assert state["now_val"].get_data()[1][0] == sweep.val_loss[s, epoch]
+        assert state["now_train"].get_data()[1][0] == sweep.train_loss[s, epoch]
+        shown, val = state["val"].get_data()
+        np.testing.assert_array_equal(val, sweep.val_loss[s, shown])
+        verdict = diagnose(sweep.history(degree, epoch)).verdict
+        assert state["verdict"].get_text() == f"diagnose: {verdict}"
+        assert state["fit_title"].get_text() == f"degree {degree}, epoch {epoch}"
+        assert state["best"].get_xdata()[0] == max(sweep.best_epoch(degree), 1)
+
+
+def test_png_static_and_player(explorer):
+    a, b = explorer.png(epoch=5, degree=8), explorer.png(epoch=400, degree=8)
+    assert a[:8] == b"\x89PNG\r\n\x1a\n" and a != b
+    assert isinstance(explorer.static([{"degree": 3}, {"degree": 8, "epoch": 20}]), Figure)
+    html = explorer.player("epoch", values=[1, 10, 100, 400], degree=8).data
+    assert html.count("iVBOR") >= 4 and "epochs = 100" in html
+
+
+def test_a_move_is_fast(explorer):
+    timing = explorer.latency([{"epoch": e, "degree": d} for e in (1, 20, 400) for d in (2, 8)])
+    assert timing["p50"] < 250  # generous: the test machine may be busy; the notebook reports the real figure
+
+
+def test_bad_arguments(sweep):
+    with pytest.raises(ValueError, match="PolynomialSweep"):
+        widgets.capacity_explorer("sweep")
+    with pytest.raises(ValueError, match="degree"):
+        widgets.capacity_explorer(sweep, degree=9)
+    X, y = data.make_polynomial_regression(10, degree=1, seed=0)
+    gappy = generalization.polynomial_sweep(X[:, 0], y, X[:, 0], y, (1, 3), sgd(lr=0.1), 5)
+    with pytest.raises(ValueError, match="consecutive"):
+        widgets.capacity_explorer(gappy)
