@@ -19,10 +19,16 @@ __all__ = ["stopping_explorer"]
 
 
 def _limits(curves):
-    """A y-range that shows the bottom of every validation curve and its rise."""
+    """A y-range around the bottoms of the validation curves and the typical rise after them.
+
+    From the lowest loss to the highest seed's minimum plus 2.5 times the median
+    (over seeds) of median-minus-minimum: every restored epoch and oracle is in
+    view, while a seed that overfits far more than the others runs off the top.
+    """
     v = curves.val_loss[:, 1:]
-    low = float(np.nanmin(v))
-    high = float(np.nanmax(np.nanmin(v, axis=1) + 3.0 * (np.nanmedian(v, axis=1) - np.nanmin(v, axis=1))))
+    lows = np.nanmin(v, axis=1)
+    rise = float(np.nanmedian(np.nanmedian(v, axis=1) - lows))
+    low, high = float(lows.min()), float(lows.max()) + 2.5 * rise
     high = max(high, low * 1.05 + 1e-12)
     pad = 0.06 * (high - low)
     return low - pad, high + pad
@@ -123,7 +129,8 @@ def stopping_explorer(curves, *, patience=5, min_delta=0.0, max_patience=30, max
                 xlabel="epochs run", ylabel="seed", yticks=np.arange(n_seeds), ylim=(n_seeds - 0.4, -0.6)
             )
             ax_bar.grid(True, axis="x", alpha=0.3)
-            state["title"] = fig.suptitle("", fontsize="medium", animated=True)
+            # an axes title, not a figure title: the small multiples put their label there
+            state["title"] = ax.set_title("", fontsize="medium", loc="left", animated=True)
         ax, ax_bar = state["ax"], state["ax_bar"]
         if ax.get_xlim() != (0, c.budget):
             ax.set_xlim(0, c.budget)
