@@ -19,7 +19,7 @@ def problem():
 
 @pytest.fixture(scope="module")
 def designer(problem):
-    return widgets.schedule_designer(problem, period=120)
+    return widgets.schedule_explorer(problem, period=120)
 
 
 def _state(designer, **values):

@@ -60,4 +60,4 @@ from lrcourse.widgets.learning_rate import stability_explorer
 from lrcourse.widgets.early_stopping import stopping_explorer
 from lrcourse.widgets.epochs import capacity_explorer
 from lrcourse.widgets.optimizers import optimizer_race_explorer
-from lrcourse.widgets.schedules import designer_schedule, schedule_designer
+from lrcourse.widgets.schedules import designer_schedule, schedule_explorer

@@ -1,6 +1,6 @@
 """The explorer of the chapter on learning-rate schedules: design a schedule, watch it train.
 
-:func:`schedule_designer` draws the rate of a schedule built from a menu and four
+:func:`schedule_explorer` draws the rate of a schedule built from a menu and four
 sliders, and next to it the loss of a minibatch SGD run that uses it, on the noisy
 regression of :class:`lrcourse.schedule_lab.NoisyRegression` (a few milliseconds
 per run). :func:`designer_schedule` turns the slider values into the
@@ -10,13 +10,14 @@ per run). :func:`designer_schedule` turns the slider values into the
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from lrcourse import _validate as check
 from lrcourse import schedules as _schedules
 from lrcourse.schedule_lab import NoisyRegression, inverse_sqrt
 from lrcourse.widgets.core import Dropdown, Explorer, IntSlider, LogSlider
 
-__all__ = ["DESIGNER_KINDS", "designer_schedule", "schedule_designer"]
+__all__ = ["DESIGNER_KINDS", "designer_schedule", "schedule_explorer"]
 
 DESIGNER_KINDS = {
     "constant": "constant",
@@ -29,12 +30,13 @@ DESIGNER_KINDS = {
     "one-cycle": "one_cycle",
     "inverse square root": "inverse_sqrt",
 }
-"""The menu of :func:`schedule_designer`: label -> kind."""
+"""The menu of :func:`schedule_explorer`: label -> kind."""
 
 _LOSS = "#0072B2"
 _REFERENCE = "#999999"
 _RATE = "#CC79A7"
 _BAD = "#D55E00"
+_DECADES = [1e-4, 1e-2, 1.0, 1e2]
 
 
 def designer_schedule(kind, lr, warmup=0, period=100, factor=0.1, steps=300):
@@ -91,7 +93,7 @@ def designer_schedule(kind, lr, warmup=0, period=100, factor=0.1, steps=300):
     return S.warmup(sched, warmup) if warmup else sched
 
 
-def schedule_designer(problem=None, kind="cosine", lr=0.1, warmup=0, period=300, factor=0.01, title=None):
+def schedule_explorer(problem=None, kind="cosine", lr=0.1, warmup=0, period=300, factor=0.01, title=None):
     """A schedule designer: a menu of schedule kinds, sliders for their parameters.
 
     Left: the rate :math:`\\eta_t` of every step, with the stability limit
@@ -129,8 +131,13 @@ def schedule_designer(problem=None, kind="cosine", lr=0.1, warmup=0, period=300,
                 ylim=(1e-5, 1e2),
                 yscale="log",
                 xlabel="update $t$",
-                ylabel=r"excess loss $L(w_t) - L(w^\ast)$",
+                ylabel="excess loss",
             )
+            # Plain-text labels at every second decade: mathtext tick labels would
+            # dominate the cost of a full redraw (small multiples, players).
+            ax_loss.yaxis.set_major_locator(FixedLocator(_DECADES))
+            ax_loss.yaxis.set_major_formatter(FixedFormatter([f"{d:g}" for d in _DECADES]))
+            ax_loss.yaxis.set_minor_locator(NullLocator())
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="small", animated=True)
             state["bad"] = ax_loss.text(
