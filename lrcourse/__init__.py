@@ -13,6 +13,8 @@ Modules, each with one job:
 - :mod:`lrcourse.training`: minibatch training with schedules, early stopping and a history.
 - :mod:`lrcourse.diagnosis`: names the state of a run (good fit, overfitting, ...).
 - :mod:`lrcourse.lr_finder`: the learning-rate range test.
+- :mod:`lrcourse.early_stopping`: early stopping replayed on recorded validation curves,
+  scored against the best epoch in hindsight.
 - :mod:`lrcourse.plotting`: the course's figures (they draw, never compute).
 - :mod:`lrcourse.widgets`: explorers (sliders) for a kernel and for the static website.
 - :mod:`lrcourse.checks`: checkers for the exercises.
