@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lrcourse import _blas
 from lrcourse import _validate as check
 from lrcourse.data import unpack
 from lrcourse.optimizers import Optimizer, apply_updates, sgd
@@ -188,7 +189,9 @@ def sweep_fit(
     recorded = np.zeros(S, dtype=int)  # minibatch losses recorded per rate, as in History.update_loss
     at_epoch_end = np.zeros(S, dtype=bool)  # diverged on a non-finite loss at the end of an epoch
     update_loss = []
-    with np.errstate(all="ignore"):  # too-large rates are expected to blow up
+    # too-large rates are expected to blow up; many medium-sized matrix products run
+    # faster on one BLAS thread, above all on a busy machine (lrcourse._blas)
+    with np.errstate(all="ignore"), _blas.single_threaded():
         evaluate()
         limit = divergence_factor * np.maximum(records["train_loss"][0], 1.0)
         t = 0
