@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pytest
 
-from lrcourse import checks, generalization
+from lrcourse import checks, data, generalization
 from lrcourse.checks import epochs as ce
+from lrcourse.diagnosis import diagnose
+from lrcourse.optimizers import sgd
 
 
 @pytest.fixture(autouse=True)
@@ -21,52 +22,80 @@ def _flat(text):
     return " ".join(text.split())
 
 
-# ----------------------------------------------------------------- total_updates
+# ----------------------------------------------------------------- is_overfitting
 
 
-def answer_ceil(n, batch_size, epochs, drop_last=False):
-    return epochs * (n // batch_size if drop_last else math.ceil(n / batch_size))
+def answer_numpy(train_loss, val_loss, tol=0.1):
+    best = int(np.argmin(val_loss))
+    return val_loss[-1] > (1 + tol) * val_loss[best] and train_loss[-1] < train_loss[best]
 
 
-def answer_integer(n, batch_size, epochs, drop_last=False):
-    per_epoch = n // batch_size if drop_last else -(-n // batch_size)
-    return epochs * per_epoch
+def answer_loop(train_loss, val_loss, tol=0.1):
+    best = 0
+    for e, v in enumerate(val_loss):
+        if v < val_loss[best]:
+            best = e
+    rose = val_loss[-1] > (1 + tol) * val_loss[best]
+    return bool(rose and train_loss[-1] < train_loss[best])
 
 
-@pytest.mark.parametrize("answer", [answer_ceil, answer_integer])
+@pytest.mark.parametrize("answer", [answer_numpy, answer_loop])
 def test_right_answers_pass(answer, capsys):
-    assert checks.check_total_updates(answer) is True
-    assert "✔ total_updates" in capsys.readouterr().out
-    assert checks.results() == [("total_updates", True)]
+    assert checks.check_is_overfitting(answer) is True
+    assert "✔ is_overfitting" in capsys.readouterr().out
+    assert checks.results() == [("is_overfitting", True)]
 
 
 @pytest.mark.parametrize(("mistake", "hint"), ce.MISTAKES, ids=[m.__name__ for m, _ in ce.MISTAKES])
-def test_each_mistake_gets_its_hint(mistake, hint, capsys):
-    assert checks.check_total_updates(mistake) is False
+def test_each_mistake_gets_its_own_hint(mistake, hint, capsys):
+    assert checks.check_is_overfitting(mistake) is False
     out = _flat(capsys.readouterr().out)
-    assert "✘ total_updates" in out
-    assert _flat(hint)[:40] in out, out
+    assert "✘ is_overfitting: returned" in out
+    assert f"Hint: {_flat(hint)}" in out, out
 
 
-def stub_raises(n, batch_size, epochs, drop_last=False):
+def stub_raises(train_loss, val_loss, tol=0.1):
     raise NotImplementedError
 
 
-def stub_returns_none(n, batch_size, epochs, drop_last=False):
+def stub_returns_none(train_loss, val_loss, tol=0.1):
     return None
 
 
 @pytest.mark.parametrize("stub", [stub_raises, stub_returns_none, None, ...])
-def test_total_updates_stubs_are_not_yet_solved(stub, capsys):
-    assert checks.check_total_updates(stub) is False
+def test_is_overfitting_stubs_are_not_yet_solved(stub, capsys):
+    assert checks.check_is_overfitting(stub) is False
     assert "not yet solved" in capsys.readouterr().out
 
 
-def test_messages_fit_the_width(capsys):
-    for mistake, _ in ce.MISTAKES:
-        checks.check_total_updates(mistake)
-    for line in capsys.readouterr().out.splitlines():
-        assert len(line) <= checks.WIDTH + 2, line
+def test_an_elementwise_answer_is_named(capsys):
+    def elementwise(train_loss, val_loss, tol=0.1):
+        return np.asarray(val_loss) > (1 + tol) * np.min(val_loss)
+
+    assert checks.check_is_overfitting(elementwise) is False
+    assert "returned an array of shape" in capsys.readouterr().out
+
+
+def test_the_reference_is_the_check_of_diagnose(quiz):
+    sweep = generalization.polynomial_sweep(
+        *quiz_points(), degrees=range(1, 13), optimizer=sgd(lr=0.35), epochs=600
+    )
+    histories = [sweep.history(d, e) for d in sweep.degrees for e in (50, 600)]
+    histories += [c.history for c in quiz]
+    seen = set()
+    for h in histories:
+        d = diagnose(h)
+        if d.verdict in ("diverged", "unstable"):
+            continue  # checked before overfitting
+        seen.add(d.verdict)
+        assert ce._ref_is_overfitting(h.train_loss, h.val_loss) == (d.verdict == "overfitting")
+    assert "overfitting" in seen and "good fit" in seen
+
+
+def quiz_points():
+    X, y = data.make_polynomial_regression(15, degree=1, seed=0)
+    X_val, y_val = data.make_polynomial_regression(100, degree=1, seed=1)
+    return X[:, 0], y, X_val[:, 0], y_val
 
 
 # ----------------------------------------------------------------- curve labels

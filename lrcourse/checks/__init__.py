@@ -36,7 +36,7 @@ from lrcourse.checks.core import (
     summary,
 )
 from lrcourse.checks.early_stopping import check_stopping_epoch
-from lrcourse.checks.epochs import check_curve_labels, check_total_updates
+from lrcourse.checks.epochs import check_curve_labels, check_is_overfitting
 from lrcourse.checks.gradient_descent import (
     check_gradient_descent,
     check_gradient_step,

@@ -1,7 +1,7 @@
 """Checkers for the chapter on epochs, overfitting and underfitting.
 
-- :func:`check_total_updates`: ``total_updates(n, batch_size, epochs, drop_last=False)``,
-  the number of parameter updates after ``epochs`` epochs.
+- :func:`check_is_overfitting`: ``is_overfitting(train_loss, val_loss, tol=0.1)``, the
+  overfitting check of :func:`~lrcourse.diagnosis.diagnose`.
 - :func:`check_curve_labels`: the learner's labels for the curves of
   :func:`lrcourse.generalization.curve_quiz`, compared with
   :func:`~lrcourse.diagnosis.diagnose`; every wrong label is explained with the
@@ -10,102 +10,174 @@
 
 from __future__ import annotations
 
-import math
 import textwrap
+
+import numpy as np
 
 from lrcourse.checks import core as _checks
 from lrcourse.checks.core import Case, _message, _record, check_function
 from lrcourse.generalization import evidence_lines
-from lrcourse.training import updates_per_epoch
 
-__all__ = ["check_curve_labels", "check_total_updates"]
-
-
-# ----------------------------------------------------------------- updates after some epochs
+__all__ = ["check_curve_labels", "check_is_overfitting"]
 
 
-def _ref_total_updates(n, batch_size, epochs, drop_last=False):
-    return epochs * updates_per_epoch(n, batch_size, drop_last)
+# ----------------------------------------------------------------- the overfitting check
 
 
-def _ignores_drop_last(n, batch_size, epochs, drop_last=False):
-    return epochs * math.ceil(n / batch_size)
+def _ref_is_overfitting(train_loss, val_loss, tol=0.1):
+    T = np.asarray(train_loss, dtype=np.float64)
+    V = np.asarray(val_loss, dtype=np.float64)
+    best = int(np.argmin(V))
+    return bool(V[-1] > (1 + tol) * V[best] and T[-1] < T[best])
 
 
-def _no_rounding(n, batch_size, epochs, drop_last=False):
-    return epochs * n / batch_size
+def _curve(*points, n=9):
+    """A curve over ``n`` epochs, piecewise linear through ``(fraction of the run, value)`` points
+    (rounded to 3 digits, so that a message shows it on one line)."""
+    values = np.interp(np.linspace(0.0, 1.0, n), [p[0] for p in points], [p[1] for p in points])
+    return np.round(values, 3)
 
 
-def _rounds_down(n, batch_size, epochs, drop_last=False):
-    return epochs * (n // batch_size)
+def _compare_verdict(got, expected):
+    """``None`` if ``got`` is the expected True/False, else what is wrong."""
+    if np.ndim(got) != 0:
+        return f"returned an array of shape {np.shape(got)}; expected a single True or False"
+    try:
+        value = bool(got)
+    except (TypeError, ValueError):
+        return f"returned {type(got).__name__}; expected True or False"
+    return None if value == expected else f"returned {value}, expected {expected}"
 
 
-def _rounds_once(n, batch_size, epochs, drop_last=False):
-    return math.ceil(epochs * n / batch_size)
+def _relative_to_start(train_loss, val_loss, tol=0.1):
+    T, V = np.asarray(train_loss), np.asarray(val_loss)
+    return bool(V[-1] > (1 + tol) * V[0] and T[-1] < T[int(np.argmin(V))])
 
 
-def _one_epoch(n, batch_size, epochs, drop_last=False):
-    return updates_per_epoch(n, batch_size, drop_last)
+def _largest_rise(train_loss, val_loss, tol=0.1):
+    T, V = np.asarray(train_loss), np.asarray(val_loss)
+    return bool(V.max() > (1 + tol) * V.min() and T[-1] < T[int(np.argmin(V))])
 
 
-def _examples_seen(n, batch_size, epochs, drop_last=False):
-    return epochs * n
+def _fixed_tolerance(train_loss, val_loss, tol=0.1):
+    return _ref_is_overfitting(train_loss, val_loss, 0.1)
 
 
+def _absolute_tolerance(train_loss, val_loss, tol=0.1):
+    T, V = np.asarray(train_loss), np.asarray(val_loss)
+    return bool(V[-1] - V.min() > tol and T[-1] < T[int(np.argmin(V))])
+
+
+def _no_tolerance(train_loss, val_loss, tol=0.1):
+    T, V = np.asarray(train_loss), np.asarray(val_loss)
+    return bool(V[-1] > V.min() and T[-1] < T[int(np.argmin(V))])
+
+
+def _training_against_start(train_loss, val_loss, tol=0.1):
+    T, V = np.asarray(train_loss), np.asarray(val_loss)
+    return bool(V[-1] > (1 + tol) * V.min() and T[-1] < T[0])
+
+
+def _validation_only(train_loss, val_loss, tol=0.1):
+    V = np.asarray(val_loss)
+    return bool(V[-1] > (1 + tol) * V.min())
+
+
+# In this order, each mistake gets its own hint on the first case it fails (a test checks it).
 MISTAKES = [
     (
-        _ignores_drop_last,
-        "with drop_last=True the last, smaller batch is skipped: round n / batch_size down.",
+        _absolute_tolerance,
+        "tol is relative: the validation loss must end above (1 + tol) times its minimum, not "
+        "tol above it (losses of 0.05 or of 5 need the same 10 %).",
     ),
     (
-        _no_rounding,
-        "n / batch_size is not a whole number here. The last, smaller batch still makes an update: "
-        "round up with math.ceil (down only with drop_last=True).",
+        _relative_to_start,
+        "compare the final validation loss with its *lowest* value, not with its first one: "
+        "overfitting is a rise after the best epoch.",
+    ),
+    (_fixed_tolerance, "use the argument tol instead of a fixed 0.1."),
+    (
+        _no_tolerance,
+        "any rise above the minimum counts here; allow the tolerance: the final validation loss "
+        "must exceed (1 + tol) times the minimum.",
     ),
     (
-        _rounds_down,
-        "you rounded down, which drops the last, smaller batch; that is drop_last=True. By default "
-        "it still makes an update: math.ceil(n / batch_size).",
+        _largest_rise,
+        "look at where the validation curve *ends*: a bump in the middle that comes back down "
+        "is not overfitting.",
     ),
     (
-        _rounds_once,
-        "you rounded once over all epochs. Every epoch ends with its own smaller batch: "
-        "epochs * math.ceil(n / batch_size).",
+        _training_against_start,
+        "compare the final training loss with its value at the epoch of the lowest validation "
+        "loss, not with its first value.",
     ),
-    (_one_epoch, "that is the number of updates in one epoch; multiply by the number of epochs."),
-    (_examples_seen, "that counts examples seen, not updates: one update uses a whole batch."),
+    (
+        _validation_only,
+        "also check the training loss: overfitting needs it still falling after the best "
+        "validation epoch (T[-1] < T[best]); if it rose too, the run is unstable instead.",
+    ),
 ]
-"""Typical wrong answers of ``total_updates`` and the hint each one gets."""
+"""Typical wrong versions of the overfitting check and the hint each one gets."""
 
 
-def check_total_updates(total_updates, quiet=False):
-    """Chapter 4: ``total_updates(n, batch_size, epochs, drop_last=False)`` = epochs × ⌈n/B⌉ (⌊n/B⌋ with drop_last)."""
-    cases = [
-        Case((1000, 100, 10), label="1,000 examples, 10 epochs"),
-        Case((1000, 1000, 10), label="full batch"),
-        Case((1000, 32, 10), label="a last, smaller batch"),
-        Case((1000, 32, 10), {"drop_last": True}, label="drop_last=True"),
-        Case((1079, 32, 30), label="the digits run"),
-        Case((7, 1, 3), label="one example per update"),
+def _overfitting_cases():
+    falling = _curve((0, 1.0), (0.3, 0.3), (1, 0.1))
+    return [
+        Case((falling, _curve((0, 1.0), (0.25, 0.5), (1, 0.8))), label="a classic overfitting curve"),
+        Case((falling, _curve((0, 1.0), (0.5, 0.45), (1, 0.4))), label="both curves settle"),
+        Case(
+            (falling, _curve((0, 1.0), (0.375, 0.5), (0.625, 0.7), (1, 0.5))),
+            label="a bump that comes back down",
+        ),
+        Case((falling, _curve((0, 1.0), (0.5, 0.5), (1, 0.525))), label="a rise of 5 %"),
+        Case((falling / 10, _curve((0, 0.1), (0.3, 0.05), (1, 0.08))), label="small losses"),
+        Case((falling * 10, _curve((0, 8.0), (0.5, 5.0), (1, 5.3))), label="large losses"),
+        Case(
+            (_curve((0, 1.0), (0.25, 0.5), (1, 1.2)), _curve((0, 1.0), (0.25, 0.5), (1, 0.9))),
+            label="the training loss ends above its start",
+        ),
+        Case(
+            (_curve((0, 1.0), (0.25, 0.2), (1, 0.3)), _curve((0, 1.0), (0.25, 0.5), (1, 0.75))),
+            label="the training loss rises after the best epoch",
+        ),
+        Case((falling, _curve((0, 0.6), (0.5, 0.5), (1, 0.6))), {"tol": 0.3}, label="tol = 0.3"),
+        Case((falling, _curve((0, 1.0), (1, 1.3))), label="the validation loss rises from the start"),
     ]
 
-    def random_case(rng):
-        n = int(rng.integers(1, 3000))
-        return Case(
-            (n, int(rng.integers(1, n + 1)), int(rng.integers(1, 60))),
-            {"drop_last": bool(rng.integers(0, 2))},
-        )
 
-    mistakes = MISTAKES
+def _random_overfitting_case(rng):
+    """A U-shaped validation curve and a falling (or, sometimes, rising) training curve."""
+    n = int(rng.integers(8, 16))
+    tol = float(rng.choice([0.05, 0.1, 0.2]))
+    while True:  # keep clear of the threshold, where round-off would decide
+        bottom, low = float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 2.0))
+        rise = float(rng.uniform(0.0, 0.5))
+        if abs(rise - tol) > 0.02:
+            break
+    val = _curve((0, low * 3), (bottom, low), (1, low * (1 + rise)), n=n)
+    end = 0.1 if rng.random() < 0.8 else 0.5
+    train = _curve((0, 1.0), (bottom, 0.3), (1, end), n=n)
+    return Case((train, val), {"tol": tol})
+
+
+def check_is_overfitting(is_overfitting, quiet=False):
+    r"""Chapter 4: ``is_overfitting(train_loss, val_loss, tol=0.1)``, the overfitting check of ``diagnose``.
+
+    ``True`` when the validation loss ends more than ``tol`` above its minimum,
+    :math:`V_E > (1 + \text{tol}) \min_e V_e`, while the training loss ended below its
+    value at that epoch, :math:`T_E < T_{e^*}`.
+    """
     return check_function(
-        total_updates,
-        _ref_total_updates,
-        cases,
-        name="total_updates",
-        random_case=random_case,
-        arg_names=["n", "batch_size", "epochs"],
-        mistakes=mistakes,
-        hint="updates per epoch = ceil(n / batch_size) (floor with drop_last), times the epochs.",
+        is_overfitting,
+        _ref_is_overfitting,
+        _overfitting_cases(),
+        name="is_overfitting",
+        random_case=_random_overfitting_case,
+        arg_names=["train_loss", "val_loss"],
+        mistakes=MISTAKES,
+        hint="find the epoch of the lowest validation loss, best = argmin(val_loss); then "
+        "val_loss[-1] > (1 + tol) * val_loss[best] and train_loss[-1] < train_loss[best].",
+        compare=_compare_verdict,
         quiet=quiet,
     )
 
