@@ -1,0 +1,128 @@
+"""``python -m lrcourse.assign {student,key,grade}``: see :mod:`lrcourse.assign`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+from lrcourse.assign import grade as grading
+from lrcourse.assign import notebooks
+
+
+def _out_name(path):
+    """``book/01_gradient_descent/index.ipynb`` -> ``01_gradient_descent.ipynb``."""
+    p = Path(path)
+    return f"{p.parent.name}.ipynb" if p.stem == "index" else p.name
+
+
+def _selection(args):
+    return set(args.exercises.split(",")) if args.exercises else None
+
+
+def cmd_student(args):
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in args.notebooks:
+        source = notebooks.read(path)
+        nb = notebooks.student_version(source, keep=_selection(args))
+        if args.nbgrader:
+            nb = notebooks.add_nbgrader_metadata(nb, notebooks.exercises(nb))
+        target = out / _out_name(path)
+        nbformat.write(nb, target)
+        graded = [ex.label for ex in notebooks.exercises(nb) if ex.graded]
+        print(f"{target}: {len(graded)} checked exercise(s): {', '.join(graded) or '-'}")
+    return 0
+
+
+def cmd_key(args):
+    from nbclient import NotebookClient
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in args.notebooks:
+        source = notebooks.read(path)
+        keep = _selection(args)
+        nb = source if keep is None else notebooks.select(source, keep, with_solutions=True)
+        start = time.perf_counter()
+        NotebookClient(
+            nb, timeout=args.timeout, resources={"metadata": {"path": str(Path(path).parent)}}
+        ).execute()
+        target = out / _out_name(path)
+        nbformat.write(nb, target)
+        html_note = ""
+        if not args.no_html:
+            from nbconvert import HTMLExporter
+
+            body, _ = HTMLExporter().from_notebook_node(nb)
+            target.with_suffix(".html").write_text(body)
+            html_note = f" and {target.with_suffix('.html').name}"
+        print(f"{target}{html_note}: executed in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def cmd_grade(args):
+    start = time.perf_counter()
+    scores = grading.grade_folder(
+        args.submissions,
+        args.reference,
+        args.output,
+        jobs=args.jobs,
+        cell_timeout=args.cell_timeout,
+        total_timeout=args.total_timeout,
+    )
+    students = sorted({s.student for s in scores})
+    full = sum(1 for name in students if all(s.points == s.max_points for s in scores if s.student == name))
+    print(
+        f"graded {len(students)} submission(s) in {time.perf_counter() - start:.1f} s; "
+        f"{full} with full marks; reports in {args.output}"
+    )
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m lrcourse.assign",
+        description="Student versions, answer keys and grading, generated from the chapter notebooks.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("student", help="write student versions (solutions removed, checks kept)")
+    p.add_argument(
+        "notebooks", nargs="+", help="chapter notebooks, e.g. book/01_gradient_descent/index.ipynb"
+    )
+    p.add_argument("-o", "--output", required=True, help="folder for the student notebooks")
+    p.add_argument("--exercises", help="comma-separated exercise labels for a short assignment sheet")
+    p.add_argument(
+        "--nbgrader", action="store_true", help="add nbgrader cell metadata (solution and test cells)"
+    )
+    p.set_defaults(run=cmd_student)
+
+    p = sub.add_parser("key", help="write answer keys: solutions and executed outputs, as notebooks and HTML")
+    p.add_argument("notebooks", nargs="+")
+    p.add_argument("-o", "--output", required=True, help="folder for the answer keys")
+    p.add_argument("--exercises", help="comma-separated exercise labels (the same selection as the sheet)")
+    p.add_argument("--timeout", type=int, default=300, help="seconds per cell")
+    p.add_argument("--no-html", action="store_true", help="skip the HTML page")
+    p.set_defaults(run=cmd_key)
+
+    p = sub.add_parser("grade", help="run every submitted notebook and score its exercises")
+    p.add_argument("submissions", help="folder of submitted notebooks (*.ipynb), one per student")
+    p.add_argument("--reference", required=True, help="the chapter notebook the assignment was made from")
+    p.add_argument(
+        "-o", "--output", required=True, help="folder for scores.csv, scores.json, totals.csv, feedback/"
+    )
+    p.add_argument("--jobs", type=int, default=None, help="notebooks graded at once (default: CPU count)")
+    p.add_argument("--cell-timeout", type=float, default=60, help="seconds before a cell is interrupted")
+    p.add_argument("--total-timeout", type=float, default=600, help="seconds for a whole submission")
+    p.set_defaults(run=cmd_grade)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""Reading a chapter notebook's exercises, and writing its student version.
+
+A chapter marks its exercises with sphinx-exercise's gated directives::
+
+    ```{exercise-start} Title          <- markdown
+    :label: ex-name
+    ```
+    def f(...):                         <- the learner's cell: a stub and a checker call
+        raise NotImplementedError
+    checks.check_f(f)
+    ```{exercise-end}                   <- markdown
+    ```
+    ```{solution-start} ex-name         <- markdown: the worked solution, prose ...
+    ```
+    # BEGIN SOLUTION                    <- ... and code
+    def f(...): ...
+    # END SOLUTION
+    checks.check_f(f)
+    ```{solution-end}
+    ```
+
+The student version removes each solution block (prose and code), replaces any other
+code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` by a stub, drops cells tagged
+``solution``, clears outputs and widget state, and keeps the checks.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+
+import nbformat
+
+BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+STUB = 'raise NotImplementedError("your answer here")'
+EXERCISE_START = re.compile(r"```\{exercise-start\}[^\n]*\n(?P<body>(?::[^\n]*\n)*)```", re.M)
+SOLUTION_START = re.compile(r"```\{solution-start\}\s*(?P<label>[\w.-]+)[^\n]*\n(?::[^\n]*\n)*```", re.M)
+SOLUTION_END = re.compile(r"```\{solution-end\}\s*\n```", re.M)
+CHECK_CALL = re.compile(r"^(?P<call>checks\.check_\w+\((?P<args>[^()\n]*(?:\([^()\n]*\)[^()\n]*)*)\))", re.M)
+
+
+@dataclass
+class Exercise:
+    """One exercise of a notebook: its label, title and the checker calls of its learner cell."""
+
+    label: str
+    title: str
+    checks: list = field(default_factory=list)
+    learner_cell: int | None = None
+    points: int = 1
+
+    @property
+    def graded(self):
+        """Code exercises have a checker; the others are read or discussed, not graded."""
+        return bool(self.checks)
+
+
+def read(path):
+    """The notebook at ``path`` (nbformat 4)."""
+    return nbformat.read(path, as_version=4)
+
+
+def exercises(nb):
+    """The exercises of ``nb`` in order, with the checker calls found in their learner cells."""
+    found, current = [], None
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            for m in EXERCISE_START.finditer(cell.source):
+                label = re.search(r":label:\s*(\S+)", m.group("body"))
+                title = m.group(0).split("\n", 1)[0].replace("```{exercise-start}", "").strip()
+                current = Exercise(label.group(1) if label else f"exercise-{len(found) + 1}", title)
+                found.append(current)
+            if "{exercise-end}" in cell.source:
+                current = None
+        elif cell.cell_type == "code" and current is not None and BEGIN not in cell.source:
+            calls = [m.group("call") for m in CHECK_CALL.finditer(cell.source)]
+            if calls and current.learner_cell is None:
+                current.checks, current.learner_cell = calls, i
+    return found
+
+
+def strip_solution_code(source):
+    """Replace every ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` block by a stub."""
+    lines, out, inside = source.split("\n"), [], False
+    for line in lines:
+        stripped = line.strip()
+        if stripped == BEGIN:
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}{STUB}")
+        elif stripped == END:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _clear(cell):
+    if cell.cell_type == "code":
+        cell.outputs = []
+        cell.execution_count = None
+    cell.metadata.pop("lrcourse", None)
+    return cell
+
+
+def student_version(nb, keep=None):
+    """A copy of ``nb`` without solutions (see the module docstring).
+
+    ``keep`` (a set of exercise labels) limits the sheet to those exercises: the other
+    exercises, and everything that is not an exercise, setup cell or import, are left
+    out, for a short assignment sheet.
+    """
+    nb = copy.deepcopy(nb)
+    cells, in_solution = [], False
+    for cell in nb.cells:
+        if "solution" in cell.metadata.get("tags", []):
+            continue
+        if cell.cell_type == "markdown":
+            text = cell.source
+            if in_solution:
+                end = SOLUTION_END.search(text)
+                if not end:
+                    continue
+                text, in_solution = text[end.end() :].lstrip("\n"), False
+            start = SOLUTION_START.search(text)
+            while start:
+                end = SOLUTION_END.search(text, start.end())
+                if end:
+                    text = text[: start.start()] + text[end.end() :]
+                else:
+                    text, in_solution = text[: start.start()], True
+                start = SOLUTION_START.search(text)
+            if text.strip():
+                cell.source = text.rstrip() + "\n"
+                cells.append(_clear(cell))
+        elif not in_solution:
+            if cell.cell_type == "code":
+                cell.source = strip_solution_code(cell.source)
+            cells.append(_clear(cell))
+    nb.cells = cells
+    nb.metadata.pop("widgets", None)
+    if keep is not None:
+        nb = select(nb, set(keep))
+    return nb
+
+
+def select(nb, keep, with_solutions=False):
+    """Keep the setup cells (bootstrap, imports), the title and the exercises labelled in ``keep``.
+
+    With ``with_solutions`` each kept exercise brings its solution block too (answer keys).
+    """
+    nb = copy.deepcopy(nb)
+    chosen, state, label = [], None, None  # state: None, "exercise" or "solution"
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            if state or _is_setup(cell):
+                chosen.append(cell)
+            continue
+        text, kept = cell.source, []
+        pos = 0
+        while pos <= len(text):
+            if state is None:
+                ex = EXERCISE_START.search(text, pos)
+                sol = SOLUTION_START.search(text, pos) if with_solutions else None
+                if sol and sol.group("label") in keep and (not ex or sol.start() < ex.start()):
+                    state, label, pos = "solution", sol.group("label"), sol.start()
+                    continue
+                if not ex:
+                    break
+                found = re.search(r":label:\s*(\S+)", ex.group("body"))
+                label = found.group(1) if found else None
+                pos = ex.end()
+                if label in keep:
+                    state, seg_start = "exercise", ex.start()
+                    end = re.search(r"```\{exercise-end\}\s*\n```", text[seg_start:])
+                    stop = seg_start + end.end() if end else len(text)
+                    kept.append(text[seg_start:stop])
+                    pos = stop
+                    if end:
+                        state = None
+                continue
+            closing = (
+                r"```\{exercise-end\}\s*\n```" if state == "exercise" else r"```\{solution-end\}\s*\n```"
+            )
+            if state == "solution" and pos < len(text) and SOLUTION_START.match(text, pos):
+                pass
+            end = re.compile(closing).search(text, pos)
+            stop = end.end() if end else len(text)
+            kept.append(text[pos:stop])
+            pos = stop
+            if not end:
+                break
+            state = None
+        if kept:
+            cell.source = "\n\n".join(part.strip() for part in kept) + "\n"
+            chosen.append(cell)
+        elif text.lstrip().startswith("# "):
+            cell.source = text.split("\n", 1)[0] + "\n"  # the chapter title only
+            chosen.append(cell)
+    nb.cells = chosen
+    return nb
+
+
+def _is_setup(cell):
+    """The bootstrap cell and the cells that import the course package."""
+    imports = re.search(r"^(from lrcourse|import lrcourse)", cell.source, re.M)
+    return "remove-cell" in cell.metadata.get("tags", []) or bool(imports)
+
+
+def solution_lines(nb):
+    """The lines of solution code in ``nb`` that appear nowhere else in its code.
+
+    A learner's stub repeats the ``def`` line and the docstring of the solution; those
+    are not part of the answer. Every other non-blank, non-comment line between
+    ``# BEGIN SOLUTION`` and ``# END SOLUTION`` is, and must not reach a student.
+    """
+    inside_lines, outside_lines = [], set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        inside = False
+        for line in cell.source.splitlines():
+            s = line.strip()
+            if s == BEGIN:
+                inside = True
+            elif s == END:
+                inside = False
+            elif inside:
+                if s and not s.startswith("#"):
+                    inside_lines.append(s)
+            else:
+                outside_lines.add(s)
+    return [line for line in inside_lines if line not in outside_lines]
+
+
+def add_nbgrader_metadata(nb, exercises_):
+    """Mark learner cells as nbgrader solution cells and add one graded test cell per exercise.
+
+    nbgrader (``nbgrader generate_assignment``) then treats the learner's cell as the
+    answer and the added cell (the same checker calls, asserted) as an autograded test.
+    """
+    by_cell = {ex.learner_cell: ex for ex in exercises_ if ex.graded}
+    cells = []
+    for i, cell in enumerate(nb.cells):
+        cells.append(cell)
+        ex = by_cell.get(i)
+        if ex is None:
+            continue
+        cell.metadata["nbgrader"] = {
+            "grade": False,
+            "grade_id": f"{ex.label}-answer",
+            "locked": False,
+            "schema_version": 3,
+            "solution": True,
+            "task": False,
+        }
+        test = nbformat.v4.new_code_cell("\n".join(f"assert {call}" for call in ex.checks))
+        test.metadata["nbgrader"] = {
+            "grade": True,
+            "grade_id": f"{ex.label}-check",
+            "locked": True,
+            "points": ex.points,
+            "schema_version": 3,
+            "solution": False,
+            "task": False,
+        }
+        cells.append(test)
+    nb.cells = cells
+    return nb

@@ -1,0 +1,138 @@
+"""The instructor kit: student versions, answer keys and the autograder."""
+
+import copy
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from toc import toc_notebooks
+
+from lrcourse.assign import grade_folder, notebooks
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = [ROOT / rel for rel in toc_notebooks() if notebooks.exercises(notebooks.read(ROOT / rel))]
+CH1 = ROOT / "book" / "01_gradient_descent" / "index.ipynb"
+SHEET = {"ex-gradient-step", "ex-gradient-descent"}
+
+
+def code_lines(nb):
+    return {
+        line.strip() for cell in nb.cells if cell.cell_type == "code" for line in cell.source.splitlines()
+    }
+
+
+def run(nb, folder, timeout=120):
+    NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.parent.name)
+def test_student_version_has_no_solution_code(path):
+    source = notebooks.read(path)
+    student = notebooks.student_version(source)
+    leaked = set(notebooks.solution_lines(source)) & code_lines(student)
+    assert not leaked, f"solution lines in the student version: {sorted(leaked)[:5]}"
+    prose = "\n".join(cell.source for cell in student.cells if cell.cell_type == "markdown")
+    assert not notebooks.SOLUTION_START.search(prose) and not notebooks.SOLUTION_END.search(prose)
+    assert not {notebooks.BEGIN, notebooks.END} & code_lines(student)
+    assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+    graded = [ex for ex in notebooks.exercises(source) if ex.graded]
+    assert [ex.label for ex in notebooks.exercises(student) if ex.graded] == [ex.label for ex in graded]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.parent.name)
+def test_student_version_runs_to_the_end_saying_not_yet_solved(path, tmp_path):
+    student = run(notebooks.student_version(notebooks.read(path)), path.parent)
+    printed = "".join(
+        out.get("text", "") for cell in student.cells if cell.cell_type == "code" for out in cell.outputs
+    )
+    assert "not yet solved" in printed
+
+
+def test_sheet_keeps_only_the_chosen_exercises_and_the_setup():
+    sheet = notebooks.student_version(notebooks.read(CH1), keep=SHEET)
+    assert {ex.label for ex in notebooks.exercises(sheet)} == SHEET
+    assert "remove-cell" in sheet.cells[0].metadata.get("tags", [])
+    assert any("from lrcourse import" in c.source for c in sheet.cells if c.cell_type == "code")
+
+
+def test_nbgrader_metadata_marks_answers_and_tests():
+    sheet = notebooks.student_version(notebooks.read(CH1), keep=SHEET)
+    marked = notebooks.add_nbgrader_metadata(sheet, notebooks.exercises(sheet))
+    meta = [c.metadata["nbgrader"] for c in marked.cells if "nbgrader" in c.metadata]
+    answers = [m for m in meta if m["solution"]]
+    tests = [m for m in meta if m["grade"]]
+    assert len(answers) == len(tests) == 2
+    assert all(m["points"] == 1 and m["locked"] for m in tests)
+    assert len({m["grade_id"] for m in meta}) == 4
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Six submissions of a two-exercise sheet of chapter 1, graded in parallel."""
+    folder = tmp_path_factory.mktemp("submissions")
+    source = notebooks.read(CH1)
+    sheet = notebooks.student_version(source, keep=SHEET)
+    key = run(notebooks.select(source, SHEET, with_solutions=True), CH1.parent)
+    nbformat.write(key, folder / "key.ipynb")
+    nbformat.write(sheet, folder / "untouched.ipynb")
+    partial = copy.deepcopy(sheet)
+    for cell in partial.cells:
+        if "def gradient_step" in cell.source:
+            cell.source = cell.source.replace("raise NotImplementedError", "return x - lr * grad")
+    nbformat.write(partial, folder / "partial.ipynb")
+    crash = copy.deepcopy(partial)
+    crash.cells.insert(2, nbformat.v4.new_code_cell("1 / 0"))
+    nbformat.write(crash, folder / "crash.ipynb")
+    loop = copy.deepcopy(partial)
+    for cell in loop.cells:
+        if "def gradient_descent" in cell.source:
+            cell.source = "def gradient_descent(grad, x0, lr, steps):\n    while True:\n        pass\n"
+    nbformat.write(loop, folder / "loop.ipynb")
+    deleted = copy.deepcopy(partial)
+    deleted.cells = [c for c in deleted.cells if "def gradient_descent" not in c.source]
+    nbformat.write(deleted, folder / "deleted.ipynb")
+    (folder / "broken.ipynb").write_text("{not json")
+    reference = folder.parent / "sheet.ipynb"
+    nbformat.write(sheet, reference)
+    out = folder.parent / "grades"
+    scores = grade_folder(folder, reference, out, jobs=2, cell_timeout=5, total_timeout=120)
+    return {(s.student, s.exercise): s for s in scores}, out
+
+
+def test_autograder_scores(graded):
+    scores, _ = graded
+    total = {}
+    for (student, _), s in scores.items():
+        total[student] = total.get(student, 0) + s.points
+    assert total == {"key": 2, "untouched": 0, "partial": 1, "crash": 1, "loop": 1, "deleted": 1, "broken": 0}
+    assert scores[("key", "ex-gradient-step")].visible == "passed"
+    assert "not yet solved" in scores[("untouched", "ex-gradient-step")].message
+    assert "ZeroDivisionError" in scores[("crash", "ex-gradient-descent")].reason
+    assert "longer than 5 s" in scores[("loop", "ex-gradient-descent")].reason
+    assert "not defined" in scores[("deleted", "ex-gradient-descent")].reason
+    assert "could not be read" in scores[("broken", "ex-gradient-step")].reason
+
+
+def test_autograder_reports(graded):
+    _, out = graded
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert len(rows) == 14 and set(rows[0]) >= {"student", "exercise", "points", "reason"}
+    assert len(json.loads((out / "scores.json").read_text())) == 14
+    totals = {r["student"]: float(r["points"]) for r in csv.DictReader(open(out / "totals.csv"))}
+    assert totals["key"] == 2.0
+    feedback = (out / "feedback" / "untouched.md").read_text()
+    assert "not yet solved" in feedback and "Total: 0 / 2" in feedback
+
+
+@pytest.mark.parametrize("command", ["student", "key", "grade"])
+def test_every_command_has_help(command):
+    done = subprocess.run(
+        [sys.executable, "-m", "lrcourse.assign", command, "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "usage" in done.stdout
