@@ -146,6 +146,40 @@ class BatchSweep:
         )
 
 
+def _chunks(n, chunk):
+    """Row slices of at most ``chunk`` rows covering ``range(n)``, with their weights ``len / n``."""
+    return [(slice(i, min(i + chunk, n)), (min(i + chunk, n) - i) / n) for i in range(0, n, chunk)]
+
+
+def _loss_and_grad(model, params, X, y, chunk):
+    r"""``model.loss_and_grad`` on the rows of ``X``, computed ``chunk`` rows at a time.
+
+    The loss and the gradient are means over the rows, so the chunks' values
+    weighted by their share of the rows add up to the same numbers (gradient
+    accumulation). Small matrix products are much faster than large batched
+    ones on a busy CPU, where the threads of the linear-algebra library wait
+    for each other.
+    """
+    if len(y) <= chunk:
+        return model.loss_and_grad(params, X, y)
+    loss, grads = 0.0, None
+    for rows, w in _chunks(len(y), chunk):
+        l, g = model.loss_and_grad(params, X[rows], y[rows])
+        loss = loss + w * l
+        grads = {k: w * v for k, v in g.items()} if grads is None else {k: grads[k] + w * g[k] for k in g}
+    return loss, grads
+
+
+def _evaluate(model, params, X, y, chunk):
+    """``model.evaluate`` (loss, accuracy or ``None``) on the rows of ``X``, ``chunk`` rows at a time."""
+    loss, acc = 0.0, 0.0
+    for rows, w in _chunks(len(y), chunk):
+        l, a = model.evaluate(params, X[rows], y[rows])
+        loss = loss + w * l
+        acc = None if a is None else acc + w * a
+    return loss, acc
+
+
 def _stack_seeds(model, seeds, n_rates):
     """Parameters with sweep axes ``(seed, rate)``: seed ``s``'s initialisation for every rate."""
     inits = [model.init(s) for s in seeds]
@@ -168,6 +202,7 @@ def sweep_batch_sizes(
     shuffle_seed=0,
     divergence_factor=1e3,
     eval_epochs=None,
+    chunk=64,
 ):
     r"""Train ``model`` for every batch size, learning rate and seed; return a :class:`BatchSweep`.
 
@@ -186,6 +221,9 @@ def sweep_batch_sizes(
     and the validation loss and accuracy are recorded; ``eval_epochs`` (a list of
     epoch numbers, 0 = before training) limits this to those epochs and saves the
     time of the others (the initial and the final epoch are always evaluated).
+    Batches and evaluation sets larger than ``chunk`` rows are processed ``chunk``
+    rows at a time and the results averaged with weights: the same gradients and
+    metrics (up to rounding), computed faster on a CPU.
     A run *diverges* at the
     first minibatch loss that is not finite or exceeds ``divergence_factor`` ×
     ``max(initial loss, 1)``, as in :func:`~lrcourse.training.fit`; its metrics
@@ -209,6 +247,7 @@ def sweep_batch_sizes(
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     divergence_factor = float(check.check_range("divergence_factor", divergence_factor, 1.0, low_open=True))
+    chunk = check.check_int("chunk", chunk, 1)
     if eval_epochs is None:
         evaluated = tuple(range(epochs + 1))
     else:
@@ -233,20 +272,20 @@ def sweep_batch_sizes(
         rng = np.random.default_rng(shuffle_seed)
         bad = np.zeros((R, S), dtype=bool)
         with np.errstate(all="ignore"):  # too-large rates are expected to blow up
-            loss0 = model.loss(params, X, y)
+            loss0 = _evaluate(model, params, X, y, chunk)[0]
             limit = divergence_factor * np.maximum(loss0, 1.0)
             for e in range(epochs + 1):
                 if e > 0:
                     for rows in minibatches(n, int(b), rng, drop_last=drop_last):
-                        loss, grads = model.loss_and_grad(params, X[rows], y[rows])
+                        loss, grads = _loss_and_grad(model, params, X[rows], y[rows], chunk)
                         bad |= ~np.isfinite(loss) | (loss > limit)
                         updates, state = opt.update(grads, state, params)
                         params = apply_updates(params, updates)
                 if e not in evaluated:
                     continue
-                train_loss[k, e] = loss0 if e == 0 else model.loss(params, X, y)
+                train_loss[k, e] = loss0 if e == 0 else _evaluate(model, params, X, y, chunk)[0]
                 if has_val:
-                    vl, va = model.evaluate(params, X_val, y_val)
+                    vl, va = _evaluate(model, params, X_val, y_val, chunk)
                     val_loss[k, e] = vl
                     if classify:
                         val_acc[k, e] = va
@@ -275,37 +314,42 @@ def sweep_batch_sizes(
 # ----------------------------------------------------------------- wall-clock time
 
 
-def time_per_epoch(model, data, batch_sizes, lr=0.01, *, repeats=3, seed=0, optimizer=sgd):
+def time_per_epoch(model, data, batch_sizes, lr=0.01, *, repeats=3, seed=0, optimizer=sgd, chunk=None):
     """Wall-clock seconds of one epoch of minibatch updates for each batch size.
 
-    For each batch size, ``repeats`` epochs of plain minibatch SGD (no evaluation)
-    are timed one by one with :func:`time.perf_counter` and the fastest is kept
-    (the least disturbed by other work on the machine). Returns
-    ``(seconds_per_epoch, seconds_per_update)``, two arrays.
+    Plain minibatch SGD (no evaluation), one ``model.loss_and_grad`` call per
+    batch, or, with ``chunk``, one call per ``chunk`` rows of a batch, averaged
+    as in :func:`sweep_batch_sizes` (small products run on one core, which keeps
+    the measurement steady on a busy machine), timed with
+    :func:`time.perf_counter`. The batch sizes take turns:
+    ``repeats`` rounds of one epoch each, and each batch size keeps its fastest
+    epoch, so that a burst of other work on the machine does not fall on one
+    batch size only. Returns ``(seconds_per_epoch, seconds_per_update)``, two arrays.
     """
     X, y, _, _ = unpack(data)
     X, y = model.validate(X, y, name="X_train")
     n = len(y)
     sizes = [check.check_int("batch_sizes", int(b), 1, n) for b in np.atleast_1d(batch_sizes)]
     repeats = check.check_int("repeats", repeats, 1)
-    per_epoch = []
-    for b in sizes:
+    chunk = n if chunk is None else check.check_int("chunk", chunk, 1)
+    runs = []
+    for _ in sizes:
         params = model.init(seed)
         opt = optimizer(lr=lr)
-        state = opt.init(params)
-        rng = np.random.default_rng(seed)
-        best = math.inf
-        for _ in range(repeats):
+        runs.append([params, opt, opt.init(params), np.random.default_rng(seed)])
+    best = np.full(len(sizes), np.inf)
+    for _ in range(repeats):
+        for k, b in enumerate(sizes):
+            params, opt, state, rng = runs[k]
             batches = minibatches(n, b, rng)
             start = time.perf_counter()
             for rows in batches:
-                _, grads = model.loss_and_grad(params, X[rows], y[rows])
+                _, grads = _loss_and_grad(model, params, X[rows], y[rows], chunk)
                 updates, state = opt.update(grads, state, params)
                 params = apply_updates(params, updates)
-            best = min(best, time.perf_counter() - start)
-        per_epoch.append(best)
-    per_epoch = np.array(per_epoch)
-    return per_epoch, per_epoch / np.array([updates_per_epoch(n, b) for b in sizes])
+            best[k] = min(best[k], time.perf_counter() - start)
+            runs[k][0], runs[k][2] = params, state
+    return best, best / np.array([updates_per_epoch(n, b) for b in sizes])
 
 
 # ----------------------------------------------------------------- a line, precomputed

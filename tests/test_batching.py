@@ -112,6 +112,8 @@ def test_time_per_epoch(split):
     assert per_epoch.shape == per_update.shape == (2,)
     assert np.all(per_epoch > 0)
     np.testing.assert_allclose(per_update, per_epoch / np.array([240, 1]))
+    chunked, _ = batching.time_per_epoch(model, split, [240], repeats=1, chunk=32)
+    assert chunked.shape == (1,) and chunked[0] > 0
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +172,19 @@ def test_sweep_evaluates_only_the_chosen_epochs(split):
         some.tuned(epoch=1)
     with pytest.raises(ValueError, match="eval_epochs"):
         batching.sweep_batch_sizes(model, split, [32], [0.05], epochs=2, eval_epochs=[3])
+
+
+def test_chunks_give_the_same_gradient_and_metrics(split):
+    model = models.MLP(64, hidden=(8,), n_classes=10, l2=0.01)
+    params = model.init(0, sweep=(2,))
+    X, y = split.train
+    loss, grads = model.loss_and_grad(params, X, y)
+    closs, cgrads = batching._loss_and_grad(model, params, X, y, chunk=37)
+    np.testing.assert_allclose(closs, loss, rtol=1e-12)
+    for k in grads:
+        np.testing.assert_allclose(cgrads[k], grads[k], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(batching._evaluate(model, params, X, y, 50)[1], model.accuracy(params, X, y))
+    a = batching.sweep_batch_sizes(model, split, [240], [0.1, 1.0], epochs=2, chunk=1000)
+    b = batching.sweep_batch_sizes(model, split, [240], [0.1, 1.0], epochs=2, chunk=16)
+    np.testing.assert_allclose(b.train_loss, a.train_loss, rtol=1e-9)
+    np.testing.assert_allclose(b.val_accuracy, a.val_accuracy)

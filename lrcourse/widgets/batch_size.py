@@ -104,7 +104,7 @@ def batch_size_explorer(
     W, B, L = line.grid(bounds, n=120)  # computed once
     levels = np.geomspace(line.min_loss * 1.02, float(L.max()), 16)
     start = tuple(float(v) for v in start)
-    top = 3.0 * float(line.loss(np.array(start)))
+    top = 40.0 * float(line.loss(np.array(start)))  # room for the legend above the curves
     bottom = 0.5 * line.min_loss
     (w0, w1), (b0, b1) = bounds
 
@@ -128,7 +128,7 @@ def batch_size_explorer(
                 color=PALETTE["sky blue"],
                 lw=0.7,
                 alpha=0.8,
-                label="loss of the minibatch",
+                label="minibatch",
                 animated=True,
             )
             (state["full"],) = ax_loss.plot(
@@ -138,16 +138,15 @@ def batch_size_explorer(
                 lw=2.0,
                 marker=".",
                 ms=4,
-                label="loss on all data",
+                label="all data",
                 animated=True,
             )
             ax_loss.axhline(line.min_loss, color="0.3", ls=":", lw=1, label="lowest possible")
             ax_loss.set(
                 xlim=(0, epochs), ylim=(bottom, top), yscale="log", xlabel="epochs", ylabel="loss (MSE)"
             )
-            legend = ax_loss.legend(loc="upper right", fontsize="small", framealpha=0.9)
-            legend.set_zorder(20)
-            legend.set_animated(True)  # drawn after the curves, so it stays readable
+            # one row at the top, where the axis leaves room above the curves
+            ax_loss.legend(loc="upper center", ncols=3, fontsize="x-small", handlelength=1.5)
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
             state["bad"] = ax_loss.text(
@@ -172,6 +171,7 @@ def batch_size_explorer(
         state["batch"].set_data(np.arange(len(batch_loss)) / per_epoch, np.clip(batch_loss, 1e-300, None))
         state["full"].set_data(t, full_loss)
         state["full"].set_markersize(4 if per_epoch <= 40 else 0)
+        state["path"].set_markersize(3 if len(path) <= 150 else 0)
         total = len(batch_loss) if diverged_at < 0 else diverged_at
         if diverged_at >= 0:
             end = f"diverged at update {diverged_at}"
