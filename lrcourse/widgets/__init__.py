@@ -56,8 +56,8 @@ from lrcourse.widgets.core import (
     LogSlider,
 )
 from lrcourse.widgets.descent import descent_explorer, descent_explorer_1d
-from lrcourse.widgets.learning_rate import stability_explorer
 from lrcourse.widgets.early_stopping import stopping_explorer
 from lrcourse.widgets.epochs import capacity_explorer
+from lrcourse.widgets.learning_rate import stability_explorer
 from lrcourse.widgets.optimizers import optimizer_race_explorer
 from lrcourse.widgets.schedules import designer_schedule, schedule_explorer
