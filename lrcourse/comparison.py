@@ -43,6 +43,7 @@ __all__ = [
     "step_cost",
     "count_state_arrays",
     "rotated_quadratic",
+    "rotate",
     "make_sparse_classification",
     "decay_under_noise",
 ]
@@ -382,6 +383,23 @@ def rotated_quadratic(a=1.0, b=100.0, angle=45.0):
         formula=r"\tfrac12 (a u^2 + b w^2),\ (u, w) \text{ rotated by } \alpha",
         hessian_max_eigenvalue=max(a, b),
     )
+
+
+def rotate(point, angle):
+    r"""Turn ``point`` (shape ``(..., 2)``) by ``angle`` degrees about the origin.
+
+    :math:`(x, y) \mapsto (x\cos\alpha - y\sin\alpha,\; x\sin\alpha + y\cos\alpha)`.
+    A start ``p`` on :func:`lrcourse.objectives.quadratic` and the start
+    ``rotate(p, angle)`` on :func:`rotated_quadratic` with the same ``angle`` sit
+    at the same place relative to the bowl, so a method that does not depend on
+    the coordinate axes (gradient descent, momentum) follows the same path, turned.
+    """
+    p = np.asarray(check.as_float_array("point", point), dtype=np.float64)
+    if p.shape[-1:] != (2,):
+        raise ValueError(f"point must have shape (..., 2), got shape {p.shape}")
+    alpha = np.deg2rad(float(check.as_float_array("angle", angle)))
+    c, s = np.cos(alpha), np.sin(alpha)
+    return np.stack([p[..., 0] * c - p[..., 1] * s, p[..., 0] * s + p[..., 1] * c], axis=-1)
 
 
 def make_sparse_classification(

@@ -159,6 +159,23 @@ def test_rotated_quadratic_gradient_and_curvature():
     np.testing.assert_allclose(aligned.value(x), objectives.quadratic(1.0, 50.0).value(x))
 
 
+def test_rotation_invariant_methods_follow_the_turned_path():
+    f, g = objectives.quadratic(1.0, 50.0), comparison.rotated_quadratic(1.0, 50.0, 30.0)
+    start = np.array([-1.5, 1.0])
+    turned = comparison.rotate(start, 30.0)
+    np.testing.assert_allclose(g.value(turned), f.value(start), rtol=1e-12)
+    for opt in (optimizers.sgd(lr=0.02), optimizers.sgd(lr=0.01, momentum=0.9)):
+        a = optimizers.descend(f, start, opt, 100)
+        b = optimizers.descend(g, turned, opt, 100)
+        np.testing.assert_allclose(b.losses, a.losses, rtol=1e-9, atol=1e-14)
+        np.testing.assert_allclose(b.path, comparison.rotate(a.path, 30.0), atol=1e-12)
+    a = optimizers.descend(f, start, optimizers.adam(lr=0.01), 100)
+    b = optimizers.descend(g, turned, optimizers.adam(lr=0.01), 100)
+    assert abs(a.final_loss - b.final_loss) > 0.1  # Adam depends on the axes
+    with pytest.raises(ValueError, match="shape"):
+        comparison.rotate([1.0, 2.0, 3.0], 10.0)
+
+
 def test_sparse_classification_has_the_requested_frequencies():
     X, y, rates = comparison.make_sparse_classification(n_samples=20000, n_features=6, seed=1)
     np.testing.assert_allclose(rates, np.geomspace(0.5, 0.005, 6))

@@ -23,7 +23,7 @@ from matplotlib.collections import LineCollection
 
 from lrcourse import _validate as check
 from lrcourse import objectives, optimizers
-from lrcourse.comparison import rotated_quadratic
+from lrcourse.comparison import rotate, rotated_quadratic
 from lrcourse.plotting import PALETTE
 from lrcourse.widgets.core import Dropdown, Explorer, FloatSlider, LogSlider
 
@@ -48,14 +48,20 @@ RACERS = {
 """``name: (colour, uses the momentum slider, constructor(lr, momentum))``, PyTorch defaults otherwise."""
 
 LANDSCAPES = {
-    "ravine": (lambda: objectives.quadratic(1.0, 50.0), (-1.8, 1.2)),
-    "rotated ravine": (lambda: rotated_quadratic(1.0, 50.0, 30.0), (-1.8, 1.2)),
-    "rosenbrock": (objectives.rosenbrock, (-1.2, 1.0)),
-    "saddle": (objectives.saddle, (1.8, 1e-3)),
-    "himmelblau": (objectives.himmelblau, (0.0, 0.0)),
-    "beale": (objectives.beale, (1.0, 1.4)),
+    "ravine": (lambda: objectives.quadratic(1.0, 50.0), (-1.5, 1.0), ((-2.0, 2.0), (-1.5, 1.5))),
+    # the same bowl and the same start, turned by 30 degrees
+    "rotated ravine": (
+        lambda: rotated_quadratic(1.0, 50.0, 30.0),
+        tuple(float(v) for v in rotate([-1.5, 1.0], 30.0)),
+        None,
+    ),
+    "rosenbrock": (objectives.rosenbrock, (-1.2, 1.0), None),
+    "saddle": (objectives.saddle, (1.8, 1e-3), None),
+    "himmelblau": (objectives.himmelblau, (0.0, 0.0), None),
+    "beale": (objectives.beale, (1.0, 1.4), None),
 }
-"""``name: (objective factory, start)``: the landscapes of the race."""
+"""``name: (objective factory, start, window)``: the landscapes of the race (``window``
+``((x0, x1), (y0, y1))``, or ``None`` for the objective's own ``bounds``)."""
 
 
 def race(objective, x0, lr, momentum=0.9, steps=120, racers=None, explode=1e6):
@@ -81,17 +87,18 @@ def _scene(name):
     """Everything about a landscape that no slider changes: image, contour lines, limits."""
     from contourpy import contour_generator
 
-    make, x0 = LANDSCAPES[name]
+    make, x0, window = LANDSCAPES[name]
     f = make()
-    X, Y, Z = f.grid(160)
+    bounds = window or f.bounds
+    X, Y, Z = f.grid(160, bounds=bounds)
     low = float(np.min(f.value(f.minima))) if len(f.minima) else None
     image = np.log10(Z - low + 1e-3) if low is not None else Z
     gen = contour_generator(X, Y, image)
     levels = np.quantile(image, np.linspace(0.03, 0.97, 14))
     segments = [seg for level in levels for seg in gen.lines(level)]
     f0 = float(f.value(np.asarray(x0, dtype=float)))
-    # Limits from the starting loss, so that every landscape has its own (the explorer redraws
-    # its static background, contours included, whenever the limits change).
+    # The explorer redraws its static background (contours, title) only when an axis'
+    # limits change, so every landscape has its own window or loss range.
     if low is not None:
         top = 10.0 * max(f0 - low, 1e-12)
         ylim, yscale = (top * 1e-10, top), "log"
@@ -103,7 +110,8 @@ def _scene(name):
         "image": image,
         "clim": (float(image.min()), float(np.quantile(image, 0.98))),
         "segments": segments,
-        "extent": (*f.bounds[0], *f.bounds[1]),
+        "extent": (*bounds[0], *bounds[1]),
+        "bounds": bounds,
         "low": low,
         "ylim": ylim,
         "yscale": yscale,
@@ -173,7 +181,7 @@ def optimizer_race_explorer(
                 origin="lower",
                 extent=sc["extent"],
                 cmap="Greys",
-                alpha=0.5,
+                alpha=0.35,
                 aspect="auto",
                 interpolation="bilinear",
             )
@@ -192,7 +200,7 @@ def optimizer_race_explorer(
             state["title"] = ax.set_title("", fontsize="medium")
             ax_loss.set(xlim=(0, steps), xlabel="step $t$")
             ax_loss.grid(True, alpha=0.3)
-            state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
+            ax_loss.set_title("loss per step (one rate for all)", fontsize="medium")
             ax_loss.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
             state["bad"] = ax_loss.text(
                 0.02,
@@ -211,11 +219,12 @@ def optimizer_race_explorer(
             state["image"].set_extent(sc["extent"])
             state["image"].set_clim(*sc["clim"])
             state["lines"].set_segments(sc["segments"])
-            ax.set_xlim(*sc["f"].bounds[0])
-            ax.set_ylim(*sc["f"].bounds[1])
+            ax.set_xlim(*sc["bounds"][0])
+            ax.set_ylim(*sc["bounds"][1])
             state["marks"].set_data(sc["marks"][:, 0], sc["marks"][:, 1])
             state["start"].set_data([sc["x0"][0]], [sc["x0"][1]])
-            state["title"].set_text(f"{landscape}, start {tuple(float(v) for v in sc['x0'])}")
+            x0, y0 = sc["x0"]
+            state["title"].set_text(f"{landscape}, start ({x0:.3g}, {y0:.3g})")
             ax_loss.set_yscale(sc["yscale"])
             ax_loss.set_ylim(*sc["ylim"])
             ax_loss.set_ylabel("$f(x_t) - f_{\\min}$" if sc["low"] is not None else "$f(x_t)$")
@@ -233,7 +242,6 @@ def optimizer_race_explorer(
             if bad >= 0:
                 diverged.append(f"{r} ({bad})")
         state["bad"].set_text("diverged at step: " + ", ".join(diverged) if diverged else "")
-        state["info"].set_text(f"lr = {lr:.3g}, momentum / β₁ = {momentum:.2f}")
 
     controls = [
         Dropdown("landscape", list(LANDSCAPES), landscape, description="landscape"),
