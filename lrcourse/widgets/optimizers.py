@@ -222,6 +222,10 @@ def optimizer_race_explorer(
             ax.set_xlim(*sc["bounds"][0])
             ax.set_ylim(*sc["bounds"][1])
             state["marks"].set_data(sc["marks"][:, 0], sc["marks"][:, 1])
+            # minima as stars, the saddle point as a white cross
+            saddle = not len(sc["f"].minima)
+            state["marks"].set_marker("X" if saddle else "*")
+            state["marks"].set_markerfacecolor("w" if saddle else PALETTE["yellow"])
             state["start"].set_data([sc["x0"][0]], [sc["x0"][1]])
             x0, y0 = sc["x0"]
             state["title"].set_text(f"{landscape}, start ({x0:.3g}, {y0:.3g})")
