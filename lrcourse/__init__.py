@@ -13,6 +13,10 @@ Modules, each with one job:
 - :mod:`lrcourse.training`: minibatch training with schedules, early stopping and a history.
 - :mod:`lrcourse.diagnosis`: names the state of a run (good fit, overfitting, ...).
 - :mod:`lrcourse.lr_finder`: the learning-rate range test.
+- :mod:`lrcourse.stability`: the stability limit :math:`2/\\lambda_{\\max}` of gradient descent,
+  exact on quadratics and linear regression, and measured with a vectorised sweep.
+- :mod:`lrcourse.rate_search`: many learning rates trained at once (the runs of ``fit``),
+  good ranges and trial-and-error searches.
 - :mod:`lrcourse.early_stopping`: early stopping replayed on recorded validation curves,
   scored against the best epoch in hindsight.
 - :mod:`lrcourse.plotting`: the course's figures (they draw, never compute).
