@@ -17,6 +17,8 @@ Modules, each with one job:
   exact on quadratics and linear regression, and measured with a vectorised sweep.
 - :mod:`lrcourse.rate_search`: many learning rates trained at once (the runs of ``fit``),
   good ranges and trial-and-error searches.
+- :mod:`lrcourse.schedule_lab`: many schedules trained side by side, label noise, a noisy
+  regression and a sharp-and-wide landscape for experiments with schedules.
 - :mod:`lrcourse.early_stopping`: early stopping replayed on recorded validation curves,
   scored against the best epoch in hindsight.
 - :mod:`lrcourse.plotting`: the course's figures (they draw, never compute).

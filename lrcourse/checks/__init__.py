@@ -15,6 +15,8 @@ Named checkers for the chapters (each wraps :func:`check_function`):
 
 - chapter 1: :func:`check_gradient_step`, :func:`check_numerical_gradient`,
   :func:`check_gradient_descent`.
+- chapter 5: :func:`check_cosine_annealing`, :func:`check_warmup_cosine`,
+  :func:`check_plateau_drops` (a prediction, not a function).
 - chapter 7: :func:`check_stopping_epoch`.
 
 Every result is recorded as ``(name, passed)``: :func:`results` lists them,
