@@ -28,7 +28,7 @@ def _state(explorer, lr):
         (0.06, "converging", "monotone"),
         (0.12, "converging", "oscillating"),
         (0.133, "converging", "oscillating"),
-        (0.134, "diverging: the loss grows", "diverging"),
+        (0.134, "diverging: loss grows", "diverging"),
         (0.16, "diverged (step", "diverging"),
     ],
 )
@@ -75,7 +75,7 @@ def test_a_slider_move_is_fast(explorer):
 
 def test_run_status():
     assert run_status([4.0, 2.0, 1.0], -1) == "converging"
-    assert run_status([4.0, 2.0, 3.0], -1) == "diverging: the loss grows"
+    assert run_status([4.0, 2.0, 3.0], -1) == "diverging: loss grows"
     assert run_status([4.0, 2.0, np.nan], 2) == "diverged (step 2)"
 
 

@@ -27,7 +27,7 @@ _LOSS_LIMITS = (1e-12, 1e7)
 def run_status(losses, diverged_at):
     """A short description of a run from its losses (NaN after it exploded) and ``diverged_at``.
 
-    ``"diverged (step k)"`` if it exploded, ``"diverging: the loss grows"`` if
+    ``"diverged (step k)"`` if it exploded, ``"diverging: loss grows"`` if
     the last loss is above the loss half-way (the test of
     :func:`lrcourse.stability.gd_sweep`), otherwise ``"converging"``.
     """
@@ -35,7 +35,7 @@ def run_status(losses, diverged_at):
     if diverged_at >= 0:
         return f"diverged (step {int(diverged_at)})"
     if losses[-1] > losses[(len(losses) - 1) // 2] * (1 + 1e-9):
-        return "diverging: the loss grows"
+        return "diverging: loss grows"
     return "converging"
 
 
@@ -136,7 +136,7 @@ def stability_explorer(
         state["path"].set_data(run.path[ok, 0], run.path[ok, 1])
         state["loss"].set_data(step_axis, np.maximum(run.losses, 1e-300))
         status = run_status(run.losses, int(run.diverged_at))
-        state["status"].set_text(f"η = {lr:.3f}: {status}")
+        state["status"].set_text(status)  # short: every glyph is redrawn at each move
         state["status"].get_bbox_patch().set_facecolor("#f6d5c3" if status != "converging" else "w")
         fx, fy = stability.step_factors(lr, np.array([a, b]))
         state["now"].set_xdata([lr, lr])
