@@ -12,6 +12,10 @@ ASSETS_STAMP := $(ASSETS)/.copied
 # The browser the site tests drive (Debian's package; `make test-site` installs it if missing).
 CHROMIUM ?= chromium
 export CHROMIUM
+# One BLAS thread per process: the course's matrices are small, and with two threads on a
+# busy 2-core machine (parallel test workers, the book build) products run several times slower.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: book test lint unit notebooks build-check serve lab bench clean \
 	site-assets test-site linkcheck

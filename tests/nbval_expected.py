@@ -63,6 +63,7 @@ def strip(nb):
             cell.metadata.setdefault(KEY, {})["expected_outputs"] = text_outputs(cell.outputs)
         cell.outputs = []
         cell.execution_count = None
+        cell.metadata.pop("execution", None)  # the timestamps nbclient records
     return nb
 
 
