@@ -52,3 +52,4 @@ from lrcourse.checks.schedules import (
     check_plateau_drops,
     check_warmup_cosine,
 )
+from lrcourse.checks.tuning import check_layer_rates

@@ -61,3 +61,4 @@ from lrcourse.widgets.epochs import capacity_explorer
 from lrcourse.widgets.learning_rate import stability_explorer
 from lrcourse.widgets.optimizers import optimizer_race_explorer
 from lrcourse.widgets.schedules import designer_schedule, schedule_explorer
+from lrcourse.widgets.tuning import RateChoice, recipe_explorer
