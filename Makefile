@@ -18,7 +18,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: book test lint unit notebooks build-check serve lab bench clean \
-	site-assets test-site linkcheck
+	site-assets test-site test-compat linkcheck
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,8 +42,8 @@ book: $(STAMP) $(ASSETS_STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 ## Run every check: lint, unit tests, every notebook under nbval, the book build, the site
-## in a real browser.
-test: lint unit notebooks build-check test-site
+## in a real browser, and the Colab, Binder and Python-version checks.
+test: lint unit notebooks build-check test-site test-compat
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -69,6 +69,12 @@ build-check: book
 test-site: build-check
 	@sh scripts/need.sh $(CHROMIUM) chromium
 	$(BIN)/python -m pytest -q -n $(JOBS) tests/site
+
+## Colab (ipywidgets 7.7.1, through each chapter's bootstrap cell), Binder (requirements.txt)
+## and the unit tests under every Python from 3.10 to 3.13 that is installed (see
+## tests/compat/compat.py). Slow the first time; the venvs and pip's downloads are cached.
+test-compat: $(STAMP)
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup tests/compat
 
 ## Check the external links (needs internet): reports broken links, never fails.
 linkcheck: $(STAMP) $(ASSETS_STAMP)

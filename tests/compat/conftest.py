@@ -1,0 +1,78 @@
+"""Fixtures for the Colab, Binder and Python-version checks: the wheel and a notebook runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # compat.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # toc.py
+
+from compat import ROOT, build_wheel  # noqa: E402
+
+ARTIFACTS = ROOT / "tests" / "artifacts" / "compat"
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory):
+    """lrcourse built from the working tree, as a wheel."""
+    return build_wheel(tmp_path_factory.mktemp("dist"))
+
+
+def execute_notebook(path, python, cwd, env, timeout=600):
+    """Run a notebook top to bottom in a kernel of ``python``; returns the executed notebook.
+
+    The kernel gets exactly ``env`` (plus PATH and HOME), as a fresh Colab or Binder
+    kernel would, not the variables of the test process.
+    """
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    kernels = Path(tempfile.mkdtemp(prefix="kernels-"))
+    spec_dir = kernels / "lrcourse-compat"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "lrcourse compat",
+                "language": "python",
+            }
+        )
+    )
+    ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
+    km = KernelManager(kernel_name="lrcourse-compat", kernel_spec_manager=ksm)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, km=km, timeout=timeout, kernel_name="lrcourse-compat", resources={"metadata": {"path": str(cwd)}}
+    )
+    base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
+    client.execute(env={**base, **env}, cwd=str(cwd))
+    return nb
+
+
+def widget_views(nb):
+    """The widget views a notebook displayed, and the widget model versions it saved."""
+    views = [
+        out["data"]["application/vnd.jupyter.widget-view+json"]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+    ]
+    state = (
+        nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    )
+    versions = {
+        m.get("model_module_version")
+        for m in state.values()
+        if m.get("model_module") == "@jupyter-widgets/controls"
+    }
+    return views, versions
