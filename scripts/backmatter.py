@@ -44,6 +44,12 @@ def chapter_title(path):
     return Path(path).parent.name
 
 
+def short_title(title):
+    """``6. Momentum and adaptive methods (...)`` -> ``Chapter 6``."""
+    number = title.split(".", 1)[0]
+    return f"Chapter {number}" if number.isdigit() else title
+
+
 def headings(path):
     """Every markdown heading of the notebook (level 2 and below), without the #'s."""
     found = []
@@ -104,7 +110,7 @@ def glossary_text():
     ]
     for key in sorted(terms):
         e = terms[key]
-        where = ", ".join(f"[{title}]({doc}.ipynb)" for doc, title in e["where"])
+        where = ", ".join(f"[{short_title(title)}]({doc}.ipynb)" for doc, title in e["where"])
         lines.append(f"| **{e['english']}** | {e['japanese']} | {e['meaning']} | {where} |")
     return "\n".join(lines) + "\n"
 
