@@ -150,7 +150,9 @@ def syllabus_text():
         rel = f"book/{item['chapter']}/index.ipynb"
         title = chapter_title(ROOT / rel) if (ROOT / rel).exists() else item["chapter"]
         target = f"{item['chapter']}/index.ipynb#{slug(item['section'])}"
-        lines.append(f"| {item['id']} | {item['what']} | [{short_title(title)}: {item['section']}]({target}) |")
+        lines.append(
+            f"| {item['id']} | {item['what']} | [{short_title(title)}: {item['section']}]({target}) |"
+        )
     return "\n".join(lines) + "\n"
 
 
