@@ -38,6 +38,7 @@ from lrcourse.schedules import cosine, warmup
 from lrcourse.training import DIVERGENCE_FACTOR, minibatches, updates_per_epoch
 
 __all__ = [
+    "one_thread",
     "Recipe",
     "RecipeGrid",
     "RateRuns",
@@ -50,6 +51,17 @@ __all__ = [
 
 
 # ----------------------------------------------------------------- the log of a recipe
+
+
+def one_thread():
+    """A ``with`` block in which numpy's BLAS (OpenBLAS) runs on one thread.
+
+    The models of the course multiply small matrices; splitting each product over
+    several threads gains nothing at that size and costs a lot on a busy machine.
+    The results do not change, only the speed. (:meth:`Recipe.step` and the sweeps of
+    the package do this already.)
+    """
+    return _blas.single_threaded()
 
 
 @dataclass

@@ -33,6 +33,9 @@ def test_controls_start_at_the_best_recipe(grid, explorer):
     assert explorer.defaults == {"lr": lr, "warmup": w, "batch_size": b}
     chosen = widgets.recipe_explorer(grid, lr=0.31, warmup=1, batch_size=64)
     assert chosen.defaults == {"lr": 0.3, "warmup": 1.0, "batch_size": 64}
+    assert chosen.controls["lr"].validate(0.9) == 1.0  # any rate goes to the nearest option
+    with pytest.raises(ValueError, match="lr"):
+        chosen.controls["lr"].validate(-1.0)
 
 
 def test_the_drawing_shows_the_grid(grid, explorer):

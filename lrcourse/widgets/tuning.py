@@ -28,7 +28,16 @@ __all__ = ["RateChoice", "recipe_explorer"]
 
 
 class RateChoice(ChoiceSlider):
-    """A :class:`~lrcourse.widgets.ChoiceSlider` over learning rates, labelled with 3 significant digits."""
+    """A :class:`~lrcourse.widgets.ChoiceSlider` over learning rates, labelled with 3 significant digits.
+
+    Any positive rate is accepted and moved to the nearest option (on a log scale),
+    so ``static`` and ``player`` can be given the rates a computation produced.
+    """
+
+    def validate(self, value):
+        value = float(check.check_positive(self.name, value))
+        options = np.asarray(self.options, dtype=np.float64)
+        return self.options[int(np.argmin(np.abs(np.log(options) - np.log(value))))]
 
     def widget(self):
         import ipywidgets as w
