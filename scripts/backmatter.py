@@ -127,6 +127,18 @@ def slug(heading):
     return re.sub(r"[^\w\u4e00-\u9fff\- ]", "", text.lower().replace(" ", "-"))
 
 
+def places(item):
+    """Where an item is taught: its main section, then any listed under ``also``."""
+    return [item, *item.get("also", [])]
+
+
+def link(place):
+    rel = f"book/{place['chapter']}/index.ipynb"
+    title = chapter_title(ROOT / rel) if (ROOT / rel).exists() else place["chapter"]
+    target = f"{place['chapter']}/index.ipynb#{slug(place['section'])}"
+    return f"[{short_title(title)}: {place['section']}]({target})"
+
+
 def syllabus_entries():
     return yaml.safe_load(SYLLABUS_MAP.read_text())["items"]
 
@@ -137,7 +149,7 @@ def syllabus_text():
         "# Where is it taught",
         "",
         "The course teaches every item of its syllabus. Each row names an item in a few words and",
-        "links to the section that teaches it. The map lives in `book/syllabus_map.yml`; this page",
+        "links to the section that teaches it (and to further sections that take it up again). The map lives in `book/syllabus_map.yml`; this page",
         "is generated from it by `scripts/backmatter.py`, and a test checks that every linked",
         "section exists.",
         "",
@@ -147,12 +159,8 @@ def syllabus_text():
         if item["group"] != group:
             group = item["group"]
             lines += ["", f"## {group}", "", "| Item | What | Taught in |", "|---|---|---|"]
-        rel = f"book/{item['chapter']}/index.ipynb"
-        title = chapter_title(ROOT / rel) if (ROOT / rel).exists() else item["chapter"]
-        target = f"{item['chapter']}/index.ipynb#{slug(item['section'])}"
-        lines.append(
-            f"| {item['id']} | {item['what']} | [{short_title(title)}: {item['section']}]({target}) |"
-        )
+        links = "; ".join(link(place) for place in places(item))
+        lines.append(f"| {item['id']} | {item['what']} | {links} |")
     return "\n".join(lines) + "\n"
 
 
