@@ -2,28 +2,48 @@
 
 Modules, each with one job:
 
+The numerical core:
+
 - :mod:`lrcourse.objectives`: 1-D and 2-D loss landscapes with exact gradients.
 - :mod:`lrcourse.optimizers`: SGD, AdaGrad, RMSprop, Adam, AdamW matching ``torch.optim``,
   plus :func:`~lrcourse.optimizers.run` and :func:`~lrcourse.optimizers.descend`
   (from :mod:`lrcourse.descent`).
 - :mod:`lrcourse.schedules`: learning-rate schedules matching ``torch.optim.lr_scheduler``.
+- :mod:`lrcourse.tree`: parameters as one array or a (nested) dict of arrays.
+
+The training lab:
+
 - :mod:`lrcourse.data`: seeded synthetic data sets, the handwritten digits, splits.
 - :mod:`lrcourse.models`: linear, logistic and softmax regression and an MLP with
   hand-written backpropagation.
 - :mod:`lrcourse.training`: minibatch training with schedules, early stopping and a history.
 - :mod:`lrcourse.diagnosis`: names the state of a run (good fit, overfitting, ...).
 - :mod:`lrcourse.lr_finder`: the learning-rate range test.
-- :mod:`lrcourse.stability`: the stability limit :math:`2/\\lambda_{\\max}` of gradient descent,
-  exact on quadratics and linear regression, and measured with a vectorised sweep.
-- :mod:`lrcourse.rate_search`: many learning rates trained at once (the runs of ``fit``),
-  good ranges and trial-and-error searches.
-- :mod:`lrcourse.schedule_lab`: many schedules trained side by side, label noise, a noisy
-  regression and a sharp-and-wide landscape for experiments with schedules.
-- :mod:`lrcourse.early_stopping`: early stopping replayed on recorded validation curves,
-  scored against the best epoch in hindsight.
+
+The experiments of the chapters (each computes; the figures are drawn elsewhere):
+
+- :mod:`lrcourse.stability` (chapter 2): the stability limit :math:`2/\\lambda_{\\max}` of
+  gradient descent, exact on quadratics and linear regression, and measured with a sweep.
+- :mod:`lrcourse.rate_search` (chapter 2): many learning rates trained at once (the runs
+  of ``fit``), good ranges and trial-and-error searches.
+- :mod:`lrcourse.batching`, :mod:`lrcourse.gradient_noise` (chapter 3): many batch sizes
+  times many rates, wall-clock time, and how noisy a minibatch gradient is.
+- :mod:`lrcourse.generalization` (chapter 4): model capacity against epochs.
+- :mod:`lrcourse.schedule_lab` (chapter 5): many schedules trained side by side.
+- :mod:`lrcourse.comparison`, :mod:`lrcourse.textbook_optimizers` (chapter 6): optimizers
+  measured against each other, and the textbook forms of their update rules.
+- :mod:`lrcourse.early_stopping` (chapter 7): early stopping replayed on recorded
+  validation curves, scored against the best epoch in hindsight.
+- :mod:`lrcourse.tuning`, :mod:`lrcourse.layerwise`, :mod:`lrcourse.games` (chapter 8): the
+  tuning recipe and its grid, layer-wise rates, two players with two rates.
+
+Around them:
+
 - :mod:`lrcourse.plotting`: the course's figures (they draw, never compute).
 - :mod:`lrcourse.widgets`: explorers (sliders) for a kernel and for the static website.
 - :mod:`lrcourse.checks`: checkers for the exercises.
+- :mod:`lrcourse.assign`: student versions, answer keys and an autograder
+  (``python -m lrcourse.assign``).
 """
 
 __version__ = "0.1.0"

@@ -15,9 +15,14 @@ Named checkers for the chapters (each wraps :func:`check_function`):
 
 - chapter 1: :func:`check_gradient_step`, :func:`check_numerical_gradient`,
   :func:`check_gradient_descent`.
+- chapter 2: :func:`check_stability_limit`.
+- chapter 3: :func:`check_updates_per_epoch`, :func:`check_minibatch_error`.
+- chapter 4: :func:`check_is_overfitting`, :func:`check_curve_labels`.
 - chapter 5: :func:`check_cosine_annealing`, :func:`check_warmup_cosine`,
   :func:`check_plateau_drops` (a prediction, not a function).
+- chapter 6: :func:`check_momentum_step`, :func:`check_adam_step`.
 - chapter 7: :func:`check_stopping_epoch`.
+- chapter 8: :func:`check_layer_rates`.
 
 Every result is recorded as ``(name, passed)``: :func:`results` lists them,
 :func:`save_results` writes them as JSON, and if the environment variable
