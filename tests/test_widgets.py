@@ -140,6 +140,17 @@ def test_latency_reports_percentiles(himmelblau):
     assert stats["n"] == 8 and 0 < stats["p50"] <= stats["p95"] <= stats["max"]
 
 
+def test_moving_the_start_keeps_the_loss_axis(himmelblau):
+    # Fixed limits let a move redraw only the paths over a cached background.
+    fig = himmelblau.update(x_start=-4.0, y_start=4.0)
+    limits = [ax.get_ylim() for ax in fig.axes]
+    fig = himmelblau.update(x_start=0.5, y_start=-0.5)
+    assert [ax.get_ylim() for ax in fig.axes] == limits
+    start = widgets.descent_explorer_1d(objectives.two_valleys(), [-1.8], start_slider=True)
+    limits = [ax.get_ylim() for ax in start.update(x_start=-1.9).axes]
+    assert [ax.get_ylim() for ax in start.update(x_start=0.1).axes] == limits
+
+
 def test_show_builds_widgets_without_a_frontend(valleys):
     box = valleys.show(display=False)
     import ipywidgets

@@ -156,7 +156,9 @@ def descent_explorer(
         last = path[ok][-1]
         state["end"].set_data([last[0]], [last[1]])
         _set_loss(state["loss"], res.losses, scale)
-        limits = _loss_limits(scale, res.losses[0], z_low, z_high)
+        # With start sliders the limits follow the landscape, not the start, so they
+        # stay put and a move redraws only the paths (see _Canvas).
+        limits = _loss_limits(scale, z_high if start_sliders else res.losses[0], z_low, z_high)
         if state["loss"].axes.get_ylim() != limits:
             state["loss"].axes.set_ylim(*limits)
         diverged = bool(res.diverged)
@@ -241,7 +243,8 @@ def descent_explorer_1d(
         state["dots"].set_array(np.arange(len(x), dtype=float))
         state["start"].set_data([x[0]], [f[0]])
         _set_loss(state["loss"], res.losses, scale)
-        limits = _loss_limits(scale, res.losses[0], fs.min(), fs.max())
+        top = fs.max() if start_slider else res.losses[0]  # fixed limits: see above
+        limits = _loss_limits(scale, top, fs.min(), fs.max())
         if state["loss"].axes.get_ylim() != limits:
             state["loss"].axes.set_ylim(*limits)
         diverged = bool(res.diverged)
