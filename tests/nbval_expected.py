@@ -55,7 +55,8 @@ def text_outputs(outputs):
 
 
 def strip(nb):
-    """Move checked cells' text outputs into metadata; clear every output and count."""
+    """Move checked cells' text outputs into metadata; clear every output, count and widget state."""
+    nb.metadata.pop("widgets", None)  # the live widgets' state, with new random ids every run
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue

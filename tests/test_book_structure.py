@@ -74,6 +74,8 @@ def test_stored_without_outputs(path):
                 f"code cell {i}: {CHECK_OUTPUT} but no expected output in its metadata; "
                 "run: python tests/nbval_expected.py record " + str(path.relative_to(ROOT))
             )
+    metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    assert "widgets" not in metadata, "widget state stored: run python tests/nbval_expected.py strip"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
