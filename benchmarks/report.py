@@ -231,7 +231,8 @@ def write_report(info, notebooks, explorers, sweeps, build, install, grading=Non
     lines = [
         "# Performance report",
         "",
-        "Written by `make bench` (`python benchmarks/report.py --all --torch`). Medians of repeated runs.",
+        "Written by `make bench` (`python benchmarks/report.py --all --torch`). Timings are medians of "
+        "repeated runs, except the notebooks (one execution each; `--repeats N` takes a median).",
         "",
         f"Machine: {info['cpu']}, {info['cores']} cores; {info['system']}; Python {info['python']}, "
         f"numpy {info['numpy']}; measured {info['date']}.",
