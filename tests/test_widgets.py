@@ -92,6 +92,15 @@ def test_static_draws_small_multiples(himmelblau):
     fig.canvas.draw()
 
 
+def test_static_figure_shows_as_png_without_pyplot(himmelblau):
+    from IPython.core.formatters import PNGFormatter
+
+    fig = himmelblau.static([{"lr": 0.01}, {"lr": 0.05}])
+    assert isinstance(fig, Figure)
+    png = PNGFormatter()(fig)  # what a notebook displays when the inline backend is not loaded
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_static_stacks_wide_explorers_one_per_row(himmelblau):
     fig = himmelblau.static([{"lr": 0.001}, {"lr": 0.01}, {"lr": 0.05}])
     tops = sorted({round(sub.bbox.y0) for sub in fig.subfigs}, reverse=True)

@@ -199,6 +199,21 @@ class Dropdown(Control):
 # ----------------------------------------------------------------- explorer
 
 
+class StaticFigure(Figure):
+    """A matplotlib figure that shows itself as a PNG in a notebook, pyplot or not.
+
+    Figures made with ``Figure()`` rather than ``plt.figure()`` are displayed by the
+    inline backend only once pyplot has been imported; without it, a notebook would
+    print ``<Figure size ...>``. ``_repr_png_`` makes the picture appear either way
+    (with the inline backend active, its own formatter takes precedence).
+    """
+
+    def _repr_png_(self):
+        out = io.BytesIO()
+        self.savefig(out, format="png", bbox_inches="tight")
+        return out.getvalue()
+
+
 class _Canvas:
     """One figure, the state dict its draw function keeps, and a cached background.
 
@@ -414,7 +429,8 @@ class Explorer:
         Each panel is titled with the settings that differ between panels (or with
         ``titles``). By default as many panels share a row as fit in a page width
         of about 10 inches, so a two-panel explorer stacks its small multiples one
-        per row. Returns a :class:`matplotlib.figure.Figure`.
+        per row. Returns a :class:`StaticFigure` (a matplotlib ``Figure`` that a notebook
+        shows as a picture).
         """
         settings = [dict(s) for s in settings]
         if not settings:
@@ -430,7 +446,9 @@ class Explorer:
         if titles is not None and len(titles) != n:
             raise ValueError(f"titles must have one entry per setting ({n}), got {len(titles)}")
         check.check_int("dpi", dpi, 20, 300)
-        fig = Figure(figsize=(w * ncols * scale, (h * scale + 0.35) * nrows), dpi=dpi, layout="constrained")
+        fig = StaticFigure(
+            figsize=(w * ncols * scale, (h * scale + 0.35) * nrows), dpi=dpi, layout="constrained"
+        )
         FigureCanvasAgg(fig)
         subs = np.atleast_2d(fig.subfigures(nrows, ncols, squeeze=False))
         for i, sub in enumerate(subs.ravel()):

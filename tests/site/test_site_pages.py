@@ -2,8 +2,9 @@
 
 For each page: it loads with no console error, no failed request and no attempt to
 reach another host; its math is typeset by the site's own MathJax (no raw TeX left);
-every image loads; its launch buttons open the page's notebook; and each kernel-free
-player changes its figure when its slider moves. A screenshot of every page is saved
+every image loads and no figure is printed as text (``<Figure size ...>``); its launch
+buttons open the page's notebook; and each kernel-free player changes its figure when
+its slider moves. A screenshot of every page is saved
 in tests/artifacts/site/.
 """
 
@@ -189,6 +190,13 @@ def test_page(visit, page_path):
     images = page.evaluate(IMAGES)
     if images["broken"]:
         problems.append(f"images that do not load: {images['broken']}")
+    # A figure that reached the page as its repr instead of a picture.
+    reprs = page.evaluate(
+        "() => [...document.querySelectorAll('.output pre, .cell_output pre')]"
+        ".map(e => e.textContent.trim()).filter(t => /^<(Figure|matplotlib)[^>]*>$/.test(t))"
+    )
+    if reprs:
+        problems.append(f"figures printed as text, not drawn: {reprs[:3]}")
     page.evaluate("document.fonts.ready.then(() => true)")
     page.wait_for_load_state("networkidle")
 
