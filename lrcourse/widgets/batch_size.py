@@ -16,7 +16,7 @@ import numpy as np
 from lrcourse import _validate as check
 from lrcourse.batching import LineSGD
 from lrcourse.plotting import PALETTE
-from lrcourse.widgets.core import Control, Explorer, LogSlider
+from lrcourse.widgets.core import Control, Explorer, LogSlider, diverged_badge
 
 __all__ = ["ChoiceSlider", "batch_size_explorer", "powers_of_two"]
 
@@ -149,20 +149,7 @@ def batch_size_explorer(
             ax_loss.legend(loc="upper center", ncols=3, fontsize="x-small", handlelength=1.5)
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
-            state["bad"] = ax_loss.text(
-                0.5,
-                0.5,
-                "",
-                transform=ax_loss.transAxes,
-                ha="center",
-                va="center",
-                fontweight="bold",
-                color="white",
-                bbox={"boxstyle": "round", "facecolor": PALETTE["vermillion"], "edgecolor": "none"},
-                visible=False,
-                zorder=10,
-                animated=True,
-            )
+            state["bad"] = diverged_badge(ax_loss, PALETTE["vermillion"])
         path, batch_loss, full_loss, diverged_at = line.run(batch_size, lr, start=start, explode=explode)
         per_epoch = line.updates_per_epoch(batch_size)
         t = np.arange(len(full_loss)) / per_epoch

@@ -199,6 +199,29 @@ class Dropdown(Control):
 # ----------------------------------------------------------------- explorer
 
 
+def diverged_badge(ax, color, alpha=None, fontsize=None):
+    """A hidden label in the middle of ``ax``, white on ``color``, for "diverged at step k".
+
+    The draw function shows it with ``set_visible(True)`` and ``set_text(...)``. It is
+    animated, so showing or hiding it redraws only the badge (see :class:`_Canvas`).
+    """
+    return ax.text(
+        0.5,
+        0.5,
+        "",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=fontsize,
+        fontweight="bold",
+        color="white",
+        bbox={"boxstyle": "round", "facecolor": color, "edgecolor": "none", "alpha": alpha},
+        visible=False,
+        zorder=10,
+        animated=True,
+    )
+
+
 class StaticFigure(Figure):
     """A matplotlib figure that shows itself as a PNG in a notebook, pyplot or not.
 

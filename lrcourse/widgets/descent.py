@@ -6,7 +6,7 @@ import numpy as np
 
 from lrcourse import _validate as check
 from lrcourse import optimizers as _optimizers
-from lrcourse.widgets.core import Explorer, FloatSlider, LogSlider
+from lrcourse.widgets.core import Explorer, FloatSlider, LogSlider, diverged_badge
 
 _PATH = "#d62728"
 _MIN = "#ffffff"
@@ -18,24 +18,6 @@ def _levels(Z, n=18):
     """Contour levels at quantiles of ``Z``: even spacing by area, whatever the range."""
     q = np.quantile(Z[np.isfinite(Z)], np.linspace(0.0, 0.97, n))
     return np.unique(q)
-
-
-def _diverged_text(ax):
-    return ax.text(
-        0.5,
-        0.5,
-        "",
-        transform=ax.transAxes,
-        ha="center",
-        va="center",
-        fontsize="large",
-        fontweight="bold",
-        color="white",
-        bbox={"boxstyle": "round", "facecolor": _BAD, "edgecolor": "none", "alpha": 0.9},
-        visible=False,
-        zorder=10,
-        animated=True,
-    )
 
 
 def _make_optimizer(name, lr, hyper):
@@ -68,6 +50,15 @@ def _loss_limits(scale, f0, low, high):
 def _set_loss(line, losses, scale):
     steps = np.arange(len(losses))
     line.set_data(steps, np.maximum(losses, 1e-300) if scale == "log" else losses)
+
+
+def _show_divergence(state, res):
+    """Show or hide the "diverged at step k" badges of both panels; return whether it diverged."""
+    diverged = bool(res.diverged)
+    for key in ("bad", "bad_loss"):
+        state[key].set_visible(diverged)
+        state[key].set_text(f"diverged at step {int(res.diverged_at)}" if diverged else "")
+    return diverged
 
 
 # ----------------------------------------------------------------- explorers
@@ -121,6 +112,10 @@ def descent_explorer(
     levels = _levels(Z)
     z_low, z_high = float(Z.min()), float(Z.max())
     (bx0, bx1), (by0, by1) = objective.bounds
+    # Fixed loss limits, so a slider move redraws only the paths (see _Canvas). With
+    # start sliders they follow the landscape; otherwise the fixed start.
+    f_top = z_high if start_sliders else float(objective.value(x0))
+    loss_limits = _loss_limits(scale, f_top, z_low, z_high)
 
     def draw(fig, state, lr, x_start=x0[0], y_start=x0[1]):
         start = np.array([x_start, y_start])
@@ -139,13 +134,13 @@ def descent_explorer(
             (state["end"],) = ax.plot([], [], "s", color=_PATH, mec="k", ms=6, zorder=7, animated=True)
             ax.set(xlim=(bx0, bx1), ylim=(by0, by1), xlabel="$x$", ylabel="$y$", aspect="auto")
             ax.set_title(title or objective.name, fontsize="medium")
-            state["bad"] = _diverged_text(ax)
+            state["bad"] = diverged_badge(ax, _BAD, alpha=0.9, fontsize="large")
             (state["loss"],) = ax_loss.plot([], [], color=_LOSS, lw=1.6, animated=True)
             ax_loss.set_yscale(scale)
-            ax_loss.set(xlim=(0, steps), xlabel="step $t$", ylabel="loss $f(x_t)$")
+            ax_loss.set(xlim=(0, steps), ylim=loss_limits, xlabel="step $t$", ylabel="loss $f(x_t)$")
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
-            state["bad_loss"] = _diverged_text(ax_loss)
+            state["bad_loss"] = diverged_badge(ax_loss, _BAD, alpha=0.9, fontsize="large")
         res = _optimizers.descend(
             objective, start, _make_optimizer(optimizer_name, lr, hyper), steps, explode=explode
         )
@@ -156,15 +151,7 @@ def descent_explorer(
         last = path[ok][-1]
         state["end"].set_data([last[0]], [last[1]])
         _set_loss(state["loss"], res.losses, scale)
-        # With start sliders the limits follow the landscape, not the start, so they
-        # stay put and a move redraws only the paths (see _Canvas).
-        limits = _loss_limits(scale, z_high if start_sliders else res.losses[0], z_low, z_high)
-        if state["loss"].axes.get_ylim() != limits:
-            state["loss"].axes.set_ylim(*limits)
-        diverged = bool(res.diverged)
-        for key in ("bad", "bad_loss"):
-            state[key].set_visible(diverged)
-            state[key].set_text(f"diverged at step {int(res.diverged_at)}" if diverged else "")
+        diverged = _show_divergence(state, res)
         final = "—" if diverged else f"{res.final_loss:.3g}"
         state["info"].set_text(f"{optimizer_name}, lr = {lr:.3g}: final loss {final}")
 
@@ -209,6 +196,8 @@ def descent_explorer_1d(
     fs = objective.value(xs[:, None])
     pad = 0.1 * (fs.max() - fs.min())
     cmap = "plasma"
+    f_top = fs.max() if start_slider else float(objective.value(np.array([x0])))  # see above
+    loss_limits = _loss_limits(scale, f_top, fs.min(), fs.max())
 
     def draw(fig, state, lr, x_start=x0):
         if not state:
@@ -225,13 +214,13 @@ def descent_explorer_1d(
             (state["start"],) = ax.plot([], [], "o", color="w", mec="k", ms=8, zorder=8, animated=True)
             ax.set(xlim=(b0, b1), ylim=(fs.min() - pad, fs.max() + pad), xlabel="$x$", ylabel="$f(x)$")
             ax.set_title(title or objective.name, fontsize="medium")
-            state["bad"] = _diverged_text(ax)
+            state["bad"] = diverged_badge(ax, _BAD, alpha=0.9, fontsize="large")
             (state["loss"],) = ax_loss.plot([], [], color=_LOSS, lw=1.6, marker="o", ms=2, animated=True)
             ax_loss.set_yscale(scale)
-            ax_loss.set(xlim=(0, steps), xlabel="step $t$", ylabel="loss $f(x_t)$")
+            ax_loss.set(xlim=(0, steps), ylim=loss_limits, xlabel="step $t$", ylabel="loss $f(x_t)$")
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
-            state["bad_loss"] = _diverged_text(ax_loss)
+            state["bad_loss"] = diverged_badge(ax_loss, _BAD, alpha=0.9, fontsize="large")
         res = _optimizers.descend(
             objective, [x_start], _make_optimizer(optimizer_name, lr, hyper), steps, explode=explode
         )
@@ -243,14 +232,7 @@ def descent_explorer_1d(
         state["dots"].set_array(np.arange(len(x), dtype=float))
         state["start"].set_data([x[0]], [f[0]])
         _set_loss(state["loss"], res.losses, scale)
-        top = fs.max() if start_slider else res.losses[0]  # fixed limits: see above
-        limits = _loss_limits(scale, top, fs.min(), fs.max())
-        if state["loss"].axes.get_ylim() != limits:
-            state["loss"].axes.set_ylim(*limits)
-        diverged = bool(res.diverged)
-        for key in ("bad", "bad_loss"):
-            state[key].set_visible(diverged)
-            state[key].set_text(f"diverged at step {int(res.diverged_at)}" if diverged else "")
+        diverged = _show_divergence(state, res)
         end = "—" if diverged else f"x = {x[-1]:.3g}, loss {f[-1]:.3g}"
         state["info"].set_text(f"{optimizer_name}, lr = {lr:.3g}: {end}")
 

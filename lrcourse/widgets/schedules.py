@@ -15,7 +15,7 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 from lrcourse import _validate as check
 from lrcourse import schedules as _schedules
 from lrcourse.schedule_lab import NoisyRegression, inverse_sqrt
-from lrcourse.widgets.core import Dropdown, Explorer, IntSlider, LogSlider
+from lrcourse.widgets.core import Dropdown, Explorer, IntSlider, LogSlider, diverged_badge
 
 __all__ = ["DESIGNER_KINDS", "designer_schedule", "schedule_explorer"]
 
@@ -140,20 +140,7 @@ def schedule_explorer(problem=None, kind="cosine", lr=0.1, warmup=0, period=300,
             ax_loss.yaxis.set_minor_locator(NullLocator())
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="small", animated=True)
-            state["bad"] = ax_loss.text(
-                0.5,
-                0.5,
-                "",
-                transform=ax_loss.transAxes,
-                ha="center",
-                va="center",
-                color="white",
-                fontweight="bold",
-                bbox={"boxstyle": "round", "facecolor": _BAD, "edgecolor": "none"},
-                visible=False,
-                animated=True,
-                zorder=10,
-            )
+            state["bad"] = diverged_badge(ax_loss, _BAD)
         relative_limit = limit / lr
         state["limit"].set_ydata([relative_limit, relative_limit])
         state["limit_text"].set_y(relative_limit)
