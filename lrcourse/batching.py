@@ -26,8 +26,8 @@ import numpy as np
 
 from lrcourse import _validate as check
 from lrcourse.data import unpack
-from lrcourse.optimizers import Optimizer, apply_updates, sgd
-from lrcourse.training import minibatches, updates_per_epoch
+from lrcourse.optimizers import apply_updates, check_constructor, sgd
+from lrcourse.training import checked_data, minibatches, updates_per_epoch
 
 __all__ = [
     "BatchSweep",
@@ -229,14 +229,8 @@ def sweep_batch_sizes(
     ``max(initial loss, 1)``, as in :func:`~lrcourse.training.fit`; its metrics
     are NaN from then on.
     """
-    if isinstance(optimizer, Optimizer) or not callable(optimizer):
-        raise ValueError(
-            f"optimizer must be a constructor called with the rates, such as sgd, got {optimizer!r}"
-        )
-    X, y, X_val, y_val = unpack(data)
-    X, y = model.validate(X, y, name="X_train")
-    if X_val is not None:
-        X_val, y_val = model.validate(X_val, y_val, name="X_val")
+    check_constructor(optimizer)
+    X, y, X_val, y_val = checked_data(model, data)
     n = len(y)
     sizes = np.array([check.check_int("batch_sizes", int(b), 1, n) for b in np.atleast_1d(batch_sizes)])
     lrs = check.check_positive("lrs", lrs)

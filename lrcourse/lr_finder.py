@@ -24,7 +24,7 @@ import numpy as np
 
 from lrcourse import _validate as check
 from lrcourse.data import unpack
-from lrcourse.optimizers import Optimizer, apply_updates, sgd
+from lrcourse.optimizers import apply_updates, check_constructor, sgd
 from lrcourse.training import minibatches
 from lrcourse.tree import tree_copy
 
@@ -163,14 +163,6 @@ class RangeTest:
         return [steepest_descent(self.lrs, self.smoothed), minimum_over_ten(self.lrs, self.smoothed)]
 
 
-def _check_constructor(optimizer):
-    if isinstance(optimizer, Optimizer) or not callable(optimizer):
-        raise ValueError(
-            "optimizer must be a constructor called with the rate, such as sgd or "
-            f"functools.partial(adam, betas=(0.9, 0.99)), got {optimizer!r}"
-        )
-
-
 def range_test(
     model,
     data,
@@ -199,7 +191,7 @@ def range_test(
     another optimizer) called as ``optimizer(lr=schedule)``. The parameters
     (``params``, default ``model.init(seed)``) are not modified.
     """
-    _check_constructor(optimizer)
+    check_constructor(optimizer)
     start_lr = float(check.check_positive("start_lr", start_lr))
     end_lr = float(check.check_range("end_lr", end_lr, start_lr, low_open=True))
     steps = check.check_int("steps", steps, 2)
@@ -288,7 +280,7 @@ def parallel_range_test(
     :func:`~lrcourse.training.fit`. Reports the training loss of every rate
     after every epoch (see :class:`ParallelRangeTest`).
     """
-    _check_constructor(optimizer)
+    check_constructor(optimizer)
     lrs = np.logspace(-5, 1, 50) if lrs is None else check.check_positive("lrs", lrs)
     if lrs.ndim != 1:
         raise ValueError(f"lrs must be 1-D, got shape {lrs.shape}")

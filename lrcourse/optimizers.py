@@ -55,6 +55,21 @@ class Optimizer:
         return f"{self.name}({args})"
 
 
+def check_constructor(optimizer):
+    """Raise ``ValueError`` unless ``optimizer`` builds an optimizer from a rate (``sgd``, ...).
+
+    The sweeps and the range test call it with their own rates, so they need the
+    constructor (``sgd`` or ``functools.partial(adam, betas=(0.9, 0.99))``), not an
+    optimizer already built with one rate (``sgd(lr=0.1)``).
+    """
+    if isinstance(optimizer, Optimizer) or not callable(optimizer):
+        raise ValueError(
+            "optimizer must be a constructor called with the rate(s), such as sgd or "
+            f"functools.partial(adam, betas=(0.9, 0.99)), got {optimizer!r}"
+        )
+    return optimizer
+
+
 def _short(value):
     if callable(value):
         return getattr(value, "__name__", "schedule")
@@ -472,6 +487,7 @@ __all__ = [
     "adam",
     "adamw",
     "apply_updates",
+    "check_constructor",
     "run",
     "descend",
     "Descent",

@@ -24,9 +24,8 @@ import numpy as np
 
 from lrcourse import _blas
 from lrcourse import _validate as check
-from lrcourse.data import unpack
-from lrcourse.optimizers import Optimizer, apply_updates, sgd
-from lrcourse.training import DIVERGENCE_FACTOR, History, minibatches, updates_per_epoch
+from lrcourse.optimizers import apply_updates, check_constructor, sgd
+from lrcourse.training import DIVERGENCE_FACTOR, History, checked_data, minibatches, updates_per_epoch
 
 __all__ = ["SweepFit", "sweep_fit", "good_range", "Search", "trial_and_error"]
 
@@ -122,14 +121,6 @@ class SweepFit:
 _METRICS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 
 
-def _check_constructor(optimizer):
-    if isinstance(optimizer, Optimizer) or not callable(optimizer):
-        raise ValueError(
-            "optimizer must be a constructor called with the rates, such as sgd or "
-            f"functools.partial(adam, betas=(0.9, 0.99)), got {optimizer!r}"
-        )
-
-
 def sweep_fit(
     model,
     data,
@@ -154,16 +145,13 @@ def sweep_fit(
     One matrix product per minibatch serves every rate, so a sweep of 30 rates
     costs far less than 30 calls of ``fit``.
     """
-    _check_constructor(optimizer)
+    check_constructor(optimizer)
     lrs = check.check_positive("lrs", lrs)
     if lrs.ndim != 1 or len(lrs) == 0:
         raise ValueError(f"lrs must be 1-D and non-empty, got shape {lrs.shape}")
     epochs = check.check_int("epochs", epochs, 1)
     divergence_factor = float(check.check_range("divergence_factor", divergence_factor, 1.0, low_open=True))
-    X, y, X_val, y_val = unpack(data)
-    X, y = model.validate(X, y, name="X_train")
-    if X_val is not None:
-        X_val, y_val = model.validate(X_val, y_val, name="X_val")
+    X, y, X_val, y_val = checked_data(model, data)
     n = len(y)
     batch_size = n if batch_size is None else check.check_int("batch_size", batch_size, 1, n)
     classifier = model.task == "classification"

@@ -36,11 +36,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lrcourse import _validate as check
-from lrcourse.data import Split, make_linear_regression, unpack
+from lrcourse.data import Split, make_linear_regression
 from lrcourse.objectives import Objective
 from lrcourse.optimizers import apply_updates, run, sgd
 from lrcourse.schedules import Schedule
-from lrcourse.training import DIVERGENCE_FACTOR, minibatches, updates_per_epoch
+from lrcourse.training import DIVERGENCE_FACTOR, checked_data, minibatches, updates_per_epoch
 
 __all__ = [
     "NoisyRegression",
@@ -170,10 +170,7 @@ def train_schedules(
     """
     if not isinstance(schedules, dict) or not schedules:
         raise ValueError(f"schedules must be a non-empty dict {{name: schedule}}, got {schedules!r}")
-    X, y, X_val, y_val = unpack(data)
-    X, y = model.validate(X, y, name="X_train")
-    if X_val is not None:
-        X_val, y_val = model.validate(X_val, y_val, name="X_val")
+    X, y, X_val, y_val = checked_data(model, data)
     n = len(y)
     epochs = check.check_int("epochs", epochs, 1)
     batch_size = n if batch_size is None else check.check_int("batch_size", batch_size, 1, n)

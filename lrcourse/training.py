@@ -61,6 +61,16 @@ def updates_per_epoch(n, batch_size, drop_last=False):
     return n // batch_size if drop_last else math.ceil(n / batch_size)
 
 
+def checked_data(model, data):
+    """``(X_train, y_train, X_val, y_val)`` from ``data`` (see :func:`lrcourse.data.unpack`),
+    each pair checked by ``model.validate``; the validation pair may be ``(None, None)``."""
+    X, y, X_val, y_val = unpack(data)
+    X, y = model.validate(X, y, name="X_train")
+    if X_val is not None:
+        X_val, y_val = model.validate(X_val, y_val, name="X_val")
+    return X, y, X_val, y_val
+
+
 def minibatches(n, batch_size, rng, shuffle=True, drop_last=False):
     """The row indices of every minibatch of one epoch, as a list of arrays.
 
@@ -325,10 +335,7 @@ def fit(
     -------
     ``(params, history)``: the trained parameters and a :class:`History`.
     """
-    X, y, X_val, y_val = unpack(data)
-    X, y = model.validate(X, y, name="X_train")
-    if X_val is not None:
-        X_val, y_val = model.validate(X_val, y_val, name="X_val")
+    X, y, X_val, y_val = checked_data(model, data)
     n = len(y)
     epochs = check.check_int("epochs", epochs, 1)
     batch_size = n if batch_size is None else check.check_int("batch_size", batch_size, 1, n)

@@ -35,7 +35,7 @@ from lrcourse import _validate as check
 from lrcourse.data import unpack
 from lrcourse.models import ACTIVATIONS, MLP, log_softmax
 from lrcourse.schedules import cosine, warmup
-from lrcourse.training import DIVERGENCE_FACTOR, minibatches, updates_per_epoch
+from lrcourse.training import DIVERGENCE_FACTOR, checked_data, minibatches, updates_per_epoch
 
 __all__ = [
     "one_thread",
@@ -240,10 +240,7 @@ def train_rates(
     :class:`RateRuns`.
     """
     model = _check_mlp(model)
-    X, y, X_val, y_val = unpack(data)
-    X, y = model.validate(X, y, name="X_train")
-    if X_val is not None:
-        X_val, y_val = model.validate(X_val, y_val, name="X_val")
+    X, y, X_val, y_val = checked_data(model, data)
     n = len(y)
     epochs = check.check_int("epochs", epochs, 1)
     batch_size = check.check_int("batch_size", batch_size, 1, n)
