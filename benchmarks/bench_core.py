@@ -20,6 +20,7 @@ import sys
 import time
 
 import numpy as np
+from timing import median_ms
 
 from lrcourse import objectives
 from lrcourse.optimizers import adam, run
@@ -29,16 +30,6 @@ START = [-1.5, 2.0]
 RATES = np.logspace(-4, 0, 1000)
 SWEEP_BUDGET_MS = 20.0
 SPEEDUP_BUDGET = 100.0
-
-
-def median_ms(fn, repeats):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times))
 
 
 def torch_loop(rates):

@@ -16,24 +16,14 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import time
 
 import numpy as np
+from timing import median_ms
 
 from lrcourse import data, lr_finder, models, training
 from lrcourse.optimizers import adam
 
 BUDGET_MS = 500.0
-
-
-def median_ms(fn, repeats):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times))
 
 
 def digits_split():

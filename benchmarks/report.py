@@ -143,16 +143,15 @@ def bench_notebooks(repeats):
 def bench_sweeps(with_torch):
     import bench_core
     import bench_training
+    from timing import median_ms
 
     from lrcourse import objectives
     from lrcourse.optimizers import adam, run
 
     f = objectives.rosenbrock()
     opt = adam(lr=bench_core.RATES)
-    sweep_ms = bench_core.median_ms(lambda: run(opt, f.grad, bench_core.START, bench_core.STEPS), 21)
-    single_ms = bench_core.median_ms(
-        lambda: run(adam(lr=0.01), f.grad, bench_core.START, bench_core.STEPS), 21
-    )
+    sweep_ms = median_ms(lambda: run(opt, f.grad, bench_core.START, bench_core.STEPS), 21)
+    single_ms = median_ms(lambda: run(adam(lr=0.01), f.grad, bench_core.START, bench_core.STEPS), 21)
     out = {"single_ms": single_ms, "sweep_ms": sweep_ms}
     fit_ms, range_ms = bench_training.measure(repeats=7)
     out.update(fit_ms=fit_ms, parallel_range_ms=range_ms)

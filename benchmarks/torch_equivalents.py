@@ -13,6 +13,7 @@ import bench_core
 import bench_training
 import numpy as np
 import torch
+from timing import median_ms
 
 from lrcourse import models, objectives, training
 from lrcourse.lr_finder import range_test
@@ -45,7 +46,7 @@ def torch_mlp(params):
 def compare_sweep():
     f = objectives.rosenbrock()
     opt = adam(lr=bench_core.RATES)
-    ours_ms = bench_core.median_ms(lambda: run(opt, f.grad, bench_core.START, bench_core.STEPS), 21)
+    ours_ms = median_ms(lambda: run(opt, f.grad, bench_core.START, bench_core.STEPS), 21)
     start = time.perf_counter()
     finals_torch = bench_core.torch_loop(bench_core.RATES)
     torch_ms = (time.perf_counter() - start) * 1e3
