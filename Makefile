@@ -17,7 +17,7 @@ export CHROMIUM
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: book test lint unit notebooks build-check serve lab bench clean \
+.PHONY: book test lint unit notebooks robustness build-check serve lab bench clean \
 	site-assets test-site test-compat linkcheck
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
@@ -43,7 +43,7 @@ book: $(STAMP) $(ASSETS_STAMP)
 
 ## Run every check: lint, unit tests, every notebook under nbval, the book build, the site
 ## in a real browser, and the Colab, Binder and Python-version checks.
-test: lint unit notebooks build-check test-site test-compat
+test: lint unit notebooks robustness build-check test-site test-compat
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -55,12 +55,24 @@ unit: $(STAMP)
 ## Every chapter under nbval. The notebooks are stored without outputs; the numbers their
 ## `# NBVAL_CHECK_OUTPUT` cells must print live in cell metadata and are put back into
 ## copies under _build/nbval first (tests/nbval_expected.py). One notebook per worker.
+NBVAL_DIR ?= _build/nbval
 notebooks: $(STAMP)
-	@rm -rf _build/nbval; \
-	nbs="$$($(BIN)/python tests/nbval_expected.py prepare _build/nbval)"; \
+	@$(BIN)/python tests/numerics.py describe
+	@rm -rf $(NBVAL_DIR); \
+	nbs="$$($(BIN)/python tests/nbval_expected.py prepare $(NBVAL_DIR))"; \
 	if [ -z "$$nbs" ]; then echo "no notebooks in _toc.yml yet"; else \
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
 		-p no:cacheprovider -o testpaths= $$nbs; fi
+
+## The same checked outputs under other numerics (tests/numerics.py lists them for this
+## machine): seeded starts moved by a relative 1e-12, lower numpy SIMD levels, other
+## OpenBLAS kernels. An outcome the text relies on must not change with the CPU.
+robustness: $(STAMP)
+	@for v in $$($(BIN)/python tests/numerics.py names); do \
+		vars="$$($(BIN)/python tests/numerics.py env $$v)"; \
+		echo "notebooks under $$v: $$vars"; \
+		env $$vars $(MAKE) --no-print-directory notebooks NBVAL_DIR=_build/nbval-$$v || exit 1; \
+	done
 
 build-check: book
 

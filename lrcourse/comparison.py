@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrcourse import _validate as check
+from lrcourse._perturb import perturbed
 from lrcourse.data import unpack
 from lrcourse.objectives import Objective
 from lrcourse.optimizers import Optimizer, apply_updates, descend
@@ -422,7 +423,7 @@ def make_sparse_classification(
     weight = float(check.check_nonnegative("weight", weight))
     rng = np.random.default_rng(seed)
     rates = np.geomspace(max_rate, min_rate, n_features)
-    X = (rng.random((n_samples, n_features)) < rates).astype(np.float64)
+    X = perturbed((rng.random((n_samples, n_features)) < rates).astype(np.float64))
     w = weight * np.where(np.arange(n_features) % 2 == 0, 1.0, -1.0)
     z = X @ w
     p = 1.0 / (1.0 + np.exp(-(z - z.mean())))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from lrcourse import _validate as check
+from lrcourse._perturb import perturbed
 
 DIGITS_CITATION = (
     "Alpaydin, E. & Kaynak, C. (1998). Optical Recognition of Handwritten Digits [Dataset]. "
@@ -63,7 +64,7 @@ def check_xy(X, y, name="X"):
 
 def _shuffled(X, y, rng):
     order = rng.permutation(len(y))
-    return X[order], y[order]
+    return perturbed(X[order]), y[order]
 
 
 def _flip_labels(y, fraction, n_classes, rng):
@@ -106,7 +107,7 @@ def make_linear_regression(n_samples=200, n_features=10, noise=0.1, correlation=
     X = np.sqrt(1 - rho) * z + np.sqrt(rho) * common
     w = rng.standard_normal(n_features) / np.sqrt(n_features)
     y = X @ w + noise * rng.standard_normal(n_samples)
-    return X, y, w
+    return perturbed(X), perturbed(y), w
 
 
 def polynomial_features(x, degree):
@@ -136,7 +137,7 @@ def make_polynomial_regression(n_samples=30, degree=12, noise=0.3, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1.0, 1.0, n_samples)
     y = np.sin(np.pi * x) + noise * rng.standard_normal(n_samples)
-    return polynomial_features(x, degree), y
+    return polynomial_features(perturbed(x), degree), perturbed(y)
 
 
 # ----------------------------------------------------------------- classification
@@ -233,7 +234,7 @@ def load_digits(as_images=False):
     X = images.astype(np.float64) / 16.0
     if not as_images:
         X = X.reshape(len(X), -1)
-    return X, target.astype(np.int64)
+    return perturbed(X), target.astype(np.int64)
 
 
 # ----------------------------------------------------------------- splitting and scaling

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrcourse import _validate as check
+from lrcourse._perturb import perturbed
 
 
 def start_points(x0, sweep_shape):
@@ -38,7 +39,7 @@ def start_points(x0, sweep_shape):
             f"x0 has batch shape {x0.shape[:-1]}, which does not line up with the sweep shape "
             f"{tuple(sweep_shape)} of the optimizer's hyperparameters"
         ) from None
-    return np.broadcast_to(x0, lead + x0.shape[k:]).copy()
+    return perturbed(np.broadcast_to(x0, lead + x0.shape[k:]).copy())
 
 
 def run(optimizer, grad_fn, x0, steps):

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrcourse import _validate as check
+from lrcourse._perturb import perturbed
 from lrcourse.data import check_xy
 from lrcourse.tree import tree_leaves
 
@@ -436,7 +437,7 @@ class MLP(_Model):
         for l in range(1, self.n_layers + 1):
             fan_in, fan_out = self.sizes[l - 1], self.sizes[l]
             std = std_for(fan_in) if l < self.n_layers else np.sqrt(1.0 / fan_in)
-            arrays[f"W{l}"] = std * rng.standard_normal((fan_in, fan_out))
+            arrays[f"W{l}"] = perturbed(std * rng.standard_normal((fan_in, fan_out)))
             arrays[f"b{l}"] = np.zeros(fan_out)
         return _repeat(arrays, _sweep_shape(sweep))
 

@@ -1,0 +1,123 @@
+"""The numerical environments the chapters are checked under (``make robustness``).
+
+A learner's CPU rounds differently from the machine that wrote the book: numpy picks
+SIMD code paths by CPU (AVX-512, AVX2, NEON, ...) and OpenBLAS picks matrix kernels
+by CPU. A result the text relies on must not change with them. Besides the machine's
+own numerics (``make notebooks``), every chapter's checked outputs must come out the
+same under each of these environments:
+
+- ``perturbed``: every seeded start (initial weights, data, starting points) moved by
+  a relative 1e-12 (``LRCOURSE_PERTURB``, see ``lrcourse/_perturb.py``): the most
+  direct test of a knife edge, and independent of the CPU;
+- ``simd-lower``: numpy without its highest SIMD level this CPU has
+  (``NPY_DISABLE_CPU_FEATURES``), and OpenBLAS on an AVX2 kernel (Haswell) on x86-64;
+- ``simd-baseline``: numpy on its baseline SIMD level only, and OpenBLAS on an AVX
+  kernel without FMA (Sandybridge) on x86-64 or the generic ARMV8 kernel on arm64.
+
+``OPENBLAS_CORETYPE`` is set only when the environment does not set it already (some
+machines need a particular value to run at all). A variant that would change nothing
+on this CPU (no higher SIMD level to switch off) is left out.
+
+    python tests/numerics.py names        the variants for this machine, one a line
+    python tests/numerics.py env NAME     its variables as NAME=VALUE words (for env)
+    python tests/numerics.py describe     what this process runs on (SIMD, OpenBLAS core)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import sys
+
+PERTURBATION = "1e-12"
+
+
+def simd_levels():
+    """numpy's dispatched SIMD levels that this CPU has, lowest first."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy 1.x
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    return [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
+
+
+def _coretype(x86, arm):
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        return {}
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64"):
+        return {"OPENBLAS_CORETYPE": x86}
+    if machine in ("aarch64", "arm64") and arm:
+        return {"OPENBLAS_CORETYPE": arm}
+    return {}
+
+
+def variants():
+    """``{name: {variable: value}}`` for this machine, in the order they run."""
+    levels = simd_levels()
+    out = {"perturbed": {"LRCOURSE_PERTURB": PERTURBATION}}
+    if len(levels) >= 2:
+        out["simd-lower"] = {"NPY_DISABLE_CPU_FEATURES": ",".join(levels[1:]), **_coretype("Haswell", None)}
+    out["simd-baseline"] = {
+        **({"NPY_DISABLE_CPU_FEATURES": ",".join(levels)} if levels else {}),
+        **_coretype("Sandybridge", "ARMV8"),
+    }
+    if not out["simd-baseline"]:
+        del out["simd-baseline"]
+    return out
+
+
+def openblas_core():
+    """The kernel name OpenBLAS reports in this process, or None."""
+    import numpy  # noqa: F401  (loads numpy's OpenBLAS)
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+    from lrcourse import _blas
+
+    for path in _blas._loaded_openblas_paths():
+        lib = ctypes.CDLL(path)
+        for prefix in ("scipy_openblas_get_corename", "openblas_get_corename"):
+            for suffix in _blas._SUFFIXES:
+                fn = getattr(lib, f"{prefix}{suffix}", None)
+                if fn is not None:
+                    fn.restype = ctypes.c_char_p
+                    return fn().decode()
+    return None
+
+
+def describe():
+    import numpy as np
+
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:
+        from numpy.core._multiarray_umath import __cpu_features__
+    active = [name for name in simd_levels() if __cpu_features__.get(name)]
+    disabled = os.environ.get("NPY_DISABLE_CPU_FEATURES", "")
+    return (
+        f"numpy {np.__version__} on {platform.machine()}: SIMD levels {', '.join(active) or 'baseline'}"
+        f"{' (disabled: ' + disabled + ')' if disabled else ''}; OpenBLAS core {openblas_core()}; "
+        f"LRCOURSE_PERTURB={os.environ.get('LRCOURSE_PERTURB', '0')}"
+    )
+
+
+def main(argv):
+    if argv[:1] == ["names"]:
+        print("\n".join(variants()))
+    elif argv[:1] == ["env"] and len(argv) == 2:
+        table = variants()
+        if argv[1] not in table:
+            print(f"unknown variant {argv[1]!r}; this machine has {', '.join(table)}", file=sys.stderr)
+            return 2
+        print(" ".join(f"{k}={v}" for k, v in table[argv[1]].items()))
+    elif argv[:1] == ["describe"]:
+        print(describe())
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
