@@ -494,7 +494,7 @@ def curve_quiz(seed=0):
             "softmax regression on the digits, SGD lr=0.1, 20 epochs",
             on_digits(_models.SoftmaxRegression(64, 10), sgd(lr=0.1), 20),
         ),
-        ("MLP (32 hidden units) on the digits, SGD lr=1.8, 20 epochs", on_digits(mlp, sgd(lr=1.8), 20)),
+        ("MLP (32 hidden units) on the digits, SGD lr=3, 20 epochs", on_digits(mlp, sgd(lr=3.0), 20)),
     ]
     order = np.random.default_rng(seed).permutation(len(runs))
     return [QuizCurve("ABCDEF"[i], runs[k][1], runs[k][0]) for i, k in enumerate(order)]
