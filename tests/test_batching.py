@@ -163,7 +163,7 @@ def test_sweep_evaluates_only_the_chosen_epochs(split):
     )
     assert some.evaluated == (0, 2, 4)
     assert full.evaluated == (0, 1, 2, 3, 4)
-    for e in (0, 2, 4):
+    for e in (0, 2, 4):  # exact: the same training, evaluated by the same code
         np.testing.assert_array_equal(some.val_accuracy[:, e], full.val_accuracy[:, e])
         np.testing.assert_array_equal(some.train_loss[:, e], full.train_loss[:, e])
     assert np.isnan(some.train_loss[:, 1]).all() and np.isnan(some.val_loss[:, 3]).all()

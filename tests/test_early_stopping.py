@@ -190,7 +190,7 @@ def test_record_curves_and_the_oracle(poly):
     assert curves.budget == 40 and list(curves.epochs) == list(range(41)) and "poly" in repr(curves)
     assert curves.test_loss[0, 0] == pytest.approx(model.loss(model.init(0), split.X_test, split.y_test))
     _, h = training.fit(model, split, sgd(lr=0.1), 40, 5, seed=2)
-    assert np.array_equal(curves.val_loss[2], h.val_loss)
+    assert np.array_equal(curves.val_loss[2], h.val_loss)  # exact: record_curves calls fit
     out = es.evaluate_stopping(curves, np.array([0, 3, 100])[:, None], np.array([0.0, 0.01])[None, :])
     assert out.stop.shape == out.test_best.shape == (3, 3, 2)
     assert np.array_equal(out.oracle, es.oracle_epoch(curves.val_loss))

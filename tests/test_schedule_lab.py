@@ -210,7 +210,7 @@ def test_record_end_keeps_the_final_numbers(split, mlp):
     every = schedule_lab.train_schedules(mlp, split, plan, 3, 32, seed=1)
     ends = schedule_lab.train_schedules(mlp, split, plan, 3, 32, seed=1, record="end")
     assert ends.train_loss.shape == (2, 2) and ends.val_accuracy.shape == (2, 2)
-    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):  # the same runs: exact
         np.testing.assert_array_equal(getattr(ends, key), getattr(every, key)[[0, -1]])
     assert ends.final() == every.final()
     with pytest.raises(ValueError, match="record"):

@@ -110,13 +110,14 @@ def test_sweep_shapes():
     grid = cosine(lr=np.array([[0.1], [0.2]]), T_max=10, eta_min=np.array([0.0, 0.01, 0.02]))
     assert grid(np.arange(7)).shape == (7, 2, 3)
     assert grid(np.arange(6).reshape(2, 3)).shape == (2, 3, 2, 3)
+    # exact: the swept rates meet only + - * / (test_schedules_properties.py has the rest)
     np.testing.assert_array_equal(grid(4)[1, 2], cosine(0.2, 10, 0.02)(4))
 
 
 def test_sweep_of_composites():
     parts = sequential([linear(np.array([0.1, 0.2]), 0.5, 1.0, 4), cosine(0.1, 10)], [4])
     assert parts(np.arange(9)).shape == (9, 2)
-    np.testing.assert_array_equal(
+    np.testing.assert_array_equal(  # exact: linear is + - * / only
         parts(np.arange(9))[:, 1], sequential([linear(0.2, 0.5, 1.0, 4), cosine(0.1, 10)], [4])(np.arange(9))
     )
     ramp = warmup(cosine(0.1, 10), 5, power=np.array([1.0, 2.0, 3.0]))
@@ -130,6 +131,7 @@ def test_int_calls_are_served_in_any_order():
     sched = one_cycle(0.5, total_steps=700)
     curve = sched(np.arange(701))
     order = np.random.default_rng(1).permutation(701)
+    # exact: an int call computes a block of steps with the same elementwise formula
     np.testing.assert_array_equal([sched(int(t)) for t in order], curve[order])
     assert sched(700) == curve[700]
 

@@ -74,7 +74,7 @@ def test_linear_regression_hessian_is_the_hessian_of_the_model_loss():
     X, y, _ = data.make_linear_regression(n_samples=50, n_features=3, seed=1)
     model = models.LinearRegression(3, l2=0.3)
     H = stability.linear_regression_hessian(X, l2=0.3)
-    # the gradient is linear in (w, b): finite differences of it recover H exactly
+    # the gradient is linear in (w, b): finite differences of it recover H up to round-off
     theta0 = np.array([0.2, -0.1, 0.4, 0.3])
 
     def grad(theta):

@@ -80,7 +80,7 @@ def test_nesterov_lookahead_sweeps_over_rates():
     theta, v = tb.nesterov_lookahead(ROSEN.grad, [-1.2, 1.0], lrs, 0.9, 50)
     assert theta.shape == v.shape == (51, 3, 2)
     single, _ = tb.nesterov_lookahead(ROSEN.grad, [-1.2, 1.0], 1e-3, 0.9, 50)
-    np.testing.assert_array_equal(theta[:, 1], single)
+    np.testing.assert_array_equal(theta[:, 1], single)  # exact: the rate meets only + - * /
 
 
 def test_rmsprop_eps_inside_matches_pytorch_for_large_gradients_only():
@@ -115,6 +115,7 @@ def test_textbook_optimizers_sweep_like_the_pytorch_ones():
     for make in (tb.heavy_ball, tb.ema_momentum, tb.rmsprop_eps_inside, tb.adam_no_bias_correction):
         swept = optimizers.run(make(lr=lrs), QUAD.grad, [1.0, 1.0], 20)
         single = optimizers.run(make(lr=1e-2), QUAD.grad, [1.0, 1.0], 20)
+        # exact: the swept rate meets only +, -, *, / and sqrt, correctly rounded everywhere
         np.testing.assert_array_equal(swept[:, 1], single)
 
 

@@ -34,6 +34,7 @@ def test_race_runs_each_optimizer_once_with_the_rates_as_a_sweep():
     lrs = np.array([1e-3, 3e-3])
     res = wo.race(f, [-1.2, 1.0], lrs, momentum=0.5, steps=30)
     assert list(res) == list(wo.RACERS)
+    # exact, as in test_optimizers: only the rate is swept, and it meets only + - * / sqrt
     single = optimizers.descend(f, [-1.2, 1.0], optimizers.adam(lr=3e-3, betas=(0.5, 0.999)), 30)
     np.testing.assert_array_equal(res["Adam"].path[:, 1], single.path)
     mom = optimizers.descend(f, [-1.2, 1.0], optimizers.sgd(lr=1e-3, momentum=0.5, nesterov=True), 30)
@@ -87,7 +88,8 @@ def test_every_landscape_has_its_own_limits():
 
 
 def test_the_rotated_ravine_is_the_ravine_turned():
-    # same start relative to the bowl: the axis-free methods lose exactly the same
+    # same start relative to the bowl: the axis-free methods lose the same, up to the
+    # round-off of the rotation
     runs = {}
     for name in ("ravine", "rotated ravine"):
         make, x0, _ = wo.LANDSCAPES[name]
