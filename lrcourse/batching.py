@@ -155,10 +155,10 @@ def _loss_and_grad(model, params, X, y, chunk):
     r"""``model.loss_and_grad`` on the rows of ``X``, computed ``chunk`` rows at a time.
 
     The loss and the gradient are means over the rows, so the chunks' values
-    weighted by their share of the rows add up to the same numbers (gradient
-    accumulation). Small matrix products are much faster than large batched
-    ones on a busy CPU, where the threads of the linear-algebra library wait
-    for each other.
+    weighted by their share of the rows add up to the same numbers, up to
+    round-off (gradient accumulation). Small matrix products are much faster
+    than large batched ones on a busy CPU, where the threads of the
+    linear-algebra library wait for each other.
     """
     if len(y) <= chunk:
         return model.loss_and_grad(params, X, y)

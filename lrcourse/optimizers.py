@@ -1,4 +1,4 @@
-"""Gradient-descent optimizers that reproduce ``torch.optim`` exactly, in numpy.
+"""Gradient-descent optimizers that follow ``torch.optim``'s update rules, in numpy.
 
 Every optimizer is a pair of pure functions, in the style of optax::
 
@@ -22,6 +22,7 @@ optimizer has reached, as PyTorch's ``param_groups[0]['lr']`` is read at each
 
 The arithmetic follows PyTorch's single-tensor CPU code in float64, including
 the details that textbook formulas leave out; each docstring gives the rule.
+The paths agree with PyTorch's to float64 round-off (the tests check ``1e-10``).
 """
 
 from __future__ import annotations

@@ -197,7 +197,7 @@ def train_schedules(
 
     def evaluate():
         # Member by member: on a whole data set one model at a time is much faster than
-        # numpy's broadcast matmul of the stacked weights (and it is exactly what fit computes).
+        # numpy's broadcast matmul of the stacked weights (and it is the call fit makes).
         for part, Xp, yp in (("train", X, y), ("val", X_val, y_val)):
             if Xp is None:
                 continue

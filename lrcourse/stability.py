@@ -13,7 +13,7 @@ step (it oscillates) but still shrinks; above :math:`2/L` it grows (:func:`regim
 
 For linear regression with the mean squared error the loss *is* a quadratic, with
 Hessian :math:`\frac2n \tilde X^\top \tilde X` (:func:`linear_regression_hessian`),
-so the limit can be computed exactly and compared with a measurement:
+so the limit can be computed in closed form and compared with a measurement:
 :func:`gd_sweep` runs full-batch gradient descent for many rates in one vectorised
 call, and :func:`divergence_threshold` narrows down the rate where runs start to
 diverge.

@@ -1,6 +1,6 @@
 r"""Textbook forms of the update rules, for comparison with PyTorch's. **Not what PyTorch computes.**
 
-:mod:`lrcourse.optimizers` reproduces ``torch.optim`` exactly. Books, papers and
+:mod:`lrcourse.optimizers` follows ``torch.optim``'s update rules. Books, papers and
 other libraries often write the same methods differently; this module implements
 those other forms so that a notebook can put both side by side and *measure* the
 difference:
@@ -24,8 +24,8 @@ difference:
 
 The first four return :class:`~lrcourse.optimizers.Optimizer` objects, so they run
 through :func:`~lrcourse.optimizers.run` and :func:`~lrcourse.optimizers.descend`
-with sweeps (array hyperparameters) and schedules (callable ``lr``) exactly like
-the PyTorch-exact ones.
+with sweeps (array hyperparameters) and schedules (callable ``lr``) just like
+the PyTorch ones.
 """
 
 from __future__ import annotations

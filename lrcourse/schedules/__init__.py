@@ -15,6 +15,10 @@ closed forms here agree with it to float64 round-off (the tests check ``1e-12``)
 (``gamma``, ...) may be arrays; ``sched(t)`` then has shape
 ``np.shape(t) + sched.sweep_shape``, one curve per member, e.g.
 ``cosine(lr=np.array([0.1, 0.2, 0.3]), T_max=10)(np.arange(20)).shape == (20, 3)``.
+A member's curve is that of the schedule built with the member's values alone: bit
+for bit where the swept values only meet +, -, * and / (rates, ``eta_min``, ...),
+to within a few ULPs where they go through a power (``gamma``, ``power``), since
+numpy's ``pow`` of an array may round differently from one schedule's.
 
 **With the optimizers.** A schedule is the ``lr`` of any optimizer in
 :mod:`lrcourse.optimizers`; ``cyclic`` and ``one_cycle`` also have a
