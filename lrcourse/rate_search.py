@@ -10,7 +10,7 @@ makes with that rate; :meth:`SweepFit.history` returns it as a
 and :mod:`lrcourse.plotting`. (:func:`lrcourse.lr_finder.parallel_range_test`
 does the same for the training loss only.)
 
-:func:`good_range` reads off the rates whose score is close to the best, and
+:func:`good_range` reads off the run of rates whose score is close to the best, and
 :func:`trial_and_error` replays the hand-tuning recipe "try a rate, look, move it
 by a factor, stop when it gets worse" on a score function, counting the trials.
 """
@@ -236,23 +236,33 @@ def sweep_fit(
 
 
 def good_range(lrs, scores, tolerance, higher_is_better=True):
-    r"""The rates whose score is within ``tolerance`` of the best: ``(low, high, best_lr)``.
+    r"""The run of rates around the best whose score is within ``tolerance`` of it: ``(low, high, best_lr)``.
 
     With scores :math:`s_i` (NaN for diverged rates) and best :math:`s^*`, a rate
     is *good* when :math:`s_i \ge s^* - \text{tolerance}` (or
     :math:`s_i \le s^* + \text{tolerance}` when lower is better, e.g. a loss).
-    Returns the smallest and largest good rate and the best one. The good rates
-    need not be contiguous; the span is what a reader of the curve would quote.
+    Returns the smallest and largest rate of the unbroken run of good rates that
+    contains the best one (``lrs`` sorted), and the best rate itself (the first
+    of ties). A good score beyond a rate that is not good does not widen the
+    range: far above the good range a too-large rate trains erratically, and its
+    final score can land near the best by chance and differently on every machine.
     """
     lrs = check.check_positive("lrs", lrs)
     scores = np.asarray(scores, dtype=np.float64)
     tolerance = float(check.check_nonnegative("tolerance", tolerance))
     if lrs.ndim != 1 or scores.shape != lrs.shape or np.isnan(scores).all():
         raise ValueError(f"scores must match lrs (shape {lrs.shape}) and hold at least one finite value")
+    if np.any(np.diff(lrs) <= 0):
+        raise ValueError("lrs must be sorted in increasing order")
     s = scores if higher_is_better else -scores
     best = int(np.nanargmax(s))
-    good = np.flatnonzero(s >= s[best] - tolerance)
-    return float(lrs[good.min()]), float(lrs[good.max()]), float(lrs[best])
+    good = np.nan_to_num(s, nan=-np.inf) >= s[best] - tolerance
+    low = high = best
+    while low > 0 and good[low - 1]:
+        low -= 1
+    while high < len(s) - 1 and good[high + 1]:
+        high += 1
+    return float(lrs[low]), float(lrs[high]), float(lrs[best])
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,21 @@ def test_good_range():
         rate_search.good_range(lrs, np.full(5, np.nan), 0.1)
 
 
+def test_good_range_is_the_unbroken_run_around_the_best():
+    lrs = 10.0 ** np.arange(-3, 4)
+    # 1000 lands near the best by chance, beyond the rates 10 and 100 that are not good
+    acc = np.array([0.80, 0.95, 0.96, 0.955, 0.90, 0.90, 0.958])
+    assert rate_search.good_range(lrs, acc, 0.01) == (0.01, 1.0, 0.1)
+    # a diverged rate (NaN) ends the run as well
+    acc = np.array([0.80, 0.95, 0.96, np.nan, 0.955, 0.90, 0.90])
+    assert rate_search.good_range(lrs, acc, 0.01) == (0.01, 0.1, 0.1)
+    # ties for the best: the first one is the best rate, the run extends over both
+    acc = np.array([0.80, 0.96, 0.955, 0.96, 0.90, 0.90, 0.90])
+    assert rate_search.good_range(lrs, acc, 0.01) == (0.01, 1.0, 0.01)
+    with pytest.raises(ValueError, match="sorted"):
+        rate_search.good_range(lrs[::-1], acc, 0.01)
+
+
 def _peak(best_lr, width=1.0):
     """A score that peaks at best_lr (1.0) and falls off in log distance; NaN above 10 x best."""
 
