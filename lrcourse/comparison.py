@@ -14,7 +14,9 @@ The comparison tables in books rate optimizers with words ("fast", "stable",
 A sweep trains every rate at once through the sweep axes of
 :mod:`lrcourse.optimizers` and :mod:`lrcourse.models`: :func:`sweep_landscape`
 on a 2-D landscape, :func:`sweep_model` on a model and a data set with the
-minibatches of :func:`lrcourse.training.minibatches`.
+minibatches of :func:`lrcourse.training.minibatches`; :func:`sweep_starts` runs
+a landscape sweep from several starts at once, for example the nearly equal
+starts of :func:`nudged_starts`, to see which measurements hang on rounding.
 
 It also holds the small synthetic problems the chapter on momentum and adaptive
 methods measures with: :func:`make_sparse_classification` (rare features, for
@@ -40,6 +42,8 @@ __all__ = [
     "RateSweep",
     "steps_to_threshold",
     "sweep_landscape",
+    "nudged_starts",
+    "sweep_starts",
     "sweep_model",
     "step_cost",
     "count_state_arrays",
@@ -186,19 +190,61 @@ def sweep_landscape(objective, x0, constructor, lrs, steps, threshold, name=None
     ``steps`` steps, and *diverges* as :func:`~lrcourse.optimizers.descend`
     says (loss above ``explode`` times the start). Returns a :class:`RateSweep`.
     """
+    x0 = check.as_float_array("x0", x0)
+    if x0.ndim != 1:
+        raise ValueError(f"x0 must be one starting point, shape (d,), got shape {x0.shape}")
+    return sweep_starts(objective, x0[None], constructor, lrs, steps, threshold, name, explode)[0]
+
+
+def nudged_starts(x0, n, size=1e-9, seed=0):
+    r"""``x0`` followed by ``n`` copies of it, each moved by a relative ``size``: shape ``(n + 1, d)``.
+
+    Copy :math:`k` is :math:`x_0 (1 + \text{size}\; u_k)`, elementwise, with
+    :math:`u_k` uniform in :math:`[-1, 1]` from ``np.random.default_rng(seed)``.
+    A result that differs between these starts hangs on the last digits of the
+    start, and so on rounding: another CPU may well print another value. Pass
+    the starts to :func:`sweep_starts`.
+    """
+    x0 = check.as_float_array("x0", x0)
+    if x0.ndim != 1:
+        raise ValueError(f"x0 must be one starting point, shape (d,), got shape {x0.shape}")
+    n = check.check_int("n", n, 1)
+    size = float(check.check_range("size", size, 0.0, 1e-3, low_open=True))
+    u = np.random.default_rng(seed).uniform(-1.0, 1.0, (n,) + x0.shape)
+    return np.concatenate([x0[None], x0 * (1.0 + size * u)])
+
+
+def sweep_starts(objective, starts, constructor, lrs, steps, threshold, name=None, explode=1e6):
+    """:func:`sweep_landscape` from each of several ``starts`` (shape ``(K, d)``), all in one call.
+
+    Every start runs at every rate (one :func:`~lrcourse.optimizers.descend`
+    with a ``(K, S)`` grid of rates); returns a list of ``K`` :class:`RateSweep`,
+    the one of ``starts[k]`` at index ``k``. With the starts of
+    :func:`nudged_starts` this shows which measurements are reproducible.
+    """
     lrs = _sorted_rates(lrs)
     constructor = _constructor(constructor)
     steps = check.check_int("steps", steps, 1)
-    res = descend(objective, x0, constructor(lr=lrs), steps, explode=explode)
-    return RateSweep(
-        name=name or getattr(constructor, "__name__", "optimizer"),
-        lrs=lrs,
-        steps_to=steps_to_threshold(res.losses, threshold),
-        final_loss=res.final_loss,
-        diverged=res.diverged,
-        losses=res.losses,
-        threshold=float(threshold),
-    )
+    starts = check.as_float_array("starts", starts)
+    if starts.ndim != 2:
+        raise ValueError(f"starts must have shape (K, d), one starting point a row, got shape {starts.shape}")
+    K, S = len(starts), len(lrs)
+    grid = np.broadcast_to(lrs, (K, S))
+    res = descend(objective, starts[:, None, :], constructor(lr=grid), steps, explode=explode)
+    steps_to = steps_to_threshold(res.losses, threshold)
+    label = name or getattr(constructor, "__name__", "optimizer")
+    return [
+        RateSweep(
+            name=label,
+            lrs=lrs,
+            steps_to=steps_to[k],
+            final_loss=res.final_loss[k],
+            diverged=res.diverged[k],
+            losses=res.losses[:, k],
+            threshold=float(threshold),
+        )
+        for k in range(K)
+    ]
 
 
 def sweep_model(
@@ -404,30 +450,43 @@ def rotate(point, angle):
 
 
 def make_sparse_classification(
-    n_samples=2000, n_features=20, max_rate=0.5, min_rate=0.005, weight=2.0, seed=0
+    n_samples=2000, n_features=20, max_rate=0.5, min_rate=0.005, weight=2.0, jitter=0.0, seed=0
 ):
-    r"""Binary classification with binary features of very different frequencies.
+    r"""Binary classification with sparse features of very different frequencies.
 
-    Feature :math:`j` is 1 in a fraction :math:`p_j` of the rows, with
+    Feature :math:`j` is present in a fraction :math:`p_j` of the rows, with
     :math:`p_j` spaced geometrically from ``max_rate`` down to ``min_rate``
     (frequent to rare), independently, and 0 elsewhere. Labels are drawn from
-    :math:`P(y = 1) = \sigma(x^\top w^* - \bar z)` with every true weight
-    :math:`w^*_j = \pm\,\text{weight}` (alternating signs) and the offset
-    :math:`\bar z` that centres the logits. Returns ``(X, y, rates)``, where
-    ``rates`` are the :math:`p_j`; the realised frequencies are ``X.mean(axis=0)``.
+    :math:`P(y = 1) = \sigma(m^\top w^* - \bar z)`, with :math:`m` the 0/1 pattern of
+    present features, every true weight :math:`w^*_j = \pm\,\text{weight}`
+    (alternating signs) and the offset :math:`\bar z` that centres the logits.
+
+    A present feature has the value 1 (``jitter=0``, binary features) or a value
+    drawn uniformly from :math:`[1 - \text{jitter}, 1 + \text{jitter}]`, after the
+    labels, so the labels and the pattern do not depend on ``jitter``. Some
+    jitter keeps gradients from cancelling exactly: with binary features and
+    zero initial weights every row starts at :math:`p = 1/2`, a mini-batch
+    with as many 0s as 1s among the rows of a feature gives that weight a
+    gradient of exactly zero, and an adaptive optimizer takes no step where a
+    rounding error of :math:`10^{-13}` would give a sizeable one (AdaGrad, with
+    :math:`\epsilon = 10^{-10}`, a thousandth of its rate). Returns ``(X, y, rates)``, where ``rates`` are the :math:`p_j`; the
+    realised frequencies are ``(X > 0).mean(axis=0)``.
     """
     n_samples = check.check_int("n_samples", n_samples, 2)
     n_features = check.check_int("n_features", n_features, 1)
     max_rate = float(check.check_range("max_rate", max_rate, 0.0, 1.0, low_open=True))
     min_rate = float(check.check_range("min_rate", min_rate, 0.0, max_rate, low_open=True))
     weight = float(check.check_nonnegative("weight", weight))
+    jitter = float(check.check_range("jitter", jitter, 0.0, 1.0, high_open=True))
     rng = np.random.default_rng(seed)
     rates = np.geomspace(max_rate, min_rate, n_features)
-    X = perturbed((rng.random((n_samples, n_features)) < rates).astype(np.float64))
+    present = rng.random((n_samples, n_features)) < rates
     w = weight * np.where(np.arange(n_features) % 2 == 0, 1.0, -1.0)
-    z = X @ w
+    z = present @ w
     p = 1.0 / (1.0 + np.exp(-(z - z.mean())))
     y = (rng.random(n_samples) < p).astype(np.int64)
+    values = rng.uniform(1.0 - jitter, 1.0 + jitter, present.shape) if jitter else 1.0
+    X = perturbed(np.where(present, values, 0.0))
     return X, y, rates
 
 

@@ -43,6 +43,28 @@ def test_rate_sweep_without_any_converging_rate():
     assert "never" in sweep.summary() and "none" in sweep.summary()
 
 
+def test_nudged_starts_and_sweep_starts():
+    starts = comparison.nudged_starts([1.0, -2.0], 3, size=1e-6, seed=1)
+    assert starts.shape == (4, 2)
+    np.testing.assert_array_equal(starts[0], [1.0, -2.0])
+    assert np.all(np.abs(starts[1:] / starts[0] - 1) <= 1e-6) and len(np.unique(starts[:, 0])) == 4
+    lrs = np.geomspace(1e-2, 0.3, 12)
+    sweeps = comparison.sweep_starts(QUAD, starts, optimizers.sgd, lrs, 200, 1e-6, name="SGD")
+    assert len(sweeps) == 4 and all(s.name == "SGD" for s in sweeps)
+    for start, sweep in zip(starts, sweeps, strict=True):
+        alone = comparison.sweep_landscape(QUAD, start, optimizers.sgd, lrs, 200, 1e-6)
+        np.testing.assert_array_equal(sweep.steps_to, alone.steps_to)
+        np.testing.assert_array_equal(sweep.losses, alone.losses)
+    # gradient descent on a quadratic does not hang on the last digits of the start
+    assert len({s.best_steps for s in sweeps}) == 1
+    with pytest.raises(ValueError, match="shape"):
+        comparison.sweep_starts(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 10, 1e-3)
+    with pytest.raises(ValueError, match="one starting point"):
+        comparison.sweep_landscape(QUAD, [[1.0, 1.0]], optimizers.sgd, lrs, 10, 1e-3)
+    with pytest.raises(ValueError, match="size"):
+        comparison.nudged_starts([1.0, 1.0], 2, size=0.1)
+
+
 def test_longest_run_picks_the_widest_band():
     assert comparison._longest_run(np.array([1, 0, 1, 1, 1, 0, 1, 1], dtype=bool)) == (2, 5)
     assert comparison._longest_run(np.array([0, 0], dtype=bool)) is None
@@ -185,6 +207,17 @@ def test_sparse_classification_has_the_requested_frequencies():
     np.testing.assert_array_equal(X, again[0])
     with pytest.raises(ValueError, match="min_rate"):
         comparison.make_sparse_classification(max_rate=0.1, min_rate=0.2)
+
+
+def test_sparse_classification_jitter_keeps_pattern_and_labels():
+    X, y, _ = comparison.make_sparse_classification(n_samples=5000, n_features=6, seed=2)
+    Xj, yj, _ = comparison.make_sparse_classification(n_samples=5000, n_features=6, jitter=0.1, seed=2)
+    np.testing.assert_array_equal(yj, y)
+    np.testing.assert_array_equal(Xj > 0, X > 0)
+    present = Xj[Xj > 0]
+    assert present.min() >= 0.9 and present.max() <= 1.1 and len(np.unique(present)) == len(present)
+    with pytest.raises(ValueError, match="jitter"):
+        comparison.make_sparse_classification(jitter=1.0)
 
 
 def test_decay_under_noise_separates_adam_l2_from_adamw():
