@@ -86,7 +86,7 @@ test-site: build-check
 ## and the unit tests under every Python from 3.10 to 3.13 that is installed (see
 ## tests/compat/compat.py). Slow the first time; the venvs and pip's downloads are cached.
 test-compat: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup tests/compat
+	$(BIN)/python -m pytest -q -n $(JOBS) tests/compat
 
 ## Check the external links (needs internet): reports broken links, never fails.
 linkcheck: $(STAMP) $(ASSETS_STAMP)

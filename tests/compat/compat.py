@@ -1,11 +1,12 @@
-"""Helpers for the Colab, Binder and Python-version checks (``make test-compat``).
+"""Helpers for the Colab and Binder checks (``make test-compat``) and the Python-version
+checks (``make test-python-versions``).
 
 - Interpreters: ``$LRCOURSE_PYTHON_3_12`` (a path), else ``python3.12`` on the PATH,
   else the newest 3.12.x that ``pyenv`` knows. A missing one is skipped, with a message.
 - Virtual environments live in a cache (``$LRCOURSE_COMPAT_CACHE``, default
   ``~/.cache/lrcourse-compat``), one per interpreter and set of pins, and are reused
-  while their pins do not change; ``LRCOURSE_COMPAT_FRESH=1`` rebuilds them.
-  Packages come from pip's own cache when it has them.
+  while their pins do not change; ``LRCOURSE_COMPAT_FRESH=1`` rebuilds them (once per
+  run, whichever worker comes first). Packages come from pip's own cache when it has them.
 - Pins: ``pins/*.txt`` beside this file, frozen with ``python tests/compat/compat.py``
   (for each interpreter found, and for Colab's stack), so every run installs the
   same versions.
@@ -16,6 +17,7 @@ Run as a script, it refreezes the pins:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -24,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -47,6 +50,10 @@ COLAB_REQUIREMENTS = [
     "tornado==6.4.2",
     "traitlets==5.7.1",
 ]
+
+
+# This test run: the same in every pytest-xdist worker of one run, new in the next run.
+RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
 
 
 def cache_dir() -> Path:
@@ -130,17 +137,22 @@ def make_venv(python: str, name: str, requirements: list[str], pins: Path | None
     key = hashlib.sha256(key_src.encode()).hexdigest()[:12]
     venv = cache_dir() / f"{name}-{key}"
     ok = venv / ".complete"
-    if fresh or os.environ.get("LRCOURSE_COMPAT_FRESH") == "1":
+    # one builder at a time (two test runs, or two workers of one run, may want the same venv)
+    with open(cache_dir() / f"{name}-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = ok.read_text() if ok.exists() and venv_python(venv).exists() else None
+        if done is not None and not (fresh or os.environ.get("LRCOURSE_COMPAT_FRESH") == "1"):
+            return venv
+        if done == RUN:  # fresh, but already rebuilt in this run (by another worker)
+            return venv
         shutil.rmtree(venv, ignore_errors=True)
-    if ok.exists() and venv_python(venv).exists():
-        return venv
-    shutil.rmtree(venv, ignore_errors=True)
-    run([python, "-m", "venv", venv])
-    cmd = [venv_python(venv), "-m", "pip", "install", "--quiet", *requirements]
-    if pins is not None:
-        cmd += ["-c", pins]
-    run(cmd, env=pip_env())
-    ok.write_text("ok\n")
+        run([python, "-m", "venv", venv])
+        # --no-compile: a kernel compiles the few modules it imports, not all of them at install
+        cmd = [venv_python(venv), "-m", "pip", "install", "--quiet", "--no-compile", *requirements]
+        if pins is not None:
+            cmd += ["-c", pins]
+        run(cmd, env=pip_env())
+        ok.write_text(RUN)
     return venv
 
 

@@ -1,7 +1,9 @@
-"""Fixtures for the Colab, Binder and Python-version checks: the wheel and a notebook runner."""
+"""Fixtures for the Colab, Binder and Python-version checks: the wheel, the interpreters
+and a notebook runner."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
@@ -13,15 +15,51 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # compat.py
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # toc.py
 
-from compat import ROOT, build_wheel  # noqa: E402
+from compat import ROOT, build_wheel, find_python  # noqa: E402
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "compat"
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With ``-n`` and the default ``--dist load`` (make test-compat): Binder's tests share one
+    venv, so they go to one worker together; every other test (each Colab chapter has a
+    runtime of its own) goes to whichever worker is free. Other ``--dist`` modes are kept."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BinderTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return "binder" if nodeid.startswith("tests/compat/test_binder.py::") else nodeid
+
+    return BinderTogether(config, log)
+
+
+def python_or_skip(version: str, check: str) -> str:
+    """The interpreter for ``version``; when there is none, skip ``check`` with the reason,
+    or fail when ``LRCOURSE_COMPAT_REQUIRE=1`` (CI, where a skip would hide a missing check)."""
+    python, how = find_python(version)
+    if python is None:
+        message = f"{check} skipped: {how}"
+        if os.environ.get("LRCOURSE_COMPAT_REQUIRE") == "1":
+            pytest.fail(message.replace("skipped", "cannot run") + " (LRCOURSE_COMPAT_REQUIRE=1)")
+        pytest.skip(message)
+    return python
+
+
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory):
-    """lrcourse built from the working tree, as a wheel."""
-    return build_wheel(tmp_path_factory.mktemp("dist"))
+    """lrcourse built from the working tree, as a wheel: once per run, shared by the
+    pytest-xdist workers (their temporary folders have a common parent)."""
+    shared = tmp_path_factory.getbasetemp().parent
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp()
+    dist = shared / "lrcourse-wheel"
+    with open(shared / "lrcourse-wheel.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = sorted(dist.glob("lrcourse-*.whl"))
+        return built[0] if built else build_wheel(dist)
 
 
 def execute_notebook(path, python, cwd, env, timeout=600):

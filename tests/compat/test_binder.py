@@ -14,8 +14,8 @@ import os
 import shutil
 
 import pytest
-from compat import ROOT, find_python, pip_env, run, venv_python
-from conftest import ARTIFACTS, execute_notebook, widget_views
+from compat import ROOT, pip_env, run, venv_python
+from conftest import ARTIFACTS, execute_notebook, python_or_skip, widget_views
 from toc import toc_notebooks
 
 # repo2docker's default Python when the repository does not name one (runtime.txt).
@@ -24,8 +24,6 @@ BINDER_PYTHON = "3.10"
 NOTEBOOKS = toc_notebooks()
 if os.environ.get("LRCOURSE_BINDER_NOTEBOOKS") != "all":
     NOTEBOOKS = NOTEBOOKS[:1]
-
-pytestmark = pytest.mark.xdist_group("binder")  # one Binder venv, in one worker
 
 COPY_IGNORE = shutil.ignore_patterns(
     ".git",
@@ -42,9 +40,7 @@ COPY_IGNORE = shutil.ignore_patterns(
 
 @pytest.fixture(scope="module")
 def binder(tmp_path_factory):
-    python, how = find_python(BINDER_PYTHON)
-    if python is None:
-        pytest.skip(f"Binder check skipped: {how}")
+    python = python_or_skip(BINDER_PYTHON, "Binder check")
     home = tmp_path_factory.mktemp("binder")
     repo = home / "repo"  # repo2docker builds from a copy of the repository
     shutil.copytree(ROOT, repo, ignore=COPY_IGNORE)

@@ -1,7 +1,9 @@
 """Every chapter runs in a Colab-like kernel, installing lrcourse through its bootstrap cell.
 
 The kernel runs in a venv with Colab's widget stack (ipywidgets 7.7.1, IPython 7,
-ipykernel 6; ``pins/colab.txt``) and without lrcourse. A stub ``google.colab`` module
+ipykernel 6; ``pins/colab.txt``) and without lrcourse: each chapter gets a new, empty venv
+that sees the stack (built once and cached) through a ``.pth`` file, so lrcourse is
+installed into it afresh and chapters run side by side. A stub ``google.colab`` module
 is imported at kernel start-up, as on Colab, so the first cell of each notebook takes
 its install path; ``LRCOURSE_INSTALL_SOURCE`` points it at a wheel built from this
 working tree, and pip may not use an index (``PIP_NO_INDEX``), so everything else the
@@ -11,51 +13,54 @@ notebooks with ipywidgets 8: together, 7 and 8 are covered.
 
 from __future__ import annotations
 
-import fcntl
+from pathlib import Path
 
 import pytest
-from compat import COLAB_PYTHON, PINS, ROOT, find_python, make_venv, pip_env, run, venv_python
-from conftest import ARTIFACTS, execute_notebook, widget_views
+from compat import COLAB_PYTHON, PINS, ROOT, make_venv, pip_env, run, venv_python
+from conftest import ARTIFACTS, execute_notebook, python_or_skip, widget_views
 from toc import toc_notebooks
 
 NOTEBOOKS = toc_notebooks()
-
-# all in one xdist worker (make test-compat uses --dist loadgroup): they share one venv
-pytestmark = pytest.mark.xdist_group("colab")
 
 STARTUP = "import google.colab  # noqa: F401  (Colab imports it before any cell runs)\n"
 
 
 @pytest.fixture(scope="module")
 def colab(tmp_path_factory):
-    python, how = find_python(COLAB_PYTHON)
-    if python is None:
-        pytest.skip(f"Colab check skipped: {how}")
+    """Colab's stack, in a cached venv that the tests never change, and its start-up files."""
+    python = python_or_skip(COLAB_PYTHON, "Colab check")
     pins = PINS / "colab.txt"
     requirements = [
         line.split("==")[0] for line in pins.read_text().splitlines() if line and not line.startswith("#")
     ]
-    venv = make_venv(python, "colab", requirements, pins=pins)
-    # lrcourse is uninstalled and reinstalled in this shared venv by every test: one run at a time
-    lock = open(venv / ".lock", "w")  # noqa: SIM115  (held until the module ends)
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    site = run(
-        [venv_python(venv), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
-    ).stdout.strip()
+    stack = make_venv(python, "colab", requirements, pins=pins)
     stub = tmp_path_factory.mktemp("stub")
     (stub / "google" / "colab").mkdir(parents=True)
     (stub / "google" / "colab" / "__init__.py").write_text('"""Stand-in for Colab\'s module."""\n')
     ipython_dir = tmp_path_factory.mktemp("ipython")
     (ipython_dir / "profile_default" / "startup").mkdir(parents=True)
     (ipython_dir / "profile_default" / "startup" / "00-colab.py").write_text(STARTUP)
-    yield {"python": venv_python(venv), "site": site, "stub": stub, "ipython_dir": ipython_dir}
-    lock.close()
+    return {"base": python, "stack": stack, "stub": stub, "ipython_dir": ipython_dir}
 
 
-def test_colab_stack_is_ipywidgets_7(colab):
+def _purelib(python):
+    return run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+
+
+def fresh_runtime(colab, where):
+    """A new Colab runtime: an empty venv that sees Colab's stack through a .pth file and has
+    no lrcourse, so each chapter installs it anew, and chapters can run side by side."""
+    run([colab["base"], "-m", "venv", "--without-pip", where])
+    site = _purelib(venv_python(where))
+    (Path(site) / "colab-stack.pth").write_text(_purelib(venv_python(colab["stack"])) + "\n")
+    return venv_python(where), site
+
+
+def test_colab_stack_is_ipywidgets_7(colab, tmp_path):
+    python, _ = fresh_runtime(colab, tmp_path / "runtime")
     out = run(
         [
-            colab["python"],
+            python,
             "-c",
             "import ipywidgets, IPython; print(ipywidgets.__version__, IPython.__version__)",
         ]
@@ -65,11 +70,10 @@ def test_colab_stack_is_ipywidgets_7(colab):
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_chapter_runs_in_colab_through_the_bootstrap_cell(colab, wheel, notebook, tmp_path):
-    python = colab["python"]
+    python, site = fresh_runtime(colab, tmp_path / "runtime")
     workdir = tmp_path / "content"  # Colab's working folder; not the repository
     workdir.mkdir()
     outside = {"cwd": workdir, "env": pip_env()}
-    run([python, "-m", "pip", "uninstall", "--yes", "--quiet", "lrcourse"], **outside)
     absent = run(
         [python, "-c", "import importlib.util as u; print(u.find_spec('lrcourse') is None)"], **outside
     )
@@ -84,9 +88,7 @@ def test_chapter_runs_in_colab_through_the_bootstrap_cell(colab, wheel, notebook
     nb = execute_notebook(ROOT / notebook, python, workdir, env)
 
     where = run([python, "-c", "import lrcourse; print(lrcourse.__file__)"], **outside).stdout.strip()
-    assert where.startswith(colab["site"]), (
-        f"lrcourse imported from {where}, not installed by the bootstrap cell"
-    )
+    assert where.startswith(site), f"lrcourse imported from {where}, not installed by the bootstrap cell"
     views, versions = widget_views(nb)
     if views:  # explorers made ipywidgets 7 widgets (controls 1.x), as Colab shows them
         assert all(v.startswith("1.") for v in versions), versions
