@@ -21,12 +21,14 @@ export OMP_NUM_THREADS ?= 1
 	site-assets test-site test-compat linkcheck
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@test -x $(BIN)/python || sh scripts/need.sh --python $(PYTHON)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json
+	@sh scripts/need.sh node nodejs npm
 	@sh scripts/need.sh $(NPM) nodejs npm
 	$(NPM) ci --no-audit --no-fund --ignore-scripts
 
