@@ -439,7 +439,8 @@ def rotate(point, angle):
     A start ``p`` on :func:`lrcourse.objectives.quadratic` and the start
     ``rotate(p, angle)`` on :func:`rotated_quadratic` with the same ``angle`` sit
     at the same place relative to the bowl, so a method that does not depend on
-    the coordinate axes (gradient descent, momentum) follows the same path, turned.
+    the coordinate axes (gradient descent, momentum) follows the same path, turned
+    (up to the round-off of the rotation).
     """
     p = np.asarray(check.as_float_array("point", point), dtype=np.float64)
     if p.shape[-1:] != (2,):

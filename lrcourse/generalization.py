@@ -5,8 +5,9 @@ Three tools for the chapter on epochs, overfitting and underfitting:
 - :func:`polynomial_sweep` trains a linear model on the polynomial features of
   every degree at once (full batch, one update per epoch) and records the
   training and validation losses and the parameters after every epoch. Each
-  degree gives exactly the numbers of :func:`lrcourse.training.fit` with
-  ``LinearRegression(degree)``, ``batch_size=None`` and ``shuffle=False``; the
+  degree gives the numbers of :func:`lrcourse.training.fit` with
+  ``LinearRegression(degree)``, ``batch_size=None`` and ``shuffle=False``, to
+  round-off (one masked matrix product serves all degrees); the
   :class:`PolynomialSweep` turns any degree into a
   :class:`~lrcourse.training.History` for :func:`~lrcourse.diagnosis.diagnose`.
 - :func:`selection_bias` measures how optimistic a score is when it was used to

@@ -133,7 +133,7 @@ def sweep_fit(
     params=None,
     seed=0,
 ):
-    r"""Train ``model`` with every rate in ``lrs`` at once; the same runs as :func:`~lrcourse.training.fit`.
+    r"""Train ``model`` with every rate in ``lrs`` at once; the runs :func:`~lrcourse.training.fit` makes.
 
     Every rate starts from ``params`` (default ``model.init(seed)``) and sees the
     minibatches of ``np.random.default_rng(seed)``, exactly as
@@ -143,7 +143,8 @@ def sweep_fit(
     training loss), or when a loss at the end of an epoch is not finite, as in
     ``fit``. ``optimizer`` is a constructor called as ``optimizer(lr=lrs)``.
     One matrix product per minibatch serves every rate, so a sweep of 30 rates
-    costs far less than 30 calls of ``fit``.
+    costs far less than 30 calls of ``fit``. That product adds in another order
+    than ``fit``'s, so the losses agree with ``fit``'s to round-off, not bit for bit.
     """
     check_constructor(optimizer)
     lrs = check.check_positive("lrs", lrs)
