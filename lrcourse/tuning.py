@@ -11,15 +11,19 @@ r"""The tuning recipe of the last chapter of "Training well": its steps, timed, 
   plain SGD at once, each with its own rate for every update, and
   :func:`sweep_recipes` uses it to train a whole grid of (peak rate, warmup, batch
   size) recipes, the exhaustive search the recipe is checked against (and the data
-  of the recipe dashboard in :mod:`lrcourse.widgets`).
+  of the recipe dashboard in :mod:`lrcourse.widgets`); :func:`sweep_seeds` trains
+  the same grid from several seeds at once, to show the noise between seeds and
+  the recipes near the stability limit that train from some seeds and diverge
+  from others.
 
 :func:`train_rates` gives the numbers :func:`lrcourse.training.fit` gives for each
 member alone (to round-off: the products are summed in another order). It is written
 for speed: the first layer's weights of all members sit side by side in one matrix,
-so the input batch, which every member shares, meets all of them in a single matrix
-product, forwards and backwards. That makes a grid of a hundred runs affordable in a
-notebook; :func:`lrcourse.schedule_lab.train_schedules` does the same for any model
-and optimizer, more slowly.
+so the input batch, which every member of a seed shares, meets all of them in a single
+matrix product, forwards and backwards, and a member that diverges is dropped. That
+makes a grid of a hundred runs affordable in a notebook;
+:func:`lrcourse.schedule_lab.train_schedules` does the same for any model and
+optimizer, more slowly.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ __all__ = [
     "Step",
     "epochs_to_reach",
     "sweep_recipes",
+    "sweep_seeds",
     "train_rates",
     "warmup_cosine",
 ]
@@ -214,6 +219,15 @@ def _check_mlp(model):
     return model
 
 
+def _seeds(seed):
+    """``seed`` as a tuple of ints (one seed, or a sequence of them)."""
+    many = np.ndim(seed) == 1
+    seeds = tuple(check.check_int("seed", s, 0) for s in (np.asarray(seed).tolist() if many else [seed]))
+    if not seeds:
+        raise ValueError("seed must be an int or a non-empty sequence of ints")
+    return seeds
+
+
 def train_rates(
     model,
     data,
@@ -225,19 +239,22 @@ def train_rates(
     divergence_factor=DIVERGENCE_FACTOR,
     train_metrics="epoch",
 ):
-    r"""Train ``S`` copies of an MLP classifier with plain SGD, copy ``i`` with the rates ``rates[:, i]``.
+    r"""Train copies of an MLP classifier with plain SGD, copy ``i`` with the rates ``rates[:, i]``.
 
-    ``rates`` has shape ``(epochs * updates_per_epoch, S)``: the rate of every update for
+    ``rates`` has shape ``(epochs * updates_per_epoch, R)``: the rate of every update for
     every member. Every member starts from ``model.init(seed)`` and sees the minibatches
     of ``np.random.default_rng(seed)``, so member ``i`` is
     ``fit(model, data, sgd, epochs, batch_size, lr=schedule_i, seed=seed)`` for the
-    schedule whose rates are ``rates[:, i]`` (equal to round-off). A member *diverges*,
-    and is frozen, at the first minibatch loss that is not finite or exceeds
-    ``divergence_factor * max(L_0, 1)`` (:math:`L_0` the initial training loss), as in
-    ``fit``. With ``train_metrics="end"`` the training set is evaluated only before
-    and after training (its per-epoch rows in between are NaN), which saves most of
-    the evaluation time when only the validation curves matter. Returns a
-    :class:`RateRuns`.
+    schedule whose rates are ``rates[:, i]`` (equal to round-off). ``seed`` may also be
+    a sequence of ``G`` seeds: then every rate sequence is trained from each seed's
+    start and minibatches, ``S = G * R`` members in all, seed-major (column
+    ``g * R + i`` is seed ``seed[g]`` with ``rates[:, i]``). A member *diverges*,
+    and stops, at the first minibatch loss that is not finite or exceeds
+    ``divergence_factor * max(L_0, 1)`` (:math:`L_0` its initial training loss), as in
+    ``fit``; from then on it is no longer computed. With ``train_metrics="end"`` the
+    training set is evaluated only before and after training (its per-epoch rows in
+    between are NaN), which saves most of the evaluation time when only the
+    validation curves matter. Returns a :class:`RateRuns`.
     """
     model = _check_mlp(model)
     X, y, X_val, y_val = checked_data(model, data)
@@ -253,21 +270,44 @@ def train_rates(
         )
     divergence_factor = float(check.check_range("divergence_factor", divergence_factor, 1.0, low_open=True))
     every_epoch = check.check_choice("train_metrics", train_metrics, ("epoch", "end")) == "epoch"
-    S = rates.shape[1]
+    seeds = _seeds(seed)
+    G, R = len(seeds), rates.shape[1]
+    S = G * R
     L = model.n_layers
     phi, phi_grad, _ = ACTIVATIONS[model.activation]
     l2 = model.l2
-    start = model.init(seed)
-    D, H = start["W1"].shape
-    # Layer 1 of every member side by side: W1 is (D, S, H), so X @ W1.reshape(D, S * H) is one product.
-    W1 = np.ascontiguousarray(np.broadcast_to(start["W1"][:, None, :], (D, S, H)))
-    P = {k: np.broadcast_to(v, (S, *v.shape)).copy() for k, v in start.items() if k != "W1"}
-    classes = model.n_classes
-    eye = np.eye(classes)
+    eye = np.eye(model.n_classes)
+    starts = [model.init(s) for s in seeds]
+    D, H = starts[0]["W1"].shape
+
+    # The members still training, seed-major; member k of them is column ids[k] of the
+    # result and trains from seed group[k]. Layer 1 of all of them sits side by side,
+    # W1 of shape (D, k * H), so a batch meets every member of its seed in one product.
+    ids = np.arange(S)
+    group = np.repeat(np.arange(G), R)
+    W1 = np.concatenate([np.tile(p["W1"], (1, R)) for p in starts], axis=1)
+    P = {k: np.repeat(np.stack([p[k] for p in starts]), R, axis=0) for k in starts[0] if k != "W1"}
+    rates = np.tile(rates, (1, G))  # (T, S)
+    limit = None
+
+    def columns():  # the columns of W1 of each seed's members: [(g, slice), ...]
+        cuts = np.searchsorted(group, np.arange(G + 1))
+        return [(g, slice(cuts[g] * H, cuts[g + 1] * H)) for g in range(G) if cuts[g + 1] > cuts[g]]
+
+    blocks = columns()
+
+    def layer_one(Xb):  # Xb: (n, D) shared by all members, or (G, m, D) one batch per seed
+        if Xb.ndim == 2:
+            Z = Xb @ W1
+        else:
+            Z = np.empty((Xb.shape[1], W1.shape[1]))
+            for g, cols in blocks:
+                Z[:, cols] = Xb[g] @ W1[:, cols]
+        k = len(ids)
+        return Z.reshape(-1, k, H).transpose(1, 0, 2) + P["b1"][:, None, :]
 
     def forward(Xb):
-        m = len(Xb)
-        Z = (Xb @ W1.reshape(D, S * H)).reshape(m, S, H).transpose(1, 0, 2) + P["b1"][:, None, :]
+        Z = layer_one(Xb)
         pre, acts = [Z], []
         for layer in range(2, L + 1):
             acts.append(phi(pre[-1]))
@@ -279,84 +319,104 @@ def train_rates(
     def penalty():
         if l2 == 0:
             return 0.0
-        total = np.einsum("dsh,dsh->s", W1, W1)
+        total = np.sum((W1 * W1).reshape(D, -1, H), axis=(0, 2))
         for layer in range(2, L + 1):
             W = P[f"W{layer}"]
             total = total + np.sum(W * W, axis=(1, 2))
         return 0.5 * l2 * total
 
-    def scores(Xb, yb):
-        out = forward(Xb)[0]
-        log_p = log_softmax(out)
-        loss = -np.mean(log_p[:, np.arange(len(yb)), yb], axis=1) + penalty()
-        return loss, np.mean(np.argmax(out, axis=-1) == yb, axis=1)
+    def nll(log_p, labels):  # labels: (m,) shared or (k, m)
+        if labels.ndim == 1:
+            return -np.mean(log_p[:, np.arange(len(labels)), labels], axis=1)
+        return -np.mean(np.take_along_axis(log_p, labels[:, :, None], axis=2)[..., 0], axis=1)
 
-    alive = np.ones(S, dtype=bool)
-    diverged_at = np.full(S, -1)
     records = {"train_loss": [], "val_loss": [], "train_accuracy": [], "val_accuracy": []}
 
     def evaluate(train=True):
         for part, Xp, yp in (("train", X, y), ("val", X_val, y_val)):
             if Xp is None:
                 continue
-            if part == "train" and not train:
-                records["train_loss"].append(np.full(S, np.nan))
-                records["train_accuracy"].append(np.full(S, np.nan))
-                continue
-            loss, acc = scores(Xp, yp)
-            records[f"{part}_loss"].append(np.where(alive, loss, np.nan))
-            records[f"{part}_accuracy"].append(np.where(alive, acc, np.nan))
+            loss = np.full(S, np.nan)
+            acc = np.full(S, np.nan)
+            if (part == "val" or train) and len(ids):
+                out = forward(Xp)[0]
+                loss[ids] = nll(log_softmax(out), yp) + penalty()
+                acc[ids] = np.mean(np.argmax(out, axis=-1) == yp, axis=1)
+            records[f"{part}_loss"].append(loss)
+            records[f"{part}_accuracy"].append(acc)
 
-    rng = np.random.default_rng(seed)
+    def drop(bad):
+        """Stop the members where ``bad`` (a mask over the members still training)."""
+        nonlocal W1, ids, group, limit, blocks
+        keep = ~bad
+        W1 = W1.reshape(D, -1, H)[:, keep].reshape(D, -1)
+        for k in P:
+            P[k] = P[k][keep]
+        ids, group, limit = ids[keep], group[keep], limit[keep]
+        blocks = columns()
+        return keep
+
+    diverged_at = np.full(S, -1)
+    rngs = [np.random.default_rng(s) for s in seeds]
     with np.errstate(all="ignore"), _blas.single_threaded():
         evaluate()
-        limit = divergence_factor * max(float(records["train_loss"][0][0]), 1.0)
+        limit = divergence_factor * np.maximum(records["train_loss"][0], 1.0)
         t = 0
         for epoch in range(epochs):
-            for rows in minibatches(n, batch_size, rng):
-                Xb, yb = X[rows], y[rows]
-                m = len(rows)
+            epoch_batches = [minibatches(n, batch_size, rng) for rng in rngs]
+            for batch_rows in zip(*epoch_batches, strict=True):
+                if not len(ids):
+                    t += 1
+                    continue
+                rows = np.stack(batch_rows)  # (G, m)
+                m = rows.shape[1]
+                Xb = X[rows]
                 out, pre, acts = forward(Xb)
                 log_p = log_softmax(out)
-                loss = -np.mean(log_p[:, np.arange(m), yb], axis=1) + penalty()
-                bad = alive & (~np.isfinite(loss) | (loss > limit))
-                diverged_at[bad] = t
-                alive &= ~bad
-                lr = np.where(alive, rates[t], 0.0)
-                delta = (np.exp(log_p) - eye[yb]) / m  # (S, m, K)
-                new = {}
+                yb = y[rows[0]] if G == 1 else y[rows][group]
+                loss = nll(log_p, yb) + penalty()
+                bad = ~np.isfinite(loss) | (loss > limit)
+                if bad.any():  # diverged: stop these members before their update
+                    diverged_at[ids[bad]] = t
+                    keep = drop(bad)
+                    log_p, pre, acts = log_p[keep], [a[keep] for a in pre], [a[keep] for a in acts]
+                    if G > 1:
+                        yb = yb[keep]
+                    if not len(ids):
+                        t += 1
+                        continue
+                lr = rates[t, ids]
+                delta = (np.exp(log_p) - eye[yb]) / m  # (k, m, K)
                 for layer in range(L, 1, -1):
                     W = P[f"W{layer}"]
                     gW = np.swapaxes(acts[layer - 2], 1, 2) @ delta
                     if l2:
                         gW = gW + l2 * W
-                    new[f"W{layer}"] = W - lr[:, None, None] * gW
-                    new[f"b{layer}"] = P[f"b{layer}"] - lr[:, None] * delta.sum(axis=1)
+                    P[f"b{layer}"] = P[f"b{layer}"] - lr[:, None] * delta.sum(axis=1)
                     delta = (delta @ np.swapaxes(W, 1, 2)) * phi_grad(pre[layer - 2])
-                gW1 = (Xb.T @ delta.transpose(1, 0, 2).reshape(m, S * H)).reshape(D, S, H)
+                    P[f"W{layer}"] = W - lr[:, None, None] * gW
+                k = len(ids)
+                flat = delta.transpose(1, 0, 2).reshape(m, k * H)  # (m, k * H)
+                gW1 = np.empty_like(W1)
+                for g, cols in blocks:
+                    gW1[:, cols] = Xb[g].T @ flat[:, cols]
                 if l2:
                     gW1 = gW1 + l2 * W1
-                new_W1 = W1 - lr[None, :, None] * gW1
-                new_b1 = P["b1"] - lr[:, None] * delta.sum(axis=1)
-                if alive.all():
-                    W1, P["b1"] = new_W1, new_b1
-                    P.update(new)
-                else:  # frozen members keep their (finite) weights
-                    W1 = np.where(alive[None, :, None], new_W1, W1)
-                    P["b1"] = np.where(alive[:, None], new_b1, P["b1"])
-                    for k, v in new.items():
-                        P[k] = np.where(alive.reshape((S,) + (1,) * (v.ndim - 1)), v, P[k])
+                W1 = W1 - np.repeat(lr, H)[None, :] * gW1
+                P["b1"] = P["b1"] - lr[:, None] * delta.sum(axis=1)
                 t += 1
             with_train = every_epoch or epoch == epochs - 1
             evaluate(train=with_train)
-            keys = [k for k in ("train_loss", "val_loss") if records[k] and (with_train or k == "val_loss")]
-            for key in keys:  # a non-finite loss at the end of an epoch also counts as diverged
-                bad = alive & ~np.isfinite(records[key][-1])
-                diverged_at[bad] = t
-                alive &= ~bad
-            for k in records:
-                if records[k]:
-                    records[k][-1] = np.where(alive, records[k][-1], np.nan)
+            for key in ("train_loss", "val_loss"):  # a non-finite loss at the end of an epoch also counts
+                if not records[key] or (key == "train_loss" and not with_train):
+                    continue
+                bad = ~np.isfinite(records[key][-1][ids])
+                if bad.any():
+                    diverged_at[ids[bad]] = t
+                    for k in records:
+                        if records[k]:
+                            records[k][-1][ids[bad]] = np.nan
+                    drop(bad)
 
     def stacked(key):
         return np.array(records[key]) if records[key] else None
@@ -366,7 +426,7 @@ def train_rates(
         val_loss=stacked("val_loss"),
         train_accuracy=stacked("train_accuracy"),
         val_accuracy=stacked("val_accuracy"),
-        diverged=~alive,
+        diverged=diverged_at >= 0,
         diverged_at=diverged_at,
         batch_size=batch_size,
         updates_per_epoch=per_epoch,
@@ -430,7 +490,28 @@ def sweep_recipes(model, data, lrs, warmups, batch_sizes, epochs, *, seed=0, tra
     ``w`` epochs (``round(w * updates_per_epoch)`` updates; ``w`` may be a fraction).
     All rates and warmups of one batch size train at once (:func:`train_rates`);
     ``train_metrics="end"`` evaluates the training loss only at the end (faster).
+    :func:`sweep_seeds` trains the same grid from several seeds at once.
     """
+    return _sweep(model, data, lrs, warmups, batch_sizes, epochs, _seeds(seed)[:1], train_metrics)[0]
+
+
+def sweep_seeds(model, data, lrs, warmups, batch_sizes, epochs, seeds, *, train_metrics="end"):
+    """The grid of :func:`sweep_recipes` for each of ``seeds``: a list of :class:`RecipeGrid`, one per seed.
+
+    A seed sets the initial weights and the order of the minibatches, so the spread
+    of one recipe over the seeds is the noise any comparison between recipes has to
+    beat, and a recipe near the stability limit may train from some seeds and diverge
+    from others. All seeds of one batch size train at once (:func:`train_rates` with a
+    sequence of seeds), which is much faster than one grid after the other. The
+    ``seconds`` of every grid are the time of all seeds together.
+    """
+    seeds = _seeds(seeds)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds}")
+    return _sweep(model, data, lrs, warmups, batch_sizes, epochs, seeds, train_metrics)
+
+
+def _sweep(model, data, lrs, warmups, batch_sizes, epochs, seeds, train_metrics):
     lrs = check.check_positive("lrs", lrs)
     if lrs.ndim != 1 or len(lrs) == 0:
         raise ValueError(f"lrs must be 1-D and non-empty, got shape {lrs.shape}")
@@ -444,7 +525,8 @@ def sweep_recipes(model, data, lrs, warmups, batch_sizes, epochs, *, seed=0, tra
             f"every warmup must be shorter than the budget of {epochs} epochs, got {max(warmups)}"
         )
     X, y, _, _ = unpack(data)
-    shape = (len(batch_sizes), len(warmups), len(lrs))
+    G = len(seeds)
+    shape = (G, len(batch_sizes), len(warmups), len(lrs))
     out = {k: np.empty((*shape, epochs + 1)) for k in ("val_accuracy", "val_loss", "train_loss")}
     diverged = np.zeros(shape, dtype=bool)
     seconds = np.zeros(len(batch_sizes))
@@ -457,20 +539,23 @@ def sweep_recipes(model, data, lrs, warmups, batch_sizes, epochs, *, seed=0, tra
         columns = [warmup_cosine(lrs, total, int(round(w * upe)))(steps) for w in warmups]  # each (T, R)
         rates = np.concatenate(columns, axis=1)
         start = time.perf_counter()
-        runs = train_rates(model, data, rates, epochs, B, seed=seed, train_metrics=train_metrics)
+        runs = train_rates(model, data, rates, epochs, B, seed=list(seeds), train_metrics=train_metrics)
         seconds[b] = time.perf_counter() - start
         if runs.val_accuracy is None:
             raise ValueError("sweep_recipes needs validation data: a Split or (X, y, X_val, y_val)")
         for key in out:
-            out[key][b] = getattr(runs, key).T.reshape(len(warmups), len(lrs), epochs + 1)
-        diverged[b] = runs.diverged.reshape(len(warmups), len(lrs))
-    return RecipeGrid(
-        lrs=lrs,
-        warmups=warmups,
-        batch_sizes=batch_sizes,
-        epochs=epochs,
-        updates_per_epoch=tuple(per_epoch),
-        diverged=diverged,
-        seconds=seconds,
-        **out,
-    )
+            out[key][:, b] = getattr(runs, key).T.reshape(G, len(warmups), len(lrs), epochs + 1)
+        diverged[:, b] = runs.diverged.reshape(G, len(warmups), len(lrs))
+    return [
+        RecipeGrid(
+            lrs=lrs,
+            warmups=warmups,
+            batch_sizes=batch_sizes,
+            epochs=epochs,
+            updates_per_epoch=tuple(per_epoch),
+            diverged=diverged[g],
+            seconds=seconds,
+            **{k: v[g] for k, v in out.items()},
+        )
+        for g in range(G)
+    ]

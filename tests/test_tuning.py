@@ -119,6 +119,36 @@ def test_train_metrics_at_the_end_only(split):
     assert np.isnan(quick.train_loss[1:-1]).all()
 
 
+def test_train_rates_over_seeds_equals_one_seed_at_a_time(split):
+    model = models.MLP(64, hidden=(16,), n_classes=10)
+    upe = training.updates_per_epoch(len(split.y_train), 32)
+    # the second rate diverges early: the members left must train on unchanged
+    rates = np.stack([np.full(3 * upe, 0.1), np.full(3 * upe, 20.0), np.full(3 * upe, 0.5)], axis=1)
+    both = tuning.train_rates(model, split, rates, 3, 32, seed=[4, 7])
+    assert both.val_loss.shape == (4, 6)
+    for g, seed in enumerate((4, 7)):
+        alone = tuning.train_rates(model, split, rates, 3, 32, seed=seed)
+        cols = slice(3 * g, 3 * g + 3)  # seed-major
+        np.testing.assert_allclose(both.val_loss[:, cols], alone.val_loss, rtol=1e-10)
+        np.testing.assert_array_equal(both.diverged[cols], alone.diverged)
+        np.testing.assert_array_equal(both.diverged_at[cols], alone.diverged_at)
+    assert both.diverged.tolist() == [False, True, False] * 2
+
+
+def test_sweep_seeds_is_one_grid_per_seed(split):
+    model = models.MLP(64, hidden=(16,), n_classes=10)
+    lrs = np.array([0.1, 0.5, 30.0])
+    grids = tuning.sweep_seeds(model, split, lrs, (0, 1), (32, 100), 3, seeds=range(1, 4))
+    assert len(grids) == 3
+    for seed, grid in zip(range(1, 4), grids, strict=True):
+        alone = tuning.sweep_recipes(model, split, lrs, (0, 1), (32, 100), 3, seed=seed, train_metrics="end")
+        np.testing.assert_allclose(grid.val_loss, alone.val_loss, rtol=1e-10)
+        np.testing.assert_array_equal(grid.diverged, alone.diverged)
+    assert not np.array_equal(grids[0].val_loss, grids[1].val_loss)  # the seeds differ
+    with pytest.raises(ValueError, match="distinct"):
+        tuning.sweep_seeds(model, split, lrs, (0,), (32,), 2, seeds=[1, 1])
+
+
 @pytest.mark.parametrize(
     ("call", "phrase"),
     [
