@@ -43,8 +43,9 @@ site-assets: $(ASSETS_STAMP)
 book: $(STAMP) $(ASSETS_STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-## Run every check: lint, unit tests, every notebook under nbval, the book build, the site
-## in a real browser, and the Colab, Binder and Python-version checks.
+## Run every check: lint, unit tests, every notebook under nbval (on this machine's numerics
+## and on other ones), the book build, the site in a real browser, and the Colab and Binder
+## checks. The other Pythons and arm64 run in the GitHub workflow.
 test: lint unit notebooks robustness build-check test-site test-compat
 
 lint: $(STAMP)
