@@ -44,9 +44,6 @@ _NUMBER = re.compile(
 _OUTPUT_NUMBER = re.compile(r"(?<![\w.])-?(\d+(?:\.\d+)?(?:e[-+]?\d+)?)(\s?%)?", re.IGNORECASE)
 
 _REMOVE = [
-    (re.compile(r"^(`{3,}|~{3,})(?!\{)[^\n]*\n.*?^\1[ \t]*$", re.S | re.M), " "),  # code blocks
-    (re.compile(r"^(`{3,}|~{3,})\{[^\n]*$", re.M), " "),  # directive fence lines
-    (re.compile(r"^`{3,}[ \t]*$", re.M), " "),
     (re.compile(r"^:[\w-]+:.*$", re.M), " "),  # directive options (:label:, :class:)
     (re.compile(r"\$\$.*?\$\$", re.S), " "),  # display math
     (re.compile(r"(?<!\\)\$[^$\n]+?(?<!\\)\$"), " "),  # inline math
@@ -76,8 +73,39 @@ class Number:
     context: str
 
 
+_FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
+
+
+def _without_code_blocks(markdown):
+    """Drop fenced code blocks and the fence lines of directives, keep the directives' text.
+
+    ```` ```{exercise} ```` ... ```` ``` ```` is prose (an exercise, a solution), a
+    fence with a language or none that is not closing a directive is code.
+    """
+    kept, directives, code = [], [], None
+    for line in markdown.split("\n"):
+        m = _FENCE.match(line.strip())
+        if code is not None:
+            if m and m.group(1) == code and not m.group(2).strip():
+                code = None
+            continue
+        if m:
+            fence, rest = m.group(1), m.group(2).strip()
+            if rest.startswith("{"):
+                directives.append(fence)
+            elif not rest and directives and directives[-1] == fence:
+                directives.pop()
+            else:
+                code = fence
+            kept.append("")
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
 def prose(markdown):
     """The markdown of a cell with math, code, links, labels and references removed."""
+    markdown = _without_code_blocks(markdown)
     for pattern, repl in _REMOVE:
         markdown = pattern.sub(repl, markdown)
     return markdown
