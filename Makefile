@@ -53,7 +53,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(JOBS) tests --ignore=tests/site --ignore=tests/compat
+	env -u LRCOURSE_PERTURB -u LRCOURSE_PERTURB_SEED $(BIN)/python -m pytest -q -n $(JOBS) tests --ignore=tests/site --ignore=tests/compat
 
 ## Every chapter under nbval. The notebooks are stored without outputs; the numbers their
 ## `# NBVAL_CHECK_OUTPUT` cells must print live in cell metadata and are put back into
@@ -63,16 +63,18 @@ notebooks: $(STAMP)
 	@$(BIN)/python tests/numerics.py describe
 	@rm -rf $(NBVAL_DIR); \
 	nbs="$$($(BIN)/python tests/nbval_expected.py prepare $(NBVAL_DIR))"; \
-	if [ -z "$$nbs" ]; then echo "no notebooks in _toc.yml yet"; else \
+	[ -n "$$nbs" ] || { echo "no notebooks to run: _toc.yml lists none, or prepare failed" >&2; exit 1; }; \
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
-		-p no:cacheprovider -o testpaths= $$nbs; fi
+		-p no:cacheprovider -o testpaths= $$nbs
 
 ## The same checked outputs under other numerics (tests/numerics.py lists them for this
 ## machine): seeded starts moved by a relative 1e-12, lower numpy SIMD levels, other
 ## OpenBLAS kernels. An outcome the text relies on must not change with the CPU.
 robustness: $(STAMP)
-	@for v in $$($(BIN)/python tests/numerics.py names); do \
-		vars="$$($(BIN)/python tests/numerics.py env $$v)"; \
+	@names="$$($(BIN)/python tests/numerics.py names)" && [ -n "$$names" ] || \
+		{ echo "tests/numerics.py names listed no variant" >&2; exit 1; }; \
+	for v in $$names; do \
+		vars="$$($(BIN)/python tests/numerics.py env $$v)" || exit 1; \
 		echo "notebooks under $$v: $$vars"; \
 		env $$vars $(MAKE) --no-print-directory notebooks NBVAL_DIR=_build/nbval-$$v || exit 1; \
 	done

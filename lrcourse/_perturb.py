@@ -10,12 +10,15 @@ With the environment variable ``LRCOURSE_PERTURB`` set to a small number ``r``
 
 - the weights that ``model.init`` draws (:mod:`lrcourse.models`),
 - the features (and regression targets) of every data set in :mod:`lrcourse.data`,
-- the starting points of :func:`lrcourse.descent.run` and ``descend``,
+- the starting points of :func:`lrcourse.descent.run` and ``descend`` (and so of
+  every landscape race built on them),
+- the features of :func:`lrcourse.comparison.make_sparse_classification`,
 
 by ``1 + r * u``, with ``u`` uniform in ``[-1, 1]`` from a generator seeded by
-``LRCOURSE_PERTURB_SEED`` (default 0). Unset or ``0``, the default, changes nothing.
-Zeros stay zero (the perturbation is relative) and integer arrays (labels) are
-left alone.
+``LRCOURSE_PERTURB_SEED`` (default 0) and the array's size, so two arrays of the same
+size get the same pattern. Unset or ``0``, the default, changes nothing. Zeros stay
+zero (the perturbation is relative) and integer arrays (labels) are left alone.
+``make unit`` clears both variables: the unit tests check exact numbers.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ def perturbed(a):
     arr = np.asarray(a)
     if arr.dtype.kind != "f" or arr.size == 0:
         return a
-    seed = int(os.environ.get("LRCOURSE_PERTURB_SEED", "0"))
+    text = os.environ.get("LRCOURSE_PERTURB_SEED", "0").strip() or "0"
+    if not text.isdigit():
+        raise ValueError(f"LRCOURSE_PERTURB_SEED must be a whole number >= 0, got {text!r}")
+    seed = int(text)
     u = np.random.default_rng([seed, arr.size]).uniform(-1.0, 1.0, arr.shape)
     return arr * (1.0 + r * u)

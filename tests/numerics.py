@@ -9,14 +9,17 @@ same under each of these environments:
 - ``perturbed``: every seeded start (initial weights, data, starting points) moved by
   a relative 1e-12 (``LRCOURSE_PERTURB``, see ``lrcourse/_perturb.py``): the most
   direct test of a knife edge, and independent of the CPU;
-- ``simd-lower``: numpy without its highest SIMD level this CPU has
-  (``NPY_DISABLE_CPU_FEATURES``), and OpenBLAS on an AVX2 kernel (Haswell) on x86-64;
+- ``simd-lower``: numpy on the lowest of its dispatched SIMD levels that this CPU has
+  (with numpy 2.4 on x86-64: X86_V3, i.e. AVX2 and FMA, as on most laptops; the levels
+  above it switched off with ``NPY_DISABLE_CPU_FEATURES``), and OpenBLAS on its AVX2
+  kernel (Haswell) on x86-64;
 - ``simd-baseline``: numpy on its baseline SIMD level only, and OpenBLAS on an AVX
   kernel without FMA (Sandybridge) on x86-64 or the generic ARMV8 kernel on arm64.
 
 ``OPENBLAS_CORETYPE`` is set only when the environment does not set it already (some
-machines need a particular value to run at all). A variant that would change nothing
-on this CPU (no higher SIMD level to switch off) is left out.
+machines need a particular value to run at all) and only to a kernel whose instructions
+the CPU has. A variant that would change nothing on this CPU is left out. On macOS numpy
+uses Apple's Accelerate instead of OpenBLAS, so there only the numpy levels change.
 
     python tests/numerics.py names        the variants for this machine, one a line
     python tests/numerics.py env NAME     its variables as NAME=VALUE words (for env)
@@ -42,12 +45,24 @@ def simd_levels():
     return [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
 
 
+# What each OpenBLAS kernel we switch to needs from the CPU (numpy's feature names).
+_KERNEL_NEEDS = {"Haswell": ("AVX2", "FMA3"), "Sandybridge": ("AVX",)}
+
+
+def _cpu_has(*features):
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # numpy 1.x
+        from numpy.core._multiarray_umath import __cpu_features__
+    return all(__cpu_features__.get(name) for name in features)
+
+
 def _coretype(x86, arm):
     if os.environ.get("OPENBLAS_CORETYPE"):
         return {}
     machine = platform.machine().lower()
     if machine in ("x86_64", "amd64"):
-        return {"OPENBLAS_CORETYPE": x86}
+        return {"OPENBLAS_CORETYPE": x86} if _cpu_has(*_KERNEL_NEEDS[x86]) else {}
     if machine in ("aarch64", "arm64") and arm:
         return {"OPENBLAS_CORETYPE": arm}
     return {}
@@ -89,11 +104,7 @@ def openblas_core():
 def describe():
     import numpy as np
 
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__
-    except ImportError:
-        from numpy.core._multiarray_umath import __cpu_features__
-    active = [name for name in simd_levels() if __cpu_features__.get(name)]
+    active = simd_levels()
     disabled = os.environ.get("NPY_DISABLE_CPU_FEATURES", "")
     return (
         f"numpy {np.__version__} on {platform.machine()}: SIMD levels {', '.join(active) or 'baseline'}"

@@ -27,9 +27,11 @@ So a change of code, data, seed or machine that moves a quoted result fails
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sys
+import tokenize
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -56,7 +58,7 @@ _REMOVE = [
     (
         re.compile(
             r"\b(?:[Ss]ections?|[Cc]hapters?|[Ff]igures?|[Ee]quations?|[Tt]ables?|[Pp]arts?|[Ss]teps? \d+ (?:to|and) |§|eq\.|Eq\.|M|G|L|S)\s?"
-            r"\d+(?:\.\d+)*(?:\s*(?:[–-]|to|and|,|or)\s*\d+(?:\.\d+)*)*"
+            r"\d+(?:\.\d+)*(?:\s*(?:[–-]|to|and|or)\s*\d+(?:\.\d+)*)*"
         ),
         " ",
     ),
@@ -155,18 +157,26 @@ def checked_output_numbers(nb):
 
 
 def code_literals(nb):
-    """Every numeric literal in the chapter's code cells (settings)."""
+    """Every number literal in the chapter's visible code cells (settings).
+
+    Comments, strings and the hidden plotting cells (``hide-input``, ``remove-cell``)
+    do not count: a number there is not a setting the reader sees.
+    """
     values = set()
     for cell in _cells(nb):
-        if cell["cell_type"] != "code":
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] != "code" or {"hide-input", "remove-cell"} & set(tags):
             continue
-        for m in re.finditer(
-            r"(?<![\w.])(\d+(?:_\d+)*(?:\.\d*)?(?:e[-+]?\d+)?)", _source(cell), re.IGNORECASE
-        ):
-            try:
-                values.add(Decimal(m.group(1).replace("_", "")))
-            except InvalidOperation:
-                pass
+        try:
+            tokens = list(tokenize.generate_tokens(io.StringIO(_source(cell)).readline))
+        except (tokenize.TokenError, SyntaxError):
+            continue
+        for tok in tokens:
+            if tok.type == tokenize.NUMBER:
+                try:
+                    values.add(Decimal(tok.string.replace("_", "")))
+                except InvalidOperation:  # complex or hexadecimal literals
+                    pass
     return values
 
 

@@ -45,3 +45,10 @@ def test_bad_setting_is_a_clear_error(monkeypatch, bad):
     monkeypatch.setenv("LRCOURSE_PERTURB", bad)
     with pytest.raises(ValueError, match="LRCOURSE_PERTURB"):
         _perturb.perturbed(np.ones(3))
+
+
+def test_bad_seed_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("LRCOURSE_PERTURB", "1e-12")
+    monkeypatch.setenv("LRCOURSE_PERTURB_SEED", "-3")
+    with pytest.raises(ValueError, match="LRCOURSE_PERTURB_SEED"):
+        _perturb.perturbed(np.ones(3))
