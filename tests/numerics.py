@@ -36,13 +36,19 @@ import sys
 PERTURBATION = "1e-12"
 
 
-def simd_levels():
-    """numpy's dispatched SIMD levels that this CPU has, lowest first."""
+def _cpu():
+    """numpy's dispatch targets and the CPU features it detected."""
     try:
         from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
     except ImportError:  # numpy 1.x
         from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    return [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
+    return __cpu_dispatch__, __cpu_features__
+
+
+def simd_levels():
+    """numpy's dispatched SIMD levels that this CPU has, lowest first."""
+    dispatch, features = _cpu()
+    return [name for name in dispatch if features.get(name)]
 
 
 # What each OpenBLAS kernel we switch to needs from the CPU (numpy's feature names).
@@ -50,11 +56,8 @@ _KERNEL_NEEDS = {"Haswell": ("AVX2", "FMA3"), "Sandybridge": ("AVX",)}
 
 
 def _cpu_has(*features):
-    try:
-        from numpy._core._multiarray_umath import __cpu_features__
-    except ImportError:  # numpy 1.x
-        from numpy.core._multiarray_umath import __cpu_features__
-    return all(__cpu_features__.get(name) for name in features)
+    found = _cpu()[1]
+    return all(found.get(name) for name in features)
 
 
 def _coretype(x86, arm):

@@ -28,7 +28,6 @@ So a change of code, data, seed or machine that moves a quoted result fails
 from __future__ import annotations
 
 import io
-import json
 import re
 import sys
 import tokenize
@@ -36,9 +35,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CHECK_OUTPUT = "# NBVAL_CHECK_OUTPUT"
-KEY = "lrcourse"
+import nbformat
+from nbval_expected import KEY, ROOT, is_checked
 
 _NUMBER = re.compile(
     r"(?<![\w.,/^_\\-])(?P<num>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?(?P<pct>\s?%)?(?![\w]|\.\d|/\d|,\d{3})"
@@ -131,20 +129,11 @@ def prose_numbers(markdown):
     return found
 
 
-def _cells(nb):
-    return nb["cells"]
-
-
-def _source(cell):
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
-
-
 def checked_output_numbers(nb):
     """``(value, printed as percent)`` for every number the checked cells must print."""
     numbers = []
-    for cell in _cells(nb):
-        if cell["cell_type"] != "code" or not _source(cell).lstrip().startswith(CHECK_OUTPUT):
+    for cell in nb.cells:
+        if not is_checked(cell):
             continue
         for out in cell.get("metadata", {}).get(KEY, {}).get("expected_outputs", []):
             text = out.get("stdout", out.get("result", ""))
@@ -163,12 +152,12 @@ def code_literals(nb):
     do not count: a number there is not a setting the reader sees.
     """
     values = set()
-    for cell in _cells(nb):
+    for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if cell["cell_type"] != "code" or {"hide-input", "remove-cell"} & set(tags):
             continue
         try:
-            tokens = list(tokenize.generate_tokens(io.StringIO(_source(cell)).readline))
+            tokens = list(tokenize.generate_tokens(io.StringIO(cell.source).readline))
         except (tokenize.TokenError, SyntaxError):
             continue
         for tok in tokens:
@@ -200,15 +189,15 @@ def is_tied(number, outputs, literals, given):
 
 def untied(path):
     """The prose numbers of notebook ``path`` that are neither printed, set in code, nor given."""
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    nb = nbformat.read(path, as_version=4)
     outputs = checked_output_numbers(nb)
     literals = code_literals(nb)
     given = set(nb.get("metadata", {}).get(KEY, {}).get("given_numbers", []))
     missing = []
-    for i, cell in enumerate(_cells(nb)):
+    for i, cell in enumerate(nb.cells):
         if cell["cell_type"] != "markdown":
             continue
-        for number in prose_numbers(_source(cell)):
+        for number in prose_numbers(cell.source):
             if not is_tied(number, outputs, literals, given):
                 missing.append((i, number))
     return missing
@@ -221,9 +210,7 @@ def main(argv):
         found = untied(path)
         total += len(found)
         for i, number in found:
-            print(
-                f"{path.relative_to(ROOT) if path.is_absolute() else path} cell {i}: {number.text!r} in '{number.context}'"
-            )
+            print(f"{path} cell {i}: {number.text!r} in '{number.context}'")
     print(f"{total} numbers in the prose are not tied to a checked output, a code literal or given_numbers")
     return 1 if total else 0
 
