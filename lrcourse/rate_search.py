@@ -21,8 +21,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from lrcourse import _blas
 from lrcourse import _validate as check
 from lrcourse.optimizers import apply_updates, check_constructor, sgd
 from lrcourse.training import DIVERGENCE_FACTOR, History, checked_data, minibatches, updates_per_epoch
@@ -179,8 +179,8 @@ def sweep_fit(
     at_epoch_end = np.zeros(S, dtype=bool)  # diverged on a non-finite loss at the end of an epoch
     update_loss = []
     # too-large rates are expected to blow up; many medium-sized matrix products run
-    # faster on one BLAS thread, above all on a busy machine (lrcourse._blas)
-    with np.errstate(all="ignore"), _blas.single_threaded():
+    # faster on one BLAS thread, above all on a busy machine (threadpoolctl)
+    with np.errstate(all="ignore"), threadpool_limits(limits=1, user_api="blas"):
         evaluate()
         limit = divergence_factor * np.maximum(records["train_loss"][0], 1.0)
         t = 0

@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from lrcourse import _blas
 from lrcourse import _validate as check
 from lrcourse.optimizers import apply_updates, sgd
 
@@ -211,7 +211,7 @@ def gd_sweep(model, X, y, lrs, steps=300, explode=1e6, params=None, seed=0):
     losses = np.empty((steps + 1, S))
     alive = np.ones(S, dtype=bool)
     # many medium-sized matrix products: one BLAS thread is faster, above all on a busy machine
-    with np.errstate(all="ignore"), _blas.single_threaded():
+    with np.errstate(all="ignore"), threadpool_limits(limits=1, user_api="blas"):
         loss, grads = model.loss_and_grad(p, X, y)
         limit = explode * np.maximum(loss, 1.0)
         for t in range(steps + 1):

@@ -33,8 +33,8 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from lrcourse import _blas
 from lrcourse import _validate as check
 from lrcourse.data import unpack
 from lrcourse.models import ACTIVATIONS, MLP, log_softmax
@@ -58,15 +58,17 @@ __all__ = [
 # ----------------------------------------------------------------- the log of a recipe
 
 
+@contextlib.contextmanager
 def one_thread():
-    """A ``with`` block in which numpy's BLAS (OpenBLAS) runs on one thread.
+    """A ``with`` block in which numpy's BLAS runs on one thread (with :mod:`threadpoolctl`).
 
     The models of the course multiply small matrices; splitting each product over
     several threads gains nothing at that size and costs a lot on a busy machine.
     The results do not change, only the speed. (:meth:`Recipe.step` and the sweeps of
-    the package do this already.)
+    the package do this already.) The previous thread counts are restored afterwards.
     """
-    return _blas.single_threaded()
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @dataclass
@@ -98,7 +100,7 @@ class Recipe:
 
     Each step is timed with :func:`time.perf_counter`. Inside a step numpy's BLAS runs
     on one thread: the many small matrix products of these models are faster that way
-    on a busy machine (:mod:`lrcourse._blas`); the results do not depend on it.
+    on a busy machine (:mod:`threadpoolctl`); the results do not depend on it.
     """
 
     steps: list = field(default_factory=list)
@@ -111,7 +113,7 @@ class Recipe:
         entry = Step(name)
         start = time.perf_counter()
         try:
-            with _blas.single_threaded():
+            with threadpool_limits(limits=1, user_api="blas"):
                 yield entry
         finally:
             entry.seconds = time.perf_counter() - start
@@ -358,7 +360,7 @@ def train_rates(
 
     diverged_at = np.full(S, -1)
     rngs = [np.random.default_rng(s) for s in seeds]
-    with np.errstate(all="ignore"), _blas.single_threaded():
+    with np.errstate(all="ignore"), threadpool_limits(limits=1, user_api="blas"):
         evaluate()
         limit = divergence_factor * np.maximum(records["train_loss"][0], 1.0)
         t = 0

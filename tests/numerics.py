@@ -28,7 +28,6 @@ uses Apple's Accelerate instead of OpenBLAS, so there only the numpy levels chan
 
 from __future__ import annotations
 
-import ctypes
 import os
 import platform
 import sys
@@ -87,20 +86,13 @@ def variants():
 
 
 def openblas_core():
-    """The kernel name OpenBLAS reports in this process, or None."""
+    """The kernel (core type) OpenBLAS reports in this process, as threadpoolctl reads it, or None."""
     import numpy  # noqa: F401  (loads numpy's OpenBLAS)
+    from threadpoolctl import threadpool_info
 
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-    from lrcourse import _blas
-
-    for path in _blas._loaded_openblas_paths():
-        lib = ctypes.CDLL(path)
-        for prefix in ("scipy_openblas_get_corename", "openblas_get_corename"):
-            for suffix in _blas._SUFFIXES:
-                fn = getattr(lib, f"{prefix}{suffix}", None)
-                if fn is not None:
-                    fn.restype = ctypes.c_char_p
-                    return fn().decode()
+    for lib in threadpool_info():
+        if lib.get("internal_api") == "openblas":
+            return lib.get("architecture")
     return None
 
 

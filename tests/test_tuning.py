@@ -40,14 +40,6 @@ def test_recipe_times_and_tabulates_the_steps():
         recipe["3."]
 
 
-def test_one_thread_changes_nothing_but_speed(split):
-    model = models.MLP(64, hidden=(16,), n_classes=10)
-    _, h1 = training.fit(model, split, sgd(lr=0.1), 2, 32)
-    with tuning.one_thread():
-        _, h2 = training.fit(model, split, sgd(lr=0.1), 2, 32)
-    np.testing.assert_allclose(h1.val_loss, h2.val_loss, rtol=1e-12)
-
-
 def test_a_failing_step_is_still_timed():
     recipe = tuning.Recipe()
     with pytest.raises(RuntimeError), recipe.step("boom"):
