@@ -1,4 +1,4 @@
-r"""Training a model: epochs of shuffled minibatches, learning-rate control, early stopping.
+r"""The one trainer: epochs of shuffled minibatches, learning-rate control, early stopping, sweeps.
 
 ::
 
@@ -14,11 +14,18 @@ rows, so it makes :math:`\lceil n / B \rceil` updates (:math:`\lfloor n / B\rflo
 with ``drop_last=True``). With ``batch_size = n`` every epoch is a single step of
 full-batch gradient descent.
 
-The learning rate is either inside the optimizer (``sgd(lr=0.1)``, or a
-schedule stepped per update by the optimizer itself) or given to :func:`fit` as
-``lr`` together with an optimizer *constructor* (``optimizer=sgd``): then it can
-be a number, a schedule stepped per update or per epoch (``lr_step``), or a
-``ReduceLROnPlateau`` driven by the validation loss.
+**Sweeps.** Every experiment of the course trains through :func:`fit`. Many runs
+train at once along a *sweep axis*: array hyperparameters of the optimizer
+(``sgd(lr=np.logspace(-3, 0, 30))``), parameters with leading axes
+(``model.init(seed, sweep=(S,))``), an array of ``seed`` (each seed its own
+initialisation and minibatch order) and an array of ``batch_size``. The members
+are independent; the history then carries the sweep axes after its time axis.
+
+**Divergence.** A run has *diverged*, and is frozen from then on, at the first
+minibatch whose loss is not finite or exceeds ``divergence_factor`` (default
+:data:`DIVERGENCE_FACTOR`) :math:`\times \max(L_0, 1)`, :math:`L_0` its loss on the
+whole training set before training; also when a loss on a whole data set is not
+finite. This is the one divergence rule of the course.
 
 :func:`fit` never plots; :mod:`lrcourse.plotting` draws its :class:`History`, and
 :func:`diagnose` (from :mod:`lrcourse.diagnosis`) names what happened.
@@ -28,7 +35,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -51,6 +58,8 @@ __all__ = [
 
 DIVERGENCE_FACTOR = 1e3
 """A run has diverged when a minibatch loss exceeds this many times ``max(initial loss, 1)``."""
+
+METRICS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 
 
 # ----------------------------------------------------------------- minibatches
@@ -97,23 +106,26 @@ class EarlyStopping:
     next one it stops (the same counting as PyTorch's ``ReduceLROnPlateau``), so
     ``patience=0`` stops at the first epoch that does not improve. With
     ``patience=None`` it never stops and only keeps track of the best epoch.
+    The loss may be an array (one per run of a sweep): every run is followed apart.
     """
 
-    def __init__(self, patience, min_delta=0.0):
+    def __init__(self, patience, min_delta=0.0, shape=()):
         self.patience = None if patience is None else check.check_int("patience", patience, 0)
         self.min_delta = float(check.check_nonnegative("min_delta", min_delta))
-        self.best_loss = np.inf
-        self.best_epoch = 0
-        self.epochs_without_improvement = 0
+        self.best_loss = np.full(shape, np.inf)
+        self.best_epoch = np.zeros(shape, dtype=int)
+        self.epochs_without_improvement = np.zeros(shape, dtype=int)
 
     def update(self, epoch, loss):
-        """Record the loss after ``epoch``; return ``True`` when training should stop."""
-        if loss < self.best_loss - self.min_delta:
-            self.best_loss, self.best_epoch = float(loss), epoch
-            self.epochs_without_improvement = 0
-            return False
-        self.epochs_without_improvement += 1
-        return self.patience is not None and self.epochs_without_improvement > self.patience
+        """Record the loss after ``epoch``; return where training should stop (a bool or bool array)."""
+        better = np.asarray(loss) < self.best_loss - self.min_delta
+        self.best_loss = np.where(better, loss, self.best_loss)
+        self.best_epoch = np.where(better, epoch, self.best_epoch)
+        self.epochs_without_improvement = np.where(better, 0, self.epochs_without_improvement + 1)
+        stop = (
+            ~better & (self.patience is not None) & (self.epochs_without_improvement > (self.patience or 0))
+        )
+        return bool(stop) if stop.ndim == 0 else stop
 
 
 # ----------------------------------------------------------------- history
@@ -121,40 +133,54 @@ class EarlyStopping:
 
 @dataclass
 class History:
-    """Everything :func:`fit` recorded.
+    """Everything :func:`fit` recorded; with a sweep, the sweep axes follow the time axis.
 
-    Per update ``i`` (0-based): ``update_loss[i]``, the minibatch loss *before*
-    update ``i``, and ``update_lr[i]``, the learning rate it used. If the run
-    diverged, one more entry holds the loss that stopped it, at ``diverged_at``.
+    Per update ``t`` (0-based): ``update_loss[t]``, the minibatch loss *before*
+    update ``t``, and ``update_lr[t]``, the learning rate it used. A run that
+    diverged on a minibatch records the loss that stopped it, at ``diverged_at``.
 
-    Per epoch ``e``: index 0 is *before* training and index ``e`` is after ``e``
-    epochs, so ``train_loss`` has ``epochs_run + 1`` entries. ``val_loss`` and the
-    accuracies are ``None`` when there is no validation set / the model is a
-    regression. ``epoch_lr[e]`` is the rate at the start of epoch ``e + 1``.
-    The monitored loss (``monitor``: validation loss, or training loss without a
-    validation set) was lowest at ``best_epoch``.
+    Per evaluation on the whole training (and validation) set: ``train_loss`` and,
+    when there is a validation set / the model is a classifier, ``val_loss`` and the
+    accuracies (else ``None``). ``eval_updates[k]`` counts the updates made before
+    evaluation ``k``; with ``record="epoch"`` evaluation ``e`` is after ``e`` epochs
+    (index 0: before training). ``epoch_lr[e]`` is the rate at the start of epoch
+    ``e + 1``. The monitored loss (``monitor``: the validation loss, or the training
+    loss without a validation set) was lowest at ``best_epoch``.
+
+    Without a sweep the arrays end where the run stopped and the counts are numbers.
+    With a sweep the counts are arrays of the sweep shape, the arrays run to the end
+    of the budget, and a run's entries after it stopped are NaN; ``history[i]`` is
+    run ``i`` as a history of its own, and ``history.final(metric)`` the last values.
     """
 
     batch_size: int
     n_train: int
     updates_per_epoch: int
     monitor: str
-    update_loss: list = field(default_factory=list)
-    update_lr: list = field(default_factory=list)
-    train_loss: list = field(default_factory=list)
-    val_loss: list | None = None
-    train_accuracy: list | None = None
-    val_accuracy: list | None = None
-    epoch_lr: list = field(default_factory=list)
-    n_updates: int = 0
-    epochs_run: int = 0
-    best_epoch: int = 0
-    best_loss: float = np.inf
-    stop_reason: str = "epochs done"
-    diverged: bool = False
-    diverged_at: int = -1
-    divergence_reason: str | None = None
+    update_loss: np.ndarray
+    update_lr: np.ndarray
+    train_loss: np.ndarray
+    val_loss: np.ndarray | None
+    train_accuracy: np.ndarray | None
+    val_accuracy: np.ndarray | None
+    eval_updates: np.ndarray
+    epoch_lr: np.ndarray
+    n_updates: int | np.ndarray
+    n_evals: int | np.ndarray
+    epochs_run: int | np.ndarray
+    best_epoch: int | np.ndarray
+    best_loss: float | np.ndarray
+    stop_reason: str | np.ndarray
+    diverged: bool | np.ndarray
+    diverged_at: int | np.ndarray
+    diverged_at_evaluation: bool | np.ndarray
     wall_time: float = 0.0
+    watched: np.ndarray | None = None
+
+    @property
+    def sweep_shape(self):
+        """The shape of the sweep axes (``()`` for one run)."""
+        return np.shape(self.diverged)
 
     @property
     def epochs(self):
@@ -168,23 +194,63 @@ class History:
 
     @property
     def stopped_early(self):
-        """``True`` if early stopping ended the run."""
-        return self.stop_reason == "early stopping"
+        """``True`` where early stopping ended the run."""
+        return (
+            np.asarray(self.stop_reason) == "early stopping"
+            if self.sweep_shape
+            else self.stop_reason == "early stopping"
+        )
 
-    def _record_epoch(self, metrics):
-        self.train_loss.append(metrics["train_loss"])
-        for key in ("val_loss", "train_accuracy", "val_accuracy"):
-            if metrics[key] is not None:
-                getattr(self, key).append(metrics[key])
+    @property
+    def divergence_reason(self):
+        """Why a run diverged, in words (``None`` if it did not)."""
+        if self.sweep_shape:
+            raise ValueError("divergence_reason describes one run: use history[i].divergence_reason")
+        if not self.diverged:
+            return None
+        if self.diverged_at_evaluation:
+            return f"non-finite loss on a whole data set after update {self.diverged_at}"
+        loss = self.update_loss[self.diverged_at]
+        if not np.isfinite(loss):
+            return f"non-finite minibatch loss ({loss}) at update {self.diverged_at}"
+        return f"minibatch loss {loss:.4g} exceeded divergence_factor x max(initial loss, 1)"
 
-    def _freeze(self):
-        """Turn the recorded lists into arrays once training is over."""
-        for key in ("update_loss", "update_lr", "train_loss", "val_loss", "train_accuracy", "val_accuracy"):
-            if getattr(self, key) is not None:
-                setattr(self, key, np.asarray(getattr(self, key), dtype=np.float64))
-        self.epoch_lr = np.asarray(self.epoch_lr, dtype=np.float64)
+    def final(self, metric="val_accuracy"):
+        """The last value of ``metric`` for every run, NaN where a run diverged."""
+        values = getattr(self, check.check_choice("metric", metric, METRICS))
+        if values is None:
+            raise ValueError(f"this history has no {metric} (no validation set, or a regression model)")
+        last = values[np.asarray(self.n_evals) - 1, ...] if not self.sweep_shape else values[-1]
+        return np.where(self.diverged, np.nan, last)
+
+    def __getitem__(self, index):
+        """Run ``index`` of a sweep as a :class:`History` of its own (ending where it stopped)."""
+        if not self.sweep_shape:
+            raise ValueError("this history holds one run: it has no sweep axis to index")
+        index = index if isinstance(index, tuple) else (index,)
+        per_time = ("update_loss", "update_lr", "epoch_lr", "watched") + METRICS
+        one = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in per_time and value is not None:
+                value = value[(slice(None), *index)]
+            elif isinstance(value, np.ndarray) and f.name != "eval_updates":
+                value = value[index]
+                value = (
+                    value.item()
+                    if isinstance(value, np.generic | np.ndarray) and np.ndim(value) == 0
+                    else value
+                )
+            one[f.name] = value
+        return _trimmed(History(**one))
 
     def __str__(self):
+        if self.sweep_shape:
+            return (
+                f"{int(np.size(self.diverged))} runs (sweep shape {self.sweep_shape}) of "
+                f"{self.updates_per_epoch} updates per epoch, {int(np.sum(self.diverged))} diverged, "
+                f"in {self.wall_time:.3g} s"
+            )
         lines = [
             f"{self.epochs_run} epochs x {self.updates_per_epoch} updates (batch {self.batch_size} "
             f"of {self.n_train}) = {self.n_updates} updates in {self.wall_time:.3g} s; "
@@ -199,65 +265,17 @@ class History:
         return "\n".join(lines)
 
 
-# ----------------------------------------------------------------- helpers of fit
-
-
-class _SettableRate:
-    """A 'schedule' whose value :func:`fit` sets before each update (the optimizer calls it with t)."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def __call__(self, t):
-        return self.value
-
-
-def _is_plateau(lr):
-    return hasattr(lr, "step") and hasattr(lr, "lr") and not isinstance(lr, (int, float, np.ndarray))
-
-
-def _evaluate(model, params, X, y, X_val, y_val):
-    """Loss (and accuracy for a classifier) on the whole training and validation sets."""
-    train_loss, train_accuracy = model.evaluate(params, X, y)
-    val_loss, val_accuracy = (None, None) if X_val is None else model.evaluate(params, X_val, y_val)
-
-    def number(value):
-        return None if value is None else float(value)
-
-    return {
-        "train_loss": number(train_loss),
-        "val_loss": number(val_loss),
-        "train_accuracy": number(train_accuracy),
-        "val_accuracy": number(val_accuracy),
-    }
-
-
-def _epoch_divergence_reason(metrics, epoch):
-    """Why the losses at the end of ``epoch`` count as diverged, or ``None``."""
-    for key in ("train_loss", "val_loss"):
-        if metrics[key] is not None and not np.isfinite(metrics[key]):
-            return f"non-finite {key.replace('_', ' ')} ({metrics[key]}) after epoch {epoch}"
-    return None
-
-
-def _divergence_reason(loss, limit):
-    """Why ``loss`` counts as diverged (a string), or ``None`` if it does not."""
-    if not np.isfinite(loss):
-        return f"non-finite loss ({loss})"
-    if loss > limit:
-        return f"loss {loss:.4g} exceeded {limit:.4g} (divergence_factor x max(initial loss, 1))"
-    return None
-
-
-def _progress_bar(enabled, total):
-    """A tqdm bar (notebook-aware through ``tqdm.auto``), or ``None`` if off or tqdm is not installed."""
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="epoch", desc="training")
+def _trimmed(run):
+    """A one-run history cut where the run stopped (its recorded entries only)."""
+    logged = run.n_updates + int(run.diverged and not run.diverged_at_evaluation)
+    changes = {"update_loss": run.update_loss[:logged], "update_lr": run.update_lr[:logged]}
+    changes["epoch_lr"] = run.epoch_lr[: run.epochs_run]
+    if run.watched is not None:
+        changes["watched"] = run.watched[: run.n_updates]
+    for name in METRICS + ("eval_updates",):
+        if getattr(run, name) is not None:
+            changes[name] = getattr(run, name)[: run.n_evals]
+    return replace(run, **changes)
 
 
 # ----------------------------------------------------------------- fit
@@ -272,16 +290,18 @@ def fit(
     *,
     lr=None,
     lr_step="update",
-    drop_last=False,
+    seed=0,
+    params=None,
     shuffle=True,
+    drop_last=False,
     patience=None,
     min_delta=0.0,
     restore_best=True,
     divergence_factor=DIVERGENCE_FACTOR,
-    params=None,
-    seed=0,
-    progress=False,
+    record="epoch",
+    watch=None,
     callback=None,
+    progress=False,
 ):
     r"""Train ``model`` on ``data`` with minibatch gradient descent; return ``(params, history)``.
 
@@ -294,42 +314,39 @@ def fit(
 
     Parameters
     ----------
-    model : a model from :mod:`lrcourse.models` (one model: no sweep axes).
+    model : a model from :mod:`lrcourse.models`.
     data : a :class:`~lrcourse.data.Split`, or ``(X_train, y_train)``, or
         ``(X_train, y_train, X_val, y_val)``. Checked once (shapes, NaN, labels).
     optimizer : an :class:`~lrcourse.optimizers.Optimizer` such as ``sgd(lr=0.1, momentum=0.9)``,
-        whose own ``lr`` (a number, or a schedule the optimizer steps per update) is used;
-        or a constructor such as ``sgd`` or ``functools.partial(adam, betas=(0.9, 0.99))``,
-        called as ``optimizer(lr=...)`` with the rate that ``lr`` and ``lr_step`` give.
+        whose own ``lr`` (a number, an array of rates: a sweep, or a schedule of the
+        update count) is used; or a constructor such as ``sgd`` or
+        ``functools.partial(adam, betas=(0.9, 0.99))``, called with the rate ``lr`` gives.
     epochs : the number of passes over the training set (at least 1).
     batch_size : rows per update, in ``[1, n_train]``; ``None`` means ``n_train``
-        (full-batch gradient descent: exactly one update per epoch).
-    lr : with an optimizer constructor: a number, a schedule ``lr(t)`` from
-        :mod:`lrcourse.schedules`, or a ``ReduceLROnPlateau``, which is stepped with
-        the monitored loss after every epoch (also when it is the optimizer's own
-        ``lr``). It keeps its state between runs: give each run a fresh one.
+        (full-batch gradient descent: one update per epoch). An array of sizes is a sweep.
+    lr : with an optimizer constructor: a number, an array (a sweep), a schedule
+        ``lr(t)`` from :mod:`lrcourse.schedules`, or a ``ReduceLROnPlateau``, stepped
+        with the monitored loss after every epoch.
     lr_step : ``"update"`` evaluates a schedule at the 0-based update count,
         ``"epoch"`` at the 0-based epoch index (constant within an epoch).
-    drop_last : drop the last, smaller minibatch of each epoch (``n mod batch_size`` rows).
-    shuffle : reshuffle the rows every epoch with ``np.random.default_rng(seed)``.
-    patience : early stopping (off with ``None``): stop after more than ``patience``
-        epochs in a row without the monitored loss improving by more than
-        ``min_delta`` (see :class:`EarlyStopping`). The monitored loss is the
-        validation loss, or the training loss without a validation set.
-    restore_best : with early stopping, return the parameters of the best epoch
-        (default) instead of the last ones.
-    divergence_factor : the run has *diverged*, and stops, at the first minibatch
-        whose loss is not finite or exceeds ``divergence_factor * max(L_0, 1)``,
-        :math:`L_0` the initial training loss (default :data:`DIVERGENCE_FACTOR`
-        = 1000); also if a loss at the end of an epoch is not finite. Numpy's
-        overflow warnings are silenced meanwhile: divergence is reported in the
-        history instead. The parameters returned are then those at the end of the
-        last good epoch (or the best ones, see ``restore_best``): always finite.
+    seed : seeds the initialisation (``model.init(seed)``) and the shuffling
+        (``np.random.default_rng(seed)``). An array of seeds is a sweep.
     params : starting parameters (copied, never modified); default ``model.init(seed)``.
-    seed : seeds the initialisation and the shuffling.
-    progress : show a progress bar over epochs (tqdm, if installed; off by default).
-    callback : ``callback(epoch, params, logs)`` after every epoch, ``logs`` a dict of
-        that epoch's losses, accuracies and rate; returning ``True`` stops training.
+        Leading axes beyond the model's shapes are sweep axes.
+    shuffle, drop_last : reshuffle the rows every epoch; drop the last, smaller minibatch.
+    patience, min_delta : early stopping (off with ``None``), see :class:`EarlyStopping`;
+        the monitored loss is the validation loss, or the training loss without one.
+    restore_best : with early stopping, return the parameters of the best epoch.
+    divergence_factor : the divergence rule of the module docstring (default 1000).
+        A diverged run returns the parameters of its last good evaluation.
+    record : when to evaluate on the whole data sets: ``"epoch"`` (after every epoch),
+        ``"end"`` (before and after training only), a list of epochs, or an integer
+        ``k`` (after every ``k`` updates). Early stopping and plateaus need ``"epoch"``.
+    watch : ``watch(state, params)`` after every update; its values are stacked in
+        ``history.watched`` (for example the optimizer's effective rates).
+    callback : ``callback(epoch, params, logs)`` after every epoch of one run, ``logs`` a
+        dict of that epoch's losses, accuracies and rate; returning ``True`` stops training.
+    progress : show a progress bar over epochs (tqdm, if installed).
 
     Returns
     -------
@@ -338,144 +355,413 @@ def fit(
     X, y, X_val, y_val = checked_data(model, data)
     n = len(y)
     epochs = check.check_int("epochs", epochs, 1)
-    batch_size = n if batch_size is None else check.check_int("batch_size", batch_size, 1, n)
-    lr_step = check.check_choice("lr_step", lr_step, ("update", "epoch"))
-    tracker = EarlyStopping(patience, min_delta)
-    divergence_factor = float(check.check_range("divergence_factor", divergence_factor, 1.0, low_open=True))
-    opt, lr, settable = _learning_rate(optimizer, lr, lr_step)
-    params = model.init(seed) if params is None else _checked_copy(model, params)
-
-    history = History(
-        batch_size=batch_size,
-        n_train=n,
-        updates_per_epoch=updates_per_epoch(n, batch_size, drop_last),
-        monitor="train_loss" if X_val is None else "val_loss",
-        val_loss=None if X_val is None else [],
-        train_accuracy=[] if model.task == "classification" else None,
-        val_accuracy=[] if model.task == "classification" and X_val is not None else None,
-    )
-    with np.errstate(all="ignore"):  # divergence is detected and reported, not warned about
-        metrics = _evaluate(model, params, X, y, X_val, y_val)
-    history._record_epoch(metrics)
-    tracker.update(0, metrics[history.monitor])
-    limit = divergence_factor * max(metrics["train_loss"], 1.0)
-    best_params = last_good = params
-    rng = np.random.default_rng(seed)
-    state = opt.init(params)
-    t = 0
-    bar = _progress_bar(progress, epochs)
-    start = time.perf_counter()
-    try:
-        with np.errstate(all="ignore"):
-            for epoch in range(epochs):
-                # ---- one epoch of minibatch updates
-                history.epoch_lr.append(_rate_at(lr, lr_step, t, epoch))
-                for rows in minibatches(n, batch_size, rng, shuffle, drop_last):
-                    lr_now = _rate_at(lr, lr_step, t, epoch)
-                    if settable is not None:
-                        settable.value = lr_now
-                    loss, grads = model.loss_and_grad(params, X[rows], y[rows])
-                    history.update_loss.append(float(loss))
-                    history.update_lr.append(lr_now)
-                    reason = _divergence_reason(loss, limit)
-                    if reason:
-                        history.diverged, history.diverged_at, history.divergence_reason = True, t, reason
-                        break
-                    updates, state = opt.update(grads, state, params)
-                    params = apply_updates(params, updates)
-                    t += 1
-                if history.diverged:
-                    history.epoch_lr.pop()  # the epoch did not finish
-                    break
-
-                # ---- end of the epoch: evaluate, then decide whether to go on
-                metrics = _evaluate(model, params, X, y, X_val, y_val)
-                history._record_epoch(metrics)
-                history.epochs_run = epoch + 1
-                reason = _epoch_divergence_reason(metrics, epoch + 1)
-                if reason:
-                    history.diverged, history.diverged_at, history.divergence_reason = True, t, reason
-                    break
-                last_good = params
-                monitored = metrics[history.monitor]
-                stop = tracker.update(epoch + 1, monitored)
-                if tracker.best_epoch == epoch + 1:
-                    best_params = params
-                if _is_plateau(lr):
-                    lr.step(monitored)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix({history.monitor: f"{monitored:.4g}"})
-                logs = {**metrics, "epoch": epoch + 1, "lr": history.epoch_lr[-1]}
-                if callback is not None and callback(epoch + 1, params, logs):
-                    history.stop_reason = "callback"
-                    break
-                if stop:
-                    history.stop_reason = "early stopping"
-                    break
-    finally:
-        if bar is not None:
-            bar.close()
-
-    history.wall_time = time.perf_counter() - start
-    history.n_updates = t
-    history.best_loss, history.best_epoch = tracker.best_loss, tracker.best_epoch
-    if history.diverged:
-        history.stop_reason = "diverged"
-    history._freeze()
-    if patience is not None and restore_best:
-        return best_params, history
-    return (last_good if history.diverged else params), history
-
-
-def _learning_rate(optimizer, lr, lr_step):
-    """Return ``(optimizer, lr, settable)``: the optimizer to step, where its rate comes from,
-    and the handle fit sets the rate through (``None`` when the optimizer owns its rate)."""
-    if isinstance(optimizer, Optimizer):
-        if lr is not None:
-            raise ValueError(
-                f"lr was given twice: inside the optimizer {optimizer!r} and as lr={lr!r}; pass an "
-                "optimizer constructor (e.g. optimizer=sgd) to let fit control the rate"
-            )
-        if lr_step != "update":
-            raise ValueError("lr_step='epoch' needs lr given to fit together with an optimizer constructor")
-        if optimizer.sweep_shape != ():
-            raise ValueError(f"fit trains one model; the optimizer has sweep shape {optimizer.sweep_shape}")
-        return optimizer, optimizer.hyperparams["lr"], None
-    if not callable(optimizer):
-        raise ValueError(f"optimizer must be an Optimizer or a constructor such as sgd, got {optimizer!r}")
-    if lr is None:
-        raise ValueError("lr is required with an optimizer constructor, e.g. fit(..., optimizer=sgd, lr=0.1)")
-    first = lr.lr if _is_plateau(lr) else lr(0) if callable(lr) else lr
-    if np.ndim(first) != 0:
-        raise ValueError(
-            f"fit trains one model: lr must be one number or a schedule of one rate, got shape {np.shape(first)}"
+    sizes = np.asarray(n if batch_size is None else batch_size)
+    seeds = np.asarray(seed)
+    if sizes.ndim or seeds.ndim:
+        return _fit_grid(
+            model,
+            (X, y, X_val, y_val),
+            optimizer,
+            epochs,
+            sizes,
+            seeds,
+            lr,
+            lr_step,
+            params,
+            **{
+                "shuffle": shuffle,
+                "drop_last": drop_last,
+                "patience": patience,
+                "min_delta": min_delta,
+                "restore_best": restore_best,
+                "divergence_factor": divergence_factor,
+                "record": record,
+                "watch": watch,
+            },
         )
-    if not (callable(lr) or _is_plateau(lr)):
-        lr = float(check.check_nonnegative("lr", lr))
-    settable = _SettableRate(_rate_at(lr, lr_step, 0, 0))
-    return optimizer(lr=settable), lr, settable
+    batch_size = check.check_int("batch_size", int(sizes), 1, n)
+    seed = check.check_int("seed", int(seeds), 0)
+    per_epoch = updates_per_epoch(n, batch_size, drop_last)
+    setup = _Setup(
+        epochs=epochs,
+        batch_size=batch_size,
+        per_epoch=per_epoch,
+        shuffle=shuffle,
+        drop_last=drop_last,
+        patience=EarlyStopping(patience, min_delta).patience,
+        min_delta=float(min_delta),
+        restore_best=restore_best,
+        divergence_factor=float(
+            check.check_range("divergence_factor", divergence_factor, 1.0, low_open=True)
+        ),
+        evals=_evaluation_points(record, epochs, per_epoch),
+        rates=_Rates.of(optimizer, lr, lr_step, per_epoch),
+    )
+    if patience is not None or setup.rates.plateau is not None:
+        if record != "epoch":
+            raise ValueError(
+                f"early stopping and plateau schedules need record='epoch', got record={record!r}"
+            )
+    start = model.init(seed) if params is None else _checked_params(model, params)
+    return _train(
+        model, (X, y, X_val, y_val), start, np.random.default_rng(seed), setup, watch, callback, progress
+    )
 
 
-def _rate_at(lr, lr_step, t, epoch):
-    """The learning rate of update ``t`` (0-based) in epoch ``epoch`` (0-based)."""
-    if _is_plateau(lr):
-        return float(lr.lr)
-    if callable(lr):
-        return float(lr(epoch if lr_step == "epoch" else t))
-    return float(lr)
+@dataclass
+class _Setup:
+    """The settings of one call of :func:`_train`, checked by :func:`fit`."""
+
+    epochs: int
+    batch_size: int
+    per_epoch: int
+    shuffle: bool
+    drop_last: bool
+    patience: int | None
+    min_delta: float
+    restore_best: bool
+    divergence_factor: float
+    evals: frozenset
+    rates: _Rates
 
 
-def _checked_copy(model, params):
-    """A copy of ``params`` after checking it has the model's keys and shapes (no sweep axes)."""
+def _evaluation_points(record, epochs, per_epoch):
+    """The update counts after which :func:`fit` evaluates on the whole data sets."""
+    total = epochs * per_epoch
+    if isinstance(record, str):
+        chosen = check.check_choice("record", record, ("epoch", "end"))
+        return frozenset(range(per_epoch, total + 1, per_epoch) if chosen == "epoch" else [total])
+    if isinstance(record, (int, np.integer)):
+        k = check.check_int("record", record, 1, total)
+        return frozenset(range(k, total + 1, k)) | {total}
+    chosen = [check.check_int("record", int(e), 1, epochs) for e in np.atleast_1d(record) if int(e) != 0]
+    return frozenset(e * per_epoch for e in chosen) | {total}
+
+
+class _Rates:
+    """Where the learning rate comes from: the optimizer for each epoch, and a plateau if any."""
+
+    def __init__(self, build, plateau):
+        self.build, self.plateau = build, plateau
+
+    @classmethod
+    def of(cls, optimizer, lr, lr_step, per_epoch):
+        lr_step = check.check_choice("lr_step", lr_step, ("update", "epoch"))
+        if isinstance(optimizer, Optimizer):
+            if lr is not None:
+                raise ValueError(
+                    f"lr was given twice: inside the optimizer {optimizer!r} and as lr={lr!r}; pass an "
+                    "optimizer constructor (e.g. optimizer=sgd) to let fit control the rate"
+                )
+            if lr_step != "update":
+                raise ValueError(
+                    "lr_step='epoch' needs lr given to fit together with an optimizer constructor"
+                )
+            own = optimizer.hyperparams.get("lr")  # a plateau inside the optimizer is read as it goes
+            return cls(lambda rate: optimizer, own if _is_plateau(own) else None)
+        if not callable(optimizer):
+            raise ValueError(
+                f"optimizer must be an Optimizer or a constructor such as sgd, got {optimizer!r}"
+            )
+        if lr is None:
+            raise ValueError(
+                "lr is required with an optimizer constructor, e.g. fit(..., optimizer=sgd, lr=0.1)"
+            )
+        if _is_plateau(lr):
+            return cls(lambda rate: optimizer(lr=rate), lr)
+        if callable(lr) and lr_step == "epoch":
+            schedule = lr
+            lr = lambda t: schedule(t // per_epoch)  # noqa: E731
+        elif not callable(lr):
+            lr = check.check_nonnegative("lr", lr)
+            lr = float(lr) if lr.ndim == 0 else lr
+        built = optimizer(lr=lr)
+        return cls(lambda rate: built, None)
+
+
+def _is_plateau(lr):
+    return hasattr(lr, "step") and hasattr(lr, "lr") and not isinstance(lr, (int, float, np.ndarray))
+
+
+def _lr_of(opt, t):
+    """The rate the optimizer uses at update ``t``."""
+    lr = opt.hyperparams["lr"]
+    return lr(t) if callable(lr) else lr
+
+
+def _checked_params(model, params):
+    """A copy of ``params`` after checking it has the model's keys and shapes (leading axes: a sweep)."""
     expected = model.init(0)
     if not isinstance(params, dict) or set(params) != set(expected):
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
         raise ValueError(f"params must be a dict with keys {sorted(expected)}, got {got}")
     for key, value in expected.items():
-        if np.shape(params[key]) != value.shape:
+        shape = np.shape(params[key])
+        if shape[len(shape) - value.ndim :] != value.shape:
             raise ValueError(
-                f"params[{key!r}] must have shape {value.shape} (fit trains one model, no sweep axes), "
-                f"got shape {np.shape(params[key])}"
+                f"params[{key!r}] must have shape {value.shape} (after any sweep axes), got shape {shape}"
             )
     return tree_copy(params)
+
+
+def _sweep_of(model, params):
+    """The sweep axes that ``params`` carry in front of the model's shapes."""
+    key, value = next(iter(model.init(0).items()))
+    shape = np.shape(params[key])
+    return shape[: len(shape) - value.ndim]
+
+
+def _evaluate(model, params, X, y, X_val, y_val):
+    """Loss (and accuracy for a classifier) on the whole training and validation sets."""
+    train_loss, train_accuracy = model.evaluate(params, X, y)
+    val_loss, val_accuracy = (None, None) if X_val is None else model.evaluate(params, X_val, y_val)
+    return dict(zip(METRICS, (train_loss, val_loss, train_accuracy, val_accuracy), strict=True))
+
+
+def _progress_bar(enabled, total):
+    """A tqdm bar (notebook-aware through ``tqdm.auto``), or ``None`` if off or tqdm is not installed."""
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="epoch", desc="training")
+
+
+# ----------------------------------------------------------------- the training loop
+
+
+def _train(model, data, params, rng, setup, watch, callback, progress):
+    """The training loop of the course: every run of every chapter goes through here."""
+    X, y, X_val, y_val = data
+    rates = setup.rates
+    opt = rates.build(None if rates.plateau is None else rates.plateau.lr)
+    try:
+        shape = np.broadcast_shapes(opt.sweep_shape, _sweep_of(model, params))
+    except ValueError:
+        raise ValueError(
+            f"the sweep shape {opt.sweep_shape} of the optimizer does not broadcast with the sweep shape "
+            f"{_sweep_of(model, params)} of the parameters"
+        ) from None
+    params = {
+        k: np.broadcast_to(v, shape + np.shape(v)[len(np.shape(v)) - model.init(0)[k].ndim :]).copy()
+        for k, v in params.items()
+    }
+    rec = _Recorder(model, setup, shape, len(y), X_val is not None)
+    tracker = EarlyStopping(setup.patience, setup.min_delta, shape)
+    state = opt.init(params)
+    bar = _progress_bar(progress, setup.epochs)
+    start = time.perf_counter()
+    with np.errstate(all="ignore"):  # divergence is detected and reported, not warned about
+        metrics = rec.evaluation(0, _evaluate(model, params, X, y, X_val, y_val))
+        limit = setup.divergence_factor * np.maximum(metrics["train_loss"], 1.0)
+        tracker.update(0, metrics[rec.monitor])
+        best = last_good = params
+        t = 0
+        for epoch in range(setup.epochs):
+            if rates.plateau is not None:
+                opt = rates.build(rates.plateau.lr)
+            rec.epoch_lr[epoch] = np.where(rec.training, _lr_of(opt, t), np.nan)
+            for rows in minibatches(len(y), setup.batch_size, rng, setup.shuffle, setup.drop_last):
+                loss, grads = model.loss_and_grad(params, X[rows], y[rows])
+                rec.update(t, loss, _lr_of(opt, t), limit)
+                if not rec.training.any():
+                    break
+                updates, state = opt.update(grads, state, params)
+                params = _where(rec.training, apply_updates(params, updates), params)
+                t += 1
+                rec.n_updates += rec.training
+                if watch is not None:
+                    rec.watched.append(np.asarray(watch(state, params)))
+                if t in setup.evals and t % setup.per_epoch:
+                    rec.evaluation(t, _evaluate(model, params, X, y, X_val, y_val))
+                    last_good = _where(rec.training, params, last_good)
+            if not rec.training.any():
+                break
+            rec.epochs_run += rec.training
+            if t not in setup.evals:
+                continue
+            metrics = rec.evaluation(t, _evaluate(model, params, X, y, X_val, y_val))
+            last_good = _where(rec.training, params, last_good)
+            if len(setup.evals) < setup.epochs:
+                continue  # not evaluated after every epoch: no early stopping, no plateau
+            monitored = np.where(rec.training, metrics[rec.monitor], np.nan)
+            stop = rec.training & tracker.update(epoch + 1, np.where(rec.training, monitored, np.inf))
+            best = _where(rec.training & (tracker.best_epoch == epoch + 1), params, best)
+            if rates.plateau is not None:
+                rates.plateau.step(monitored)
+            if bar is not None:
+                bar.update(1)
+            if callback is not None and not shape:
+                logs = {k: float(v) for k, v in metrics.items() if v is not None}
+                if callback(
+                    epoch + 1, params, {**logs, "epoch": epoch + 1, "lr": float(rec.epoch_lr[epoch])}
+                ):
+                    rec.stop(rec.training, "callback")
+            rec.stop(stop, "early stopping")
+            if not rec.training.any():
+                break
+    if bar is not None:
+        bar.close()
+    history = rec.history(tracker, time.perf_counter() - start)
+    if setup.patience is not None and setup.restore_best:
+        return best, history
+    return _where(np.asarray(history.diverged), last_good, params), history
+
+
+def _where(mask, new, old):
+    """``new`` where ``mask`` holds (over the leading sweep axes), else ``old``; parameter dicts."""
+    mask = np.asarray(mask)
+    if mask.all():
+        return new
+    if not mask.any():
+        return old
+    return {
+        k: np.where(mask.reshape(mask.shape + (1,) * (v.ndim - mask.ndim)), v, old[k]) for k, v in new.items()
+    }
+
+
+class _Recorder:
+    """What one call of :func:`_train` records, run by run (it lives as long as that call)."""
+
+    def __init__(self, model, setup, shape, n_train, has_val):
+        self.setup, self.shape, self.n_train = setup, shape, n_train
+        self.monitor = "val_loss" if has_val else "train_loss"
+        self.classifier = model.task == "classification"
+        self.has_val = has_val
+        total = setup.epochs * setup.per_epoch
+        self.eval_updates = np.array([0, *sorted(setup.evals)])
+        self.update_loss = np.full((total,) + shape, np.nan)
+        self.update_lr = np.full((total,) + shape, np.nan)
+        self.metrics = {key: np.full((len(self.eval_updates),) + shape, np.nan) for key in METRICS}
+        self.epoch_lr = np.full((setup.epochs,) + shape, np.nan)
+        self.training = np.ones(shape, dtype=bool)
+        self.diverged = np.zeros(shape, dtype=bool)
+        self.at_evaluation = np.zeros(shape, dtype=bool)
+        self.diverged_at = np.full(shape, -1)
+        self.n_updates, self.n_evals, self.epochs_run = (np.zeros(shape, dtype=int) for _ in range(3))
+        self.stop_reason = np.full(shape, "epochs done", dtype=object)
+        self.watched = []
+
+    def update(self, t, loss, lr, limit):
+        """Record the minibatch loss before update ``t``; runs whose loss is too large diverge."""
+        self.update_loss[t] = np.where(self.training, loss, np.nan)
+        self.update_lr[t] = np.where(self.training, lr, np.nan)
+        self._diverge(self.training & ~(np.asarray(loss) <= limit), t, at_evaluation=False)
+
+    def evaluation(self, t, metrics):
+        """Record the losses on the whole data sets after ``t`` updates; non-finite ones diverge."""
+        k = int(np.searchsorted(self.eval_updates, t))
+        for key, value in metrics.items():
+            if value is not None:
+                self.metrics[key][k] = np.where(self.training, value, np.nan)
+        self.n_evals += self.training
+        finite = np.isfinite(metrics["train_loss"])
+        if metrics["val_loss"] is not None:
+            finite &= np.isfinite(metrics["val_loss"])
+        self._diverge(self.training & ~finite, t, at_evaluation=True)
+        return metrics
+
+    def _diverge(self, bad, t, at_evaluation):
+        if bad.any():
+            self.diverged |= bad
+            self.diverged_at = np.where(bad, t, self.diverged_at)
+            self.at_evaluation |= bad & at_evaluation
+            self.stop(bad, "diverged")
+
+    def stop(self, where, reason):
+        """Stop the runs still training where ``where`` holds, for ``reason``."""
+        self.stop_reason = np.where(where & self.training, reason, self.stop_reason)
+        self.training = self.training & ~where
+
+    def history(self, tracker, seconds):
+        """The :class:`History` of the call (one run: cut where it stopped, counts as numbers)."""
+        s = self.setup
+        keep = {"train_loss": True, "val_loss": self.has_val, "train_accuracy": self.classifier}
+        keep["val_accuracy"] = self.classifier and self.has_val
+        metrics = {k: (v if keep[k] else None) for k, v in self.metrics.items()}
+        h = History(
+            batch_size=s.batch_size,
+            n_train=self.n_train,
+            updates_per_epoch=s.per_epoch,
+            monitor=self.monitor,
+            update_loss=self.update_loss,
+            update_lr=self.update_lr,
+            eval_updates=np.broadcast_to(
+                self.eval_updates.reshape((-1,) + (1,) * len(self.shape)),
+                self.eval_updates.shape + self.shape,
+            ).copy(),
+            epoch_lr=self.epoch_lr,
+            n_updates=self.n_updates,
+            n_evals=self.n_evals,
+            epochs_run=self.epochs_run,
+            best_epoch=tracker.best_epoch,
+            best_loss=tracker.best_loss,
+            stop_reason=self.stop_reason,
+            diverged=self.diverged,
+            diverged_at=self.diverged_at,
+            diverged_at_evaluation=self.at_evaluation,
+            wall_time=seconds,
+            watched=np.array(self.watched) if self.watched else None,
+            **metrics,
+        )
+        if self.shape:
+            return h
+        scalars = {
+            f.name: getattr(h, f.name).item()
+            for f in fields(h)
+            if isinstance(getattr(h, f.name), np.ndarray) and getattr(h, f.name).ndim == 0
+        }
+        return _trimmed(replace(h, **scalars))
+
+
+def _fit_grid(model, data, optimizer, epochs, sizes, seeds, lr, lr_step, params, **settings):
+    """:func:`fit` over arrays of batch sizes and seeds: one call per pair, stacked as sweep axes in front."""
+    grid = sizes.shape + seeds.shape
+    results = [
+        fit(
+            model,
+            data,
+            optimizer,
+            epochs,
+            int(b),
+            lr=lr,
+            lr_step=lr_step,
+            seed=int(s),
+            params=params,
+            **settings,
+        )
+        for b in sizes.reshape(-1)
+        for s in seeds.reshape(-1)
+    ]
+    for _, h in results:
+        if h.sweep_shape != results[0][1].sweep_shape:
+            raise ValueError("every batch size and seed must give runs of the same sweep shape")
+    first = results[0][1]
+    inner = first.sweep_shape
+
+    def stack(values, per_time):
+        values = [np.asarray(v, dtype=np.float64 if per_time else None) for v in values]
+        if per_time:  # pad the time axis with NaN to the longest, then put the grid after it
+            T = max(len(v) for v in values)
+            values = [np.concatenate([v, np.full((T - len(v),) + v.shape[1:], np.nan)]) for v in values]
+            return np.stack(values, axis=1).reshape((T,) + grid + inner)
+        return np.stack([np.broadcast_to(v, inner) for v in values]).reshape(grid + inner)
+
+    per_time = ("update_loss", "update_lr", "epoch_lr", "eval_updates", "watched") + METRICS
+    merged = {}
+    for f in fields(History):
+        values = [getattr(h, f.name) for _, h in results]
+        if f.name in ("n_train", "monitor") or values[0] is None:
+            merged[f.name] = values[0]
+        elif f.name == "wall_time":
+            merged[f.name] = float(sum(values))
+        else:
+            merged[f.name] = stack(values, f.name in per_time)
+    merged["eval_updates"] = merged["eval_updates"]
+    out = {
+        k: np.stack([p[k] for p, _ in results]).reshape(grid + np.shape(first_params))
+        for k, first_params in results[0][0].items()
+    }
+    return out, History(**merged)
