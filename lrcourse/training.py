@@ -145,7 +145,8 @@ class History:
     evaluation ``k``; with ``record="epoch"`` evaluation ``e`` is after ``e`` epochs
     (index 0: before training). ``epoch_lr[e]`` is the rate at the start of epoch
     ``e + 1``. The monitored loss (``monitor``: the validation loss, or the training
-    loss without a validation set) was lowest at ``best_epoch``.
+    loss without a validation set) was lowest at ``best_epoch``. ``wall_time`` is the
+    seconds spent on updates (the evaluations on whole data sets not counted).
 
     Without a sweep the arrays end where the run stopped and the counts are numbers.
     With a sweep the counts are arrays of the sweep shape, the arrays run to the end
@@ -552,9 +553,17 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
     tracker = EarlyStopping(setup.patience, setup.min_delta, shape)
     state = opt.init(params)
     bar = _progress_bar(progress, setup.epochs)
+    spent = {"evaluating": 0.0}
+
+    def evaluate(t):
+        begin = time.perf_counter()
+        metrics = evaluate(t)
+        spent["evaluating"] += time.perf_counter() - begin
+        return metrics
+
     start = time.perf_counter()
     with np.errstate(all="ignore"):  # divergence is detected and reported, not warned about
-        metrics = rec.evaluation(0, _evaluate(model, params, X, y, X_val, y_val))
+        metrics = evaluate(0)
         limit = setup.divergence_factor * np.maximum(metrics["train_loss"], 1.0)
         tracker.update(0, metrics[rec.monitor])
         best = last_good = params
@@ -575,14 +584,14 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
                 if watch is not None:
                     rec.watched.append(np.asarray(watch(state, params)))
                 if t in setup.evals and t % setup.per_epoch:
-                    rec.evaluation(t, _evaluate(model, params, X, y, X_val, y_val))
+                    evaluate(t)
                     last_good = _where(rec.training, params, last_good)
             if not rec.training.any():
                 break
             rec.epochs_run += rec.training
             if t not in setup.evals:
                 continue
-            metrics = rec.evaluation(t, _evaluate(model, params, X, y, X_val, y_val))
+            metrics = evaluate(t)
             last_good = _where(rec.training, params, last_good)
             if len(setup.evals) < setup.epochs:
                 continue  # not evaluated after every epoch: no early stopping, no plateau
@@ -604,7 +613,7 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
                 break
     if bar is not None:
         bar.close()
-    history = rec.history(tracker, time.perf_counter() - start)
+    history = rec.history(tracker, time.perf_counter() - start - spent["evaluating"])
     if setup.patience is not None and setup.restore_best:
         return best, history
     return _where(np.asarray(history.diverged), last_good, params), history

@@ -3,6 +3,7 @@ from functools import partial
 
 import numpy as np
 import pytest
+from helpers import make_moons
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,8 +20,17 @@ def regression():
 
 
 @pytest.fixture(scope="module")
+def classification():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4))
+    y = np.argmax(X @ rng.normal(size=(4, 3)) + 0.5 * rng.normal(size=(90, 3)), axis=1)
+    split, _ = data.standardize(data.train_val_test_split(X, y, val_fraction=0.2, test_fraction=0.0, seed=0))
+    return split
+
+
+@pytest.fixture(scope="module")
 def moons():
-    X, y = data.make_moons(n_samples=120, noise=0.2, seed=0)
+    X, y = make_moons(n_samples=120, noise=0.2, seed=0)
     return data.train_val_test_split(X, y, val_fraction=0.25, test_fraction=0.0, seed=0)
 
 
@@ -339,18 +349,14 @@ def test_bad_learning_rate_arguments(regression):
     model = models.LinearRegression(5)
     with pytest.raises(ValueError, match="lr is required"):
         fit(model, regression, sgd, epochs=1)
-    with pytest.raises(ValueError, match="lr must be one number or a schedule"):
-        fit(model, regression, sgd, epochs=1, lr=np.array([0.1, 0.2]))
-    with pytest.raises(ValueError, match=r"schedule of one rate, got shape \(2,\)"):
-        fit(model, regression, sgd, epochs=1, lr=lambda t: np.array([0.1, 0.2]))
     with pytest.raises(ValueError, match="lr must be in"):
         fit(model, regression, sgd, epochs=1, lr=-0.1)
     with pytest.raises(ValueError, match="optimizer must be an Optimizer"):
         fit(model, regression, "sgd", epochs=1)
-    with pytest.raises(ValueError, match="sweep shape"):
-        fit(model, regression, sgd(lr=np.array([0.1, 0.2])), epochs=1)
+    with pytest.raises(ValueError, match=r"sweep shape \(2,\) of the optimizer .* \(3,\) of the parameters"):
+        fit(model, regression, sgd(lr=np.array([0.1, 0.2])), epochs=1, params=model.init(sweep=(3,)))
     with pytest.raises(ValueError, match=r"params\['w'\] must have shape \(5,\)"):
-        fit(model, regression, sgd(lr=0.1), epochs=1, params=model.init(sweep=(3,)))
+        fit(model, regression, sgd(lr=0.1), epochs=1, params={"w": np.zeros(4), "b": np.zeros(())})
     with pytest.raises(ValueError, match="params must be a dict with keys"):
         fit(model, regression, sgd(lr=0.1), epochs=1, params={"w": np.zeros(5)})
 
@@ -401,3 +407,76 @@ def test_minibatch_properties(n, b, drop, seed):
     assert len(np.unique(rows)) == len(rows)  # no row twice
     assert len(rows) == (n - n % b if drop else n)
     assert all(len(batch) == b for batch in batches[:-1])
+
+
+# ----------------------------------------------------------------- sweeps: one call, many runs
+
+
+@pytest.mark.parametrize("batch_size", [None, 16, 30])
+def test_sweep_member_is_the_single_run(classification, batch_size):
+    """Run i of a sweep of rates is the run fit makes with rate i alone (to round-off)."""
+    model = models.MLP(4, hidden=(8,), n_classes=3)
+    lrs = np.array([0.01, 0.3, 1e4])  # the last one diverges
+    params, sweep = fit(model, classification, sgd, 6, batch_size, lr=lrs, seed=3)
+    assert sweep.sweep_shape == (3,)
+    assert sweep.diverged.tolist() == [False, False, True]
+    for i, rate in enumerate(lrs):
+        p1, one = fit(model, classification, sgd, 6, batch_size, lr=rate, seed=3)
+        run = sweep[i]
+        for name in ("train_loss", "val_loss", "val_accuracy", "update_loss", "update_lr", "epoch_lr"):
+            np.testing.assert_allclose(getattr(run, name), getattr(one, name), rtol=1e-12, atol=1e-14)
+        for name in (
+            "n_updates",
+            "n_evals",
+            "epochs_run",
+            "diverged",
+            "diverged_at",
+            "stop_reason",
+            "best_epoch",
+        ):
+            assert getattr(run, name) == getattr(one, name), name
+        for key in p1:
+            np.testing.assert_allclose(params[key][i], p1[key], rtol=1e-12, atol=1e-14)
+
+
+def test_sweep_of_seeds_and_batch_sizes(classification):
+    """Arrays of batch sizes and seeds become leading sweep axes; each cell is its own fit."""
+    model = models.SoftmaxRegression(4, 3)
+    _, grid = fit(model, classification, sgd, 3, [10, 40], lr=[0.1, 0.5], seed=[0, 1, 2])
+    assert grid.sweep_shape == (2, 3, 2)
+    assert grid.train_loss.shape == (4, 2, 3, 2)
+    assert grid.updates_per_epoch[:, 0, 0].tolist() == [8, 2]
+    _, one = fit(model, classification, sgd, 3, 40, lr=0.5, seed=2)
+    np.testing.assert_allclose(grid[1, 2, 1].train_loss, one.train_loss, rtol=1e-12)
+    np.testing.assert_allclose(grid[1, 2, 1].update_loss, one.update_loss, rtol=1e-12)
+
+
+def test_sweep_early_stopping_member_by_member(classification):
+    model = models.MLP(4, hidden=(8,), n_classes=3)
+    lrs = np.array([0.05, 0.5, 2.0])
+    params, sweep = fit(model, classification, sgd, 30, 16, lr=lrs, patience=2, seed=1)
+    for i, rate in enumerate(lrs):
+        p1, one = fit(model, classification, sgd, 30, 16, lr=rate, patience=2, seed=1)
+        assert sweep[i].epochs_run == one.epochs_run and sweep[i].best_epoch == one.best_epoch
+        assert sweep[i].stop_reason == one.stop_reason
+        np.testing.assert_allclose(params["W1"][i], p1["W1"], rtol=1e-12, atol=1e-14)
+
+
+def test_record_choices(regression):
+    model = models.LinearRegression(5)
+    _, h = fit(model, regression, sgd(lr=0.05), 4, 20, record="end")
+    assert h.eval_updates.tolist() == [0, 16] and len(h.train_loss) == 2
+    _, h = fit(model, regression, sgd(lr=0.05), 4, 20, record=2)
+    assert h.eval_updates.tolist() == [0, 2, 4, 6, 8, 10, 12, 14, 16]
+    _, h = fit(model, regression, sgd(lr=0.05), 4, 20, record=[1, 3])
+    assert h.eval_updates.tolist() == [0, 4, 12, 16]
+    with pytest.raises(ValueError, match="record"):
+        fit(model, regression, sgd(lr=0.05), 4, 20, record="sometimes")
+    with pytest.raises(ValueError, match="need record='epoch'"):
+        fit(model, regression, sgd(lr=0.05), 4, 20, record="end", patience=1)
+
+
+def test_watch_stacks_per_update(regression):
+    model = models.LinearRegression(5)
+    _, h = fit(model, regression, sgd(lr=[0.01, 0.05]), 2, 40, watch=lambda state, p: p["b"])
+    assert h.watched.shape == (4, 2)

@@ -1,0 +1,44 @@
+"""The experiments of the chapters, one module a topic (the names of :mod:`lrcourse.widgets`
+and :mod:`lrcourse.checks`). Each computes with the core (every run trains through
+:func:`lrcourse.training.fit`); the figures are drawn in :mod:`lrcourse.plotting`.
+
+- :mod:`~lrcourse.labs.learning_rate` (chapter 2): the stability limit of gradient descent,
+  sweeps of rates, good ranges and trial-and-error searches.
+- :mod:`~lrcourse.labs.batch_size` (chapter 3): batch sizes times rates, wall-clock time,
+  the noise of a minibatch gradient.
+- :mod:`~lrcourse.labs.epochs` (chapter 4): model capacity against epochs.
+- :mod:`~lrcourse.labs.schedules` (chapter 5): schedules trained side by side.
+- :mod:`~lrcourse.labs.optimizers`, :mod:`~lrcourse.labs.textbook_optimizers` (chapter 6):
+  optimizers measured against each other, and the textbook forms of their rules.
+- :mod:`~lrcourse.labs.early_stopping` (chapter 7): early stopping replayed on recorded curves.
+- :mod:`~lrcourse.labs.tuning`, :mod:`~lrcourse.labs.layerwise`, :mod:`~lrcourse.labs.games`
+  (chapter 8): the tuning recipe, layer-wise rates, two players with two rates.
+
+``from lrcourse import labs`` then ``labs.batch_size.time_per_epoch(...)``: a module is
+imported the first time it is used.
+"""
+
+import importlib
+
+TOPICS = (
+    "learning_rate",
+    "batch_size",
+    "epochs",
+    "schedules",
+    "optimizers",
+    "textbook_optimizers",
+    "early_stopping",
+    "tuning",
+    "layerwise",
+    "games",
+)
+
+
+def __getattr__(name):
+    if name in TOPICS:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(TOPICS)
