@@ -557,7 +557,7 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
 
     def evaluate(t):
         begin = time.perf_counter()
-        metrics = evaluate(t)
+        metrics = rec.evaluation(t, _evaluate(model, params, X, y, X_val, y_val))
         spent["evaluating"] += time.perf_counter() - begin
         return metrics
 
