@@ -35,7 +35,7 @@ PINS = HERE / "pins"
 VERSIONS = ("3.10", "3.11", "3.12", "3.13")
 
 # What the package's unit tests need (and nothing of the book's tooling).
-UNIT_REQUIREMENTS = ["numpy", "matplotlib", "ipywidgets", "pytest", "hypothesis"]
+UNIT_REQUIREMENTS = ["numpy", "matplotlib", "ipywidgets", "threadpoolctl", "pytest", "hypothesis"]
 
 # Google Colab's runtime as the course meets it: Python 3.12, ipywidgets 7.7.1 with the
 # IPython 7 / ipykernel 6 stack. Versions read from `pip freeze` in a Colab notebook.

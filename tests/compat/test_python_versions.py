@@ -8,7 +8,7 @@ tests ``make unit`` runs), each skipped with a message when not installed. Inter
 are found as described in compat.py.
 
 For each version a venv gets the frozen pins of ``pins/unit-X.Y.txt`` (numpy,
-matplotlib, ipywidgets, pytest, hypothesis and what they need) and a wheel of lrcourse
+matplotlib, ipywidgets, threadpoolctl, pytest, hypothesis and what they need) and a wheel of lrcourse
 built from this working tree; then the package's unit tests run there, from outside the
 repository so that the installed wheel is what they import. Left out: the browser and
 compatibility checks themselves, tests marked ``slow``, and the tests of the book
@@ -32,7 +32,16 @@ SELECTED = NAMED or [v for v in VERSIONS if v != f"{sys.version_info[0]}.{sys.ve
 
 # What a package test may import; a test file importing anything else (the book's
 # tooling: yaml, nbformat, the table of contents, helper scripts) tests the book.
-PACKAGE_TEST_IMPORTS = {"lrcourse", "numpy", "matplotlib", "ipywidgets", "IPython", "pytest", "hypothesis"}
+PACKAGE_TEST_IMPORTS = {
+    "lrcourse",
+    "numpy",
+    "matplotlib",
+    "ipywidgets",
+    "threadpoolctl",
+    "IPython",
+    "pytest",
+    "hypothesis",
+}
 
 
 def _imports(path):
