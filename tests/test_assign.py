@@ -1,14 +1,17 @@
 """The instructor kit: student versions, answer keys and the autograder."""
 
+import ast
 import copy
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+import tomllib
 from nbclient import NotebookClient
 from toc import toc_notebooks
 
@@ -136,3 +139,22 @@ def test_every_command_has_help(command):
         [sys.executable, "-m", "lrcourse.assign", command, "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0 and "usage" in done.stdout
+
+
+def _imported_packages(path):
+    """The top-level names of the absolute imports of the file at ``path``."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0]
+
+
+def test_the_assign_extra_declares_what_the_kit_imports():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extra = project["optional-dependencies"]["assign"]
+    declared = {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower() for r in project["dependencies"] + extra}
+    imported = {name for p in (ROOT / "lrcourse" / "assign").glob("*.py") for name in _imported_packages(p)}
+    third_party = {name.lower() for name in imported - set(sys.stdlib_module_names) - {"lrcourse"}}
+    assert third_party >= {"nbformat", "nbclient", "nbconvert"}  # the scan sees the kit's imports
+    assert third_party <= declared, f"imported by lrcourse/assign, not declared: {third_party - declared}"
