@@ -2,12 +2,11 @@
 
 Every generator takes a ``seed`` and returns ``(X, y)`` (the linear one also the
 true weights): ``X`` of shape ``(n_samples, n_features)`` (float64) and ``y`` of
-shape ``(n_samples,)``, float targets for regression and integer labels
-``0..n_classes-1`` for classification. The rows come in random order.
+shape ``(n_samples,)``, float regression targets. The digits come with integer
+labels ``0..9``.
 
 - :func:`make_linear_regression`: ``y = X w + noise`` with free ``n_features`` and
   optionally correlated features (for the :math:`1/\\sqrt{d}` learning-rate rule).
-- :func:`make_blobs`, :func:`make_moons`, :func:`make_spirals`: noisy classification.
 - :func:`make_polynomial_regression`: few points, many polynomial features: overfits.
 - :func:`load_digits`: the UCI handwritten digits (8 × 8 images), shipped in the package.
 
@@ -60,11 +59,6 @@ def check_xy(X, y, name="X"):
             f"{yname} must be finite, got NaN or inf at row {np.argwhere(~np.isfinite(y))[0][0]}"
         )
     return X, y
-
-
-def _shuffled(X, y, rng):
-    order = rng.permutation(len(y))
-    return perturbed(X[order]), y[order]
 
 
 def _flip_labels(y, fraction, n_classes, rng):
@@ -138,81 +132,6 @@ def make_polynomial_regression(n_samples=30, degree=12, noise=0.3, seed=0):
     x = rng.uniform(-1.0, 1.0, n_samples)
     y = np.sin(np.pi * x) + noise * rng.standard_normal(n_samples)
     return polynomial_features(perturbed(x), degree), perturbed(y)
-
-
-# ----------------------------------------------------------------- classification
-
-
-def make_blobs(n_samples=300, n_classes=3, n_features=2, spread=1.0, radius=3.0, label_noise=0.0, seed=0):
-    r"""Gaussian blobs, one per class: :math:`x = \mu_k + \text{spread}\cdot z`, :math:`z \sim \mathcal N(0, I)`.
-
-    The centres :math:`\mu_k` sit evenly on a circle of radius ``radius`` in the
-    first two features (0 in the others). Classes are as equal in size as
-    possible. ``label_noise`` is the fraction of points given a wrong, random class.
-    """
-    n_samples = check.check_int("n_samples", n_samples, 1)
-    n_classes = check.check_int("n_classes", n_classes, 2)
-    n_features = check.check_int("n_features", n_features, 2)
-    spread = float(check.check_nonnegative("spread", spread))
-    radius = float(check.check_nonnegative("radius", radius))
-    label_noise = float(check.check_range("label_noise", label_noise, 0.0, 1.0))
-    rng = np.random.default_rng(seed)
-    y = np.arange(n_samples) % n_classes
-    angles = 2 * np.pi * np.arange(n_classes) / n_classes
-    centres = np.zeros((n_classes, n_features))
-    centres[:, 0], centres[:, 1] = radius * np.cos(angles), radius * np.sin(angles)
-    X = centres[y] + spread * rng.standard_normal((n_samples, n_features))
-    y = _flip_labels(y, label_noise, n_classes, rng)
-    return _shuffled(X, y, rng)
-
-
-def make_moons(n_samples=200, noise=0.1, label_noise=0.0, seed=0):
-    r"""Two interleaving half circles (2 classes, 2 features), plus Gaussian noise.
-
-    Class 0: :math:`(\cos\theta, \sin\theta)`; class 1: :math:`(1-\cos\theta, \tfrac12-\sin\theta)`,
-    :math:`\theta \sim U(0, \pi)`; then :math:`x \leftarrow x + \text{noise}\cdot z`.
-    Not linearly separable: logistic regression underfits, an MLP does not.
-    """
-    n_samples = check.check_int("n_samples", n_samples, 2)
-    noise = float(check.check_nonnegative("noise", noise))
-    label_noise = float(check.check_range("label_noise", label_noise, 0.0, 1.0))
-    rng = np.random.default_rng(seed)
-    y = np.arange(n_samples) % 2
-    theta = rng.uniform(0.0, np.pi, n_samples)
-    X = np.where(
-        (y == 0)[:, None],
-        np.stack([np.cos(theta), np.sin(theta)], axis=1),
-        np.stack([1 - np.cos(theta), 0.5 - np.sin(theta)], axis=1),
-    )
-    X = X + noise * rng.standard_normal(X.shape)
-    y = _flip_labels(y, label_noise, 2, rng)
-    return _shuffled(X, y, rng)
-
-
-def make_spirals(n_samples=300, n_classes=3, turns=0.75, noise=0.2, label_noise=0.0, seed=0):
-    r"""Interleaved spiral arms, one per class (2 features).
-
-    For class :math:`k` with radius :math:`r \sim U(0, 1)`:
-
-    .. math::
-
-        \theta = \frac{2\pi k}{K} + 2\pi\,\text{turns}\cdot r + \text{noise}\cdot z, \qquad
-        x = r\,(\cos\theta, \sin\theta)
-
-    The noise is on the angle, so it blurs the arms most far from the centre.
-    """
-    n_samples = check.check_int("n_samples", n_samples, 1)
-    n_classes = check.check_int("n_classes", n_classes, 2)
-    turns = float(check.check_positive("turns", turns))
-    noise = float(check.check_nonnegative("noise", noise))
-    label_noise = float(check.check_range("label_noise", label_noise, 0.0, 1.0))
-    rng = np.random.default_rng(seed)
-    y = np.arange(n_samples) % n_classes
-    r = rng.uniform(0.0, 1.0, n_samples)
-    theta = 2 * np.pi * y / n_classes + 2 * np.pi * turns * r + noise * rng.standard_normal(n_samples)
-    X = r[:, None] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
-    y = _flip_labels(y, label_noise, n_classes, rng)
-    return _shuffled(X, y, rng)
 
 
 # ----------------------------------------------------------------- real data

@@ -61,8 +61,6 @@ STYLE = {
         "linestyle": "none",
         "label": "minimum",
     },
-    "path": {"linewidth": 1.5, "marker": ".", "markersize": 4},
-    "contour": {"cmap": "viridis", "linewidths": 0.8},
     "suggestions": [PALETTE["vermillion"], PALETTE["bluish green"], PALETTE["reddish purple"]],
 }
 """Matplotlib keyword arguments for each kind of artist, shared by the whole book."""
@@ -73,7 +71,6 @@ LABELS = {
     "loss": "loss",
     "accuracy": "accuracy",
     "lr": "learning rate",
-    "final_loss": "training loss after the last epoch",
 }
 """Axis labels shared by the whole book."""
 
@@ -93,72 +90,6 @@ def _legend(ax):
     unique = dict(zip(labels, handles, strict=True))
     if unique:
         ax.legend(unique.values(), unique.keys())
-
-
-# ----------------------------------------------------------------- landscapes
-
-
-def plot_contour(X, Y, Z, paths=None, *, diverged_at=None, labels=None, minima=None, levels=30, ax=None):
-    """Contours of a 2-D landscape, with optimisation paths on top.
-
-    ``X, Y, Z`` is a grid as from ``objective.grid()``. ``paths`` has shape
-    ``(steps + 1, n_runs, 2)`` (or ``(steps + 1, 2)`` for one run), or is a
-    :class:`~lrcourse.descent.Descent`, whose ``diverged_at`` is then used.
-    A run with ``diverged_at[i] >= 0`` is drawn up to its last finite point
-    and marked with an ``x`` labelled "diverged" where it was last inside the view. ``levels`` (a number)
-    puts the contour lines at evenly spaced quantiles of ``Z``, so that steep
-    landscapes still show their valley; or give the levels themselves.
-    The view stays on the grid, however far a path flies off.
-    """
-    ax = _axes(ax)
-    Z = np.asarray(Z)
-    if np.ndim(levels) == 0:
-        levels = np.unique(np.quantile(Z[np.isfinite(Z)], np.linspace(0, 1, int(levels))))
-    ax.contour(X, Y, Z, levels=levels, **STYLE["contour"])
-    if minima is not None:
-        m = np.atleast_2d(minima)
-        ax.plot(m[:, 0], m[:, 1], **STYLE["minimum"])
-    if paths is not None:
-        if hasattr(paths, "path"):
-            diverged_at = paths.diverged_at if diverged_at is None else diverged_at
-            paths = paths.path
-        paths = np.asarray(paths, dtype=np.float64)
-        if paths.ndim == 2:
-            paths = paths[:, None, :]
-        if paths.ndim != 3 or paths.shape[-1] != 2:
-            raise ValueError(f"paths must have shape (steps + 1, n_runs, 2), got {paths.shape}")
-        n_runs = paths.shape[1]
-        diverged_at = np.full(n_runs, -1) if diverged_at is None else np.atleast_1d(diverged_at).ravel()
-        if labels is not None and len(labels) != n_runs:
-            raise ValueError(f"labels must have one entry per run ({n_runs}), got {len(labels)}")
-        if len(diverged_at) != n_runs:
-            raise ValueError(f"diverged_at must have one entry per run ({n_runs}), got {len(diverged_at)}")
-        ax.plot(paths[0, :, 0], paths[0, :, 1], **STYLE["start"])
-        for i in range(n_runs):
-            end = diverged_at[i] if diverged_at[i] >= 0 else len(paths)
-            label = None if labels is None else labels[i]
-            ax.plot(paths[:end, i, 0], paths[:end, i, 1], color=run_color(i), label=label, **STYLE["path"])
-            if diverged_at[i] >= 0:
-                x, y = _last_point_in_view(paths[: max(end, 1), i], X, Y)
-                ax.plot(x, y, **STYLE["diverged"])
-    ax.set_xlim(np.min(X), np.max(X))
-    ax.set_ylim(np.min(Y), np.max(Y))
-    ax.set_xlabel("$x$")
-    ax.set_ylabel("$y$")
-    _legend(ax)
-    return ax
-
-
-def _last_point_in_view(path, X, Y):
-    """Where a diverging path was last seen on the plot (its start if it never was)."""
-    inside = (
-        (path[:, 0] >= np.min(X))
-        & (path[:, 0] <= np.max(X))
-        & (path[:, 1] >= np.min(Y))
-        & (path[:, 1] <= np.max(Y))
-    )
-    seen = np.flatnonzero(inside)
-    return path[seen[-1] if len(seen) else 0]
 
 
 # ----------------------------------------------------------------- curves of one run
@@ -271,75 +202,6 @@ def plot_range_test(result, suggestions=(), *, ax=None):
     ax.set_ylim(min(0.0, np.min(result.losses)), top)
     ax.set_xscale("log")
     ax.set_xlabel(LABELS["lr"])
-    ax.set_ylabel(LABELS["loss"])
-    _legend(ax)
-    return ax
-
-
-def plot_parallel_range_test(result, suggestion=None, *, log=True, ax=None):
-    """Final training loss against the constant rate of each run; diverged rates as ``x`` along the top.
-
-    ``result`` is a :class:`~lrcourse.lr_finder.ParallelRangeTest`.
-    """
-    ax = _axes(ax)
-    ok = ~result.diverged
-    ax.plot(
-        result.lrs[ok], result.final_loss[ok], color=STYLE["train"]["color"], marker=".", label="final loss"
-    )
-    if result.diverged.any():
-        top = np.nanmax(result.epoch_loss[0]) if not ok.any() else np.nanmax(result.final_loss[ok])
-        ax.plot(result.lrs[result.diverged], np.full(result.diverged.sum(), top), **STYLE["diverged"])
-    if suggestion is not None:
-        ax.axvline(
-            suggestion.lr,
-            color=STYLE["suggestions"][0],
-            linestyle="--",
-            label=f"{suggestion.rule}: {suggestion.lr:.2g}",
-        )
-    ax.set_xscale("log")
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel(LABELS["lr"])
-    ax.set_ylabel(LABELS["final_loss"])
-    _legend(ax)
-    return ax
-
-
-# ----------------------------------------------------------------- early stopping
-
-
-def plot_early_stopping(
-    val_loss, stop, best, *, oracle=None, train_loss=None, label=None, color=None, ax=None
-):
-    """A validation curve with where early stopping ended it and which epoch it restored.
-
-    ``val_loss[e]`` for epochs ``0..E`` (index 0 before training). The part up to
-    ``stop`` (the epochs actually trained) is drawn solid, the rest of the budget
-    faded; a dotted line marks ``stop``, a dashed line and a dot the restored epoch
-    ``best``, and a star the ``oracle`` epoch (lowest validation loss in hindsight)
-    if given. ``stop``, ``best`` and ``oracle`` are integers, e.g. from
-    :func:`lrcourse.early_stopping.stopping_epoch`.
-    """
-    ax = _axes(ax)
-    val_loss = np.asarray(val_loss, dtype=np.float64)
-    epochs = np.arange(len(val_loss))
-    stop, best = int(stop), int(best)
-    for name, value in (("stop", stop), ("best", best)):
-        if not 0 <= value < len(val_loss):
-            raise ValueError(f"{name} must be an epoch in [0, {len(val_loss) - 1}], got {value}")
-    color = STYLE["val"]["color"] if color is None else color
-    if train_loss is not None:
-        ax.plot(epochs[: stop + 1], np.asarray(train_loss)[: stop + 1], **STYLE["train"])
-    ax.plot(epochs[: stop + 1], val_loss[: stop + 1], color=color, label=label or STYLE["val"]["label"])
-    if stop < len(val_loss) - 1:
-        ax.plot(epochs[stop:], val_loss[stop:], color=color, alpha=0.3, label="not trained (budget left)")
-    ax.axvline(stop, label=f"stopped after epoch {stop}", **STYLE["stopped"])
-    ax.axvline(best, label=f"restored epoch {best}", **STYLE["best"])
-    ax.plot(best, val_loss[best], "o", color=STYLE["best"]["color"], markeredgecolor="black", zorder=5)
-    if oracle is not None:
-        oracle = int(oracle)
-        ax.plot(oracle, val_loss[oracle], **{**STYLE["minimum"], "label": f"lowest (oracle) epoch {oracle}"})
-    ax.set_xlabel(LABELS["epoch"])
     ax.set_ylabel(LABELS["loss"])
     _legend(ax)
     return ax

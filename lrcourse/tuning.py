@@ -42,7 +42,6 @@ from lrcourse.schedules import cosine, warmup
 from lrcourse.training import DIVERGENCE_FACTOR, checked_data, minibatches, updates_per_epoch
 
 __all__ = [
-    "one_thread",
     "Recipe",
     "RecipeGrid",
     "RateRuns",
@@ -56,19 +55,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------- the log of a recipe
-
-
-@contextlib.contextmanager
-def one_thread():
-    """A ``with`` block in which numpy's BLAS runs on one thread (with :mod:`threadpoolctl`).
-
-    The models of the course multiply small matrices; splitting each product over
-    several threads gains nothing at that size and costs a lot on a busy machine.
-    The results do not change, only the speed. (:meth:`Recipe.step` and the sweeps of
-    the package do this already.) The previous thread counts are restored afterwards.
-    """
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 @dataclass

@@ -4,45 +4,15 @@ import pytest
 from lrcourse import data
 
 
-@pytest.mark.parametrize(
-    "make, kwargs",
-    [
-        (data.make_blobs, {"n_samples": 90, "n_classes": 3}),
-        (data.make_moons, {"n_samples": 90}),
-        (data.make_spirals, {"n_samples": 90, "n_classes": 3}),
-        (data.make_polynomial_regression, {"n_samples": 15, "degree": 9}),
-    ],
-)
-def test_generators_are_seeded_and_shaped(make, kwargs):
-    X1, y1 = make(seed=3, **kwargs)
-    X2, y2 = make(seed=3, **kwargs)
-    X3, _ = make(seed=4, **kwargs)
+def test_polynomial_regression_is_seeded_and_shaped():
+    X1, y1 = data.make_polynomial_regression(15, 9, seed=3)
+    X2, y2 = data.make_polynomial_regression(15, 9, seed=3)
+    X3, _ = data.make_polynomial_regression(15, 9, seed=4)
     np.testing.assert_array_equal(X1, X2)
     np.testing.assert_array_equal(y1, y2)
     assert not np.array_equal(X1, X3)
     assert X1.ndim == 2 and y1.shape == (len(X1),) and X1.dtype == np.float64
     assert np.isfinite(X1).all()
-
-
-@pytest.mark.parametrize("make", [data.make_blobs, data.make_spirals])
-def test_classes_are_balanced_and_labelled_from_zero(make):
-    _, y = make(n_samples=99, n_classes=3, seed=0)
-    assert y.dtype.kind == "i"
-    np.testing.assert_array_equal(np.bincount(y), [33, 33, 33])
-
-
-def test_moons_have_two_classes_in_random_order():
-    _, y = data.make_moons(n_samples=100, seed=0)
-    np.testing.assert_array_equal(np.bincount(y), [50, 50])
-    assert not (np.all(y[:50] == 0) or np.all(y[::2] == y[0]))
-
-
-def test_label_noise_flips_the_requested_fraction_to_other_classes():
-    # with spread 0 every point sits on its centre, so its true class is readable from X
-    X, y = data.make_blobs(n_samples=200, n_classes=4, spread=0.0, label_noise=0.25, seed=1)
-    true_class = np.round(np.arctan2(X[:, 1], X[:, 0]) / (np.pi / 2)).astype(int) % 4
-    assert np.mean(true_class != y) == pytest.approx(0.25)
-    assert y.min() >= 0 and y.max() <= 3
 
 
 def test_linear_regression_correlation_and_noise():
@@ -111,7 +81,7 @@ def test_split_sizes_disjoint_and_seeded():
 
 
 def test_split_with_zero_fraction_has_no_part():
-    X, y = data.make_moons(n_samples=20, seed=0)
+    X, y = np.zeros((20, 2)), np.arange(20) % 2
     s = data.train_val_test_split(X, y, val_fraction=0.25, test_fraction=0.0)
     assert s.X_test is None and s.test is None and len(s.y_val) == 5
 
@@ -155,9 +125,6 @@ def test_standardize_uses_training_statistics_only():
     [
         (lambda: data.make_linear_regression(n_features=0), "n_features"),
         (lambda: data.make_linear_regression(correlation=1.0), "correlation"),
-        (lambda: data.make_blobs(n_classes=1), "n_classes"),
-        (lambda: data.make_moons(noise=-1), "noise"),
-        (lambda: data.make_spirals(label_noise=2), "label_noise"),
         (lambda: data.polynomial_features(np.zeros((2, 2)), 3), "1-D"),
         (lambda: data.make_polynomial_regression(degree=0), "degree"),
     ],

@@ -2,6 +2,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from helpers import make_moons
 
 from lrcourse import data, models
 from lrcourse.diagnosis import VERDICTS, Diagnosis, diagnose
@@ -126,7 +127,7 @@ def test_digits_accuracy_in_evidence():
 
 
 def test_unstable_on_moons_with_a_rate_far_too_large():
-    X, y = data.make_moons(200, noise=0.25, seed=0)
+    X, y = make_moons(200, noise=0.25, seed=0)
     split = data.train_val_test_split(X, y, seed=0)
     _, h = fit(models.MLP(2, hidden=(16,), n_classes=2), split, sgd(lr=10.0), epochs=30, batch_size=8)
     assert not h.diverged

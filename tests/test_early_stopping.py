@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import itertools
 
-import matplotlib
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from lrcourse import data, models, plotting, schedules, training  # noqa: E402
-from lrcourse import early_stopping as es  # noqa: E402
-from lrcourse.optimizers import sgd  # noqa: E402
+from lrcourse import data, models, schedules, training
+from lrcourse import early_stopping as es
+from lrcourse.optimizers import sgd
 
 # ----------------------------------------------------------------- a plain-loop reference
 
@@ -214,18 +209,3 @@ def test_record_curves_resets_a_plateau_rate_and_draws_a_split_per_seed():
         es.record_curves(model, split, sgd, 6, [0], lr=0.1, patience=2)
     with pytest.raises(ValueError, match="validation"):
         es.record_curves(model, data.Split(X[:50], y[:50]), sgd(lr=0.1), 2, [0])
-
-
-# ----------------------------------------------------------------- the plot
-
-
-def test_plot_early_stopping_marks_stop_best_and_oracle():
-    v = np.array([1.0, 0.8, 0.7, 0.75, 0.72, 0.71, 0.69, 0.74, 0.8, 0.9])
-    fig, ax = plt.subplots()
-    plotting.plot_early_stopping(v, 5, 2, oracle=6, train_loss=v * 0.5, ax=ax)
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "stopped after epoch 5" in labels and "restored epoch 2" in labels
-    assert "lowest (oracle) epoch 6" in labels and "not trained (budget left)" in labels
-    with pytest.raises(ValueError, match="stop"):
-        plotting.plot_early_stopping(v, 10, 2, ax=ax)
-    plt.close(fig)

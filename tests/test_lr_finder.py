@@ -2,6 +2,7 @@ from functools import partial
 
 import numpy as np
 import pytest
+from helpers import make_blobs
 
 from lrcourse import data, lr_finder, models
 from lrcourse.optimizers import adam, sgd
@@ -10,7 +11,7 @@ from lrcourse.training import fit
 
 @pytest.fixture(scope="module")
 def blobs():
-    X, y = data.make_blobs(n_samples=200, n_classes=3, spread=1.5, seed=0)
+    X, y = make_blobs(n_samples=200, n_classes=3, spread=1.5, seed=0)
     return data.standardize(data.train_val_test_split(X, y, test_fraction=0.0, seed=0))[0]
 
 

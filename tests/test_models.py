@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from helpers import numerical_grad
 
 from lrcourse import models
 from lrcourse.models import MLP, LinearRegression, LogisticRegression, SoftmaxRegression
@@ -37,7 +38,7 @@ def _perturbed(model, seed=1, sweep=()):
 def test_gradient_matches_finite_differences(model, y):
     params = _perturbed(model)
     loss, grads = model.loss_and_grad(params, X, y)
-    numeric = models.numerical_grad(model, params, X, y)
+    numeric = numerical_grad(model, params, X, y)
     assert set(grads) == set(params)
     for key in params:
         assert grads[key].shape == np.shape(params[key])
@@ -164,13 +165,6 @@ def test_mlp_learns_xor_which_logistic_regression_cannot():
         updates, state = opt.update(grads, state, params)
         params = apply_updates(params, updates)
     assert model.accuracy(params, Xx, yx) == 1.0
-
-
-def test_make_model_by_name():
-    assert isinstance(models.make_model("mlp", 3, hidden=(4,), n_classes=2), MLP)
-    assert models.make_model("linear", 3) == LinearRegression(3)
-    with pytest.raises(ValueError, match="name must be one of 'linear', 'logistic', 'softmax', 'mlp'"):
-        models.make_model("cnn", 3)
 
 
 @pytest.mark.parametrize(

@@ -30,12 +30,12 @@ def test_relative_size_fixed_pattern_and_labels_untouched(monkeypatch):
 def test_reaches_weights_data_and_starting_points(monkeypatch):
     mlp = models.MLP(4, hidden=(3,), n_classes=2)
     W0 = mlp.init(seed=0)["W1"]
-    Xb0 = data.make_blobs(seed=0)[0]
+    X0 = data.make_linear_regression(seed=0)[0]
     f = objectives.quadratic(1.0, 10.0)
     p0 = optimizers.run(optimizers.sgd(lr=0.0), f.grad, [1.0, 2.0], steps=0)[0]
     monkeypatch.setenv("LRCOURSE_PERTURB", "1e-12")
     assert 0 < np.abs(mlp.init(seed=0)["W1"] / W0 - 1).max() <= 1e-12
-    assert 0 < np.abs(data.make_blobs(seed=0)[0] / Xb0 - 1).max() <= 1e-12
+    assert 0 < np.abs(data.make_linear_regression(seed=0)[0] / X0 - 1).max() <= 1e-12
     p = optimizers.run(optimizers.sgd(lr=0.0), f.grad, [1.0, 2.0], steps=0)[0]
     assert 0 < np.abs(p / p0 - 1).max() <= 1e-12
 

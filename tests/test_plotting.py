@@ -6,9 +6,10 @@ import matplotlib.colors as mcolors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from helpers import make_blobs, make_moons  # noqa: E402
 
-from lrcourse import data, lr_finder, models, objectives, plotting  # noqa: E402
-from lrcourse.optimizers import descend, sgd  # noqa: E402
+from lrcourse import data, lr_finder, models, plotting  # noqa: E402
+from lrcourse.optimizers import sgd  # noqa: E402
 from lrcourse.training import fit  # noqa: E402
 
 DIVERGED = plotting.STYLE["diverged"]["color"]
@@ -40,43 +41,6 @@ def test_palette_is_the_okabe_ito_set_and_runs_cycle():
     assert all(mcolors.is_color_like(c) for c in plotting.PALETTE.values())
     assert plotting.run_color(0) == plotting.run_color(8) != plotting.run_color(1)
     assert plotting.STYLE["train"]["color"] != plotting.STYLE["val"]["color"]
-
-
-def test_contour_with_paths_marks_the_diverged_run():
-    landscape = objectives.quadratic()
-    X, Y, Z = landscape.grid(n=40)
-    result = descend(landscape, [1.5, 1.5], sgd(lr=np.array([0.05, 0.15, 0.3])), 30)
-    assert list(result.diverged) == [False, False, True]
-    fig, ax = plt.subplots()
-    out = plotting.plot_contour(
-        X, Y, Z, result, labels=["0.05", "0.15", "0.3"], minima=landscape.minima, ax=ax
-    )
-    assert out is ax
-    assert len(ax.collections) >= 1  # the contour set
-    legend = _legend_texts(ax)
-    assert legend.count("diverged") == 1 and {"0.05", "0.15", "0.3", "start", "minimum"} <= set(legend)
-    marker = _diverged_markers(ax)[0]
-    path = result.path[: result.diverged_at[2], 2]
-    in_view = np.flatnonzero(np.all(np.abs(path) <= 2.0, axis=1))
-    np.testing.assert_allclose([marker.get_xdata()[0], marker.get_ydata()[0]], path[in_view[-1]])
-    assert marker.get_color() == DIVERGED
-    assert ax.get_xlim() == (-2.0, 2.0)  # the view stays on the grid
-
-
-def test_contour_accepts_plain_arrays_and_one_path():
-    X, Y = np.meshgrid(np.linspace(-1, 1, 20), np.linspace(-1, 1, 20))
-    Z = X**2 + Y**2
-    path = np.stack([np.linspace(1, 0, 5), np.linspace(1, 0, 5)], axis=1)
-    ax = plotting.plot_contour(X, Y, Z, path, levels=[0.1, 0.5, 1.0])
-    assert len(ax.get_lines()) == 2  # the start and the path
-    ax2 = plotting.plot_contour(
-        X, Y, Z, np.stack([path, path], axis=1), diverged_at=[-1, 3], ax=plt.figure().gca()
-    )
-    assert len(_diverged_markers(ax2)) == 1
-    with pytest.raises(ValueError, match="paths must have shape"):
-        plotting.plot_contour(X, Y, Z, np.zeros((5, 2, 3)))
-    with pytest.raises(ValueError, match="labels must have one entry per run"):
-        plotting.plot_contour(X, Y, Z, path, labels=["a", "b"])
 
 
 def test_loss_curves_per_update_and_per_epoch(split):
@@ -141,7 +105,7 @@ def test_train_val_accuracy_needs_a_classifier(split):
     assert not any(t.startswith("stopped") for t in _legend_texts(ax))
     with pytest.raises(ValueError, match="no accuracy"):
         plotting.plot_train_val(h, metric="accuracy")
-    X, y = data.make_moons(n_samples=60, seed=0)
+    X, y = make_moons(n_samples=60, seed=0)
     moons = data.train_val_test_split(X, y, test_fraction=0.0)
     _, hc = fit(models.LogisticRegression(2), moons, sgd(lr=0.5), epochs=3)
     ax2 = plotting.plot_train_val(hc, metric="accuracy", ax=plt.figure().gca())
@@ -149,7 +113,7 @@ def test_train_val_accuracy_needs_a_classifier(split):
 
 
 def test_range_test_plot_with_suggestions():
-    X, y = data.make_blobs(n_samples=150, seed=0)
+    X, y = make_blobs(n_samples=150, seed=0)
     r = lr_finder.range_test(models.SoftmaxRegression(2, 3), (X, y), start_lr=1e-4, end_lr=1e3, steps=60)
     suggestions = r.suggestions()
     ax = plotting.plot_range_test(r, suggestions)
@@ -161,16 +125,6 @@ def test_range_test_plot_with_suggestions():
     assert any(t.startswith("minimum / 10: ") for t in texts)
     verticals = [line for line in ax.get_lines() if line.get_label().startswith("minimum / 10")]
     assert verticals[0].get_xdata()[0] == pytest.approx(suggestions[1].lr)
-
-
-def test_parallel_range_test_plot_marks_diverged_rates():
-    X, y, _ = data.make_linear_regression(n_samples=64, n_features=4, seed=0)
-    r = lr_finder.parallel_range_test(models.LinearRegression(4), (X, y), np.logspace(-3, 2, 11), epochs=2)
-    assert r.diverged.any()
-    ax = plotting.plot_parallel_range_test(r, r.suggestion())
-    marker = _diverged_markers(ax)[0]
-    np.testing.assert_array_equal(marker.get_xdata(), r.lrs[r.diverged])
-    assert any(t.startswith("lowest final loss: ") for t in _legend_texts(ax))
 
 
 def test_bad_plot_arguments():
