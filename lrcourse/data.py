@@ -61,15 +61,6 @@ def check_xy(X, y, name="X"):
     return X, y
 
 
-def _flip_labels(y, fraction, n_classes, rng):
-    """Give a random ``fraction`` of the points a different, random class (label noise)."""
-    y = y.copy()
-    n_flip = int(round(fraction * len(y)))
-    which = rng.choice(len(y), size=n_flip, replace=False)
-    y[which] = (y[which] + rng.integers(1, n_classes, size=n_flip)) % n_classes
-    return y
-
-
 # ----------------------------------------------------------------- regression
 
 

@@ -367,7 +367,12 @@ def noisy_labels(y, fraction, n_classes, seed=0):
     fraction = float(check.check_range("fraction", fraction, 0.0, 1.0))
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
         raise ValueError(f"y must be 1-D integer labels in [0, {n_classes - 1}]")
-    return _data._flip_labels(y, fraction, n_classes, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    n_flip = int(round(fraction * len(y)))
+    which = rng.choice(len(y), size=n_flip, replace=False)
+    noisy = y.copy()
+    noisy[which] = (y[which] + rng.integers(1, n_classes, size=n_flip)) % n_classes
+    return noisy
 
 
 # ----------------------------------------------------------------- reading a diagnosis

@@ -48,7 +48,7 @@ class Optimizer:
     @property
     def sweep_shape(self):
         """Shape of the sweep axes: the broadcast shape of all array hyperparameters."""
-        shapes = [np.shape(_at(h, 0)) for h in self.hyperparams.values() if not isinstance(h, bool)]
+        shapes = [np.shape(value_at(h, 0)) for h in self.hyperparams.values() if not isinstance(h, bool)]
         return np.broadcast_shapes(*shapes) if shapes else ()
 
     def __repr__(self):
@@ -80,10 +80,21 @@ def _short(value):
 
 
 # ----------------------------------------------------------------- hyperparameters
+#
+# The tools every optimizer here is built with (and those of lrcourse.textbook_optimizers):
+# check each hyperparameter with hyperparameter(), give them common sweep axes with
+# with_sweep_axes(); in update(), read each at the step with value_at() and line it up
+# with a parameter with align().
 
 
-def _hyper(name, value, validate):
-    """Validate a hyperparameter; keep scalars as float, arrays as arrays, schedules as callables."""
+def hyperparameter(name, value, validate):
+    """Check one hyperparameter of an optimizer and return it in the form ``update`` reads.
+
+    ``validate(name, value)`` raises ``ValueError`` for a bad value and returns it as a
+    float64 array (as the checks of :mod:`lrcourse._validate` do). A number comes back as a
+    ``float``, an array as an array (a sweep), and a schedule (a function of the step)
+    as itself, after checking its value at step 0.
+    """
     if callable(value):
         validate(name, value(0))
         return value
@@ -91,13 +102,16 @@ def _hyper(name, value, validate):
     return float(arr) if arr.ndim == 0 else arr
 
 
-def _with_sweep_axes(hp):
-    """Give every array hyperparameter the full number of sweep axes (numpy broadcasting).
+def with_sweep_axes(hp):
+    """Give every array hyperparameter of the dict ``hp`` the full number of sweep axes.
 
+    The sweep shape is the broadcast shape of all of them (numpy broadcasting):
     ``lr`` of shape ``(3, 1)`` and ``momentum`` of shape ``(4,)`` form a ``(3, 4)``
-    sweep; ``momentum`` becomes ``(1, 4)`` so both line up with the parameters' leading axes.
+    sweep; ``momentum`` becomes ``(1, 4)`` so both line up with the parameters' leading
+    axes. Schedules get the missing axes on their values; booleans stay as they are.
+    ``ValueError`` if the shapes do not broadcast.
     """
-    shapes = [np.shape(_at(h, 0)) for h in hp.values() if not isinstance(h, bool)]
+    shapes = [np.shape(value_at(h, 0)) for h in hp.values() if not isinstance(h, bool)]
     k = len(np.broadcast_shapes(*shapes)) if shapes else 0
 
     def pad(h):
@@ -118,13 +132,19 @@ def _with_sweep_axes(hp):
         raise ValueError(f"array hyperparameters must broadcast together, got shapes {shapes}") from None
 
 
-def _at(h, t):
-    """The value of hyperparameter ``h`` at step ``t``."""
+def value_at(h, t):
+    """The value of hyperparameter ``h`` at the 0-based step ``t``: ``h(t)`` for a schedule, else ``h``."""
     return h(t) if callable(h) else h
 
 
-def _align(h, leaf):
-    """Reshape an array hyperparameter so its axes meet the leading axes of ``leaf``."""
+def align(h, leaf):
+    """Reshape the hyperparameter value ``h`` so that it multiplies the parameter array ``leaf``.
+
+    A number stays a ``float``. An array of sweep shape ``S`` gets trailing axes of
+    length 1, so its axes meet the leading axes of ``leaf`` (shape ``S + (d, ...)``):
+    member ``i`` of the sweep then acts on ``leaf[i]`` only. ``ValueError`` if they do not
+    line up.
+    """
     if isinstance(h, float):
         return h
     h = np.asarray(h, dtype=np.float64)
@@ -173,18 +193,18 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
     :math:`v \leftarrow \mu v - \eta g`). With ``momentum=0`` this is plain
     gradient descent :math:`\theta_{t+1} = \theta_t - \eta g_t`.
     """
-    hp = _with_sweep_axes(
+    hp = with_sweep_axes(
         {
-            "lr": _hyper("lr", lr, _rate),
-            "momentum": _hyper("momentum", momentum, check.check_nonnegative),
-            "dampening": _hyper("dampening", dampening, _unit_interval),
-            "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
+            "lr": hyperparameter("lr", lr, _rate),
+            "momentum": hyperparameter("momentum", momentum, check.check_nonnegative),
+            "dampening": hyperparameter("dampening", dampening, _unit_interval),
+            "weight_decay": hyperparameter("weight_decay", weight_decay, check.check_nonnegative),
             "nesterov": bool(nesterov),
         }
     )
     if nesterov:
-        mu0 = np.asarray(_at(hp["momentum"], 0))
-        if np.any(mu0 <= 0) or np.any(np.asarray(_at(hp["dampening"], 0)) != 0):
+        mu0 = np.asarray(value_at(hp["momentum"], 0))
+        if np.any(mu0 <= 0) or np.any(np.asarray(value_at(hp["dampening"], 0)) != 0):
             raise ValueError(
                 "nesterov=True needs momentum in (0, inf) and dampening == 0, "
                 f"got momentum={_short(momentum)}, dampening={_short(dampening)}"
@@ -199,22 +219,24 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
 
     def update(grads, state, params):
         t = state["step"]
-        lr_t, mu_t, damp_t, wd_t = (_at(hp[k], t) for k in ("lr", "momentum", "dampening", "weight_decay"))
+        lr_t, mu_t, damp_t, wd_t = (
+            value_at(hp[k], t) for k in ("lr", "momentum", "dampening", "weight_decay")
+        )
 
         def leaf(g, p, buf=None):
             if np.any(wd_t):
-                g = g + _align(wd_t, p) * p
+                g = g + align(wd_t, p) * p
             if buf is None:
-                return -_align(lr_t, p) * g, None
-            mu = _align(mu_t, p)
+                return -align(lr_t, p) * g, None
+            mu = align(mu_t, p)
             if t == 0:
                 buf = np.array(g, dtype=np.float64)
             else:
-                buf = mu * buf + (1 - _align(damp_t, p)) * g
+                buf = mu * buf + (1 - align(damp_t, p)) * g
                 if np.ndim(mu) and not np.all(mu):  # torch skips the buffer when momentum == 0
                     buf = np.where(mu == 0, g, buf)
             d = g + mu * buf if hp["nesterov"] else buf
-            return -_align(lr_t, p) * d, buf
+            return -align(lr_t, p) * d, buf
 
         if uses_momentum:
             updates, bufs = _map_leaves(leaf, 2, grads, params, state["momentum_buffer"])
@@ -240,35 +262,35 @@ def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0
     where :math:`\delta` is ``lr_decay``. Because :math:`G_t` only grows, the
     effective rate :math:`\eta/\sqrt{G_t}` shrinks towards zero.
     """
-    hp = _with_sweep_axes(
+    hp = with_sweep_axes(
         {
-            "lr": _hyper("lr", lr, _rate),
-            "lr_decay": _hyper("lr_decay", lr_decay, check.check_nonnegative),
-            "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
-            "initial_accumulator_value": _hyper(
+            "lr": hyperparameter("lr", lr, _rate),
+            "lr_decay": hyperparameter("lr_decay", lr_decay, check.check_nonnegative),
+            "weight_decay": hyperparameter("weight_decay", weight_decay, check.check_nonnegative),
+            "initial_accumulator_value": hyperparameter(
                 "initial_accumulator_value", initial_accumulator_value, check.check_nonnegative
             ),
-            "eps": _hyper("eps", eps, check.check_nonnegative),
+            "eps": hyperparameter("eps", eps, check.check_nonnegative),
         }
     )
 
     def init(params):
-        g0 = _at(hp["initial_accumulator_value"], 0)
+        g0 = value_at(hp["initial_accumulator_value"], 0)
         return {
             "step": 0,
-            "sum": tree_map(lambda p: np.zeros(np.shape(p)) + _align(g0, np.asarray(p)), params),
+            "sum": tree_map(lambda p: np.zeros(np.shape(p)) + align(g0, np.asarray(p)), params),
         }
 
     def update(grads, state, params):
         t = state["step"]
-        lr_t, decay_t, wd_t, eps_t = (_at(hp[k], t) for k in ("lr", "lr_decay", "weight_decay", "eps"))
+        lr_t, decay_t, wd_t, eps_t = (value_at(hp[k], t) for k in ("lr", "lr_decay", "weight_decay", "eps"))
 
         def leaf(g, p, acc):
             if np.any(wd_t):
-                g = g + _align(wd_t, p) * p
-            clr = _align(lr_t, p) / (1 + t * _align(decay_t, p))
+                g = g + align(wd_t, p) * p
+            clr = align(lr_t, p) / (1 + t * align(decay_t, p))
             acc = acc + g * g
-            return -clr * (g / (np.sqrt(acc) + _align(eps_t, p))), acc
+            return -clr * (g / (np.sqrt(acc) + align(eps_t, p))), acc
 
         updates, sums = _map_leaves(leaf, 2, grads, params, state["sum"])
         return updates, {"step": t + 1, "sum": sums}
@@ -292,13 +314,13 @@ def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, cente
     As in PyTorch there is no bias correction and :math:`\epsilon` is added
     *outside* the square root.
     """
-    hp = _with_sweep_axes(
+    hp = with_sweep_axes(
         {
-            "lr": _hyper("lr", lr, _rate),
-            "alpha": _hyper("alpha", alpha, _unit_interval),
-            "eps": _hyper("eps", eps, check.check_nonnegative),
-            "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
-            "momentum": _hyper("momentum", momentum, check.check_nonnegative),
+            "lr": hyperparameter("lr", lr, _rate),
+            "alpha": hyperparameter("alpha", alpha, _unit_interval),
+            "eps": hyperparameter("eps", eps, check.check_nonnegative),
+            "weight_decay": hyperparameter("weight_decay", weight_decay, check.check_nonnegative),
+            "momentum": hyperparameter("momentum", momentum, check.check_nonnegative),
             "centered": bool(centered),
         }
     )
@@ -315,24 +337,24 @@ def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, cente
     def update(grads, state, params):
         t = state["step"]
         lr_t, alpha_t, eps_t, wd_t, mu_t = (
-            _at(hp[k], t) for k in ("lr", "alpha", "eps", "weight_decay", "momentum")
+            value_at(hp[k], t) for k in ("lr", "alpha", "eps", "weight_decay", "momentum")
         )
         missing = tree_map(lambda g: None, grads)
 
         def leaf(g, p, sq, gavg, buf):
             if np.any(wd_t):
-                g = g + _align(wd_t, p) * p
-            a = _align(alpha_t, p)
+                g = g + align(wd_t, p) * p
+            a = align(alpha_t, p)
             sq = a * sq + (1 - a) * (g * g)
             if centered:
                 gavg = gavg + (1 - a) * (g - gavg)  # torch's lerp
                 avg = np.sqrt(sq - gavg * gavg)
             else:
                 avg = np.sqrt(sq)
-            avg = avg + _align(eps_t, p)
-            lr_p = _align(lr_t, p)
+            avg = avg + align(eps_t, p)
+            lr_p = align(lr_t, p)
             if uses_momentum:
-                buf = _align(mu_t, p) * buf + g / avg
+                buf = align(mu_t, p) * buf + g / avg
                 return -lr_p * buf, sq, gavg, buf
             return -lr_p * (g / avg), sq, gavg, buf
 
@@ -396,13 +418,13 @@ def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=Fals
 def _adam_family(name, lr, betas, eps, weight_decay, amsgrad, decoupled):
     if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
         raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
-    hp = _with_sweep_axes(
+    hp = with_sweep_axes(
         {
-            "lr": _hyper("lr", lr, _rate),
-            "beta1": _hyper("betas[0]", betas[0], _beta),
-            "beta2": _hyper("betas[1]", betas[1], _beta),
-            "eps": _hyper("eps", eps, check.check_nonnegative),
-            "weight_decay": _hyper("weight_decay", weight_decay, check.check_nonnegative),
+            "lr": hyperparameter("lr", lr, _rate),
+            "beta1": hyperparameter("betas[0]", betas[0], _beta),
+            "beta2": hyperparameter("betas[1]", betas[1], _beta),
+            "eps": hyperparameter("eps", eps, check.check_nonnegative),
+            "weight_decay": hyperparameter("weight_decay", weight_decay, check.check_nonnegative),
             "amsgrad": bool(amsgrad),
         }
     )
@@ -418,18 +440,18 @@ def _adam_family(name, lr, betas, eps, weight_decay, amsgrad, decoupled):
     def update(grads, state, params):
         t = state["step"]
         k = t + 1
-        lr_t, b1_t, b2_t, eps_t = (_at(hp[n], t) for n in ("lr", "beta1", "beta2", "eps"))
-        wd_t = _at(hp["weight_decay"], t)
+        lr_t, b1_t, b2_t, eps_t = (value_at(hp[n], t) for n in ("lr", "beta1", "beta2", "eps"))
+        wd_t = value_at(hp["weight_decay"], t)
         # Python's float power, as torch computes its bias corrections.
         bias1 = 1 - b1_t**k if isinstance(b1_t, float) else 1 - np.power(b1_t, k)
         bias2_sqrt = (1 - b2_t**k) ** 0.5 if isinstance(b2_t, float) else np.sqrt(1 - np.power(b2_t, k))
         maxes = state.get("max_exp_avg_sq", tree_map(lambda g: None, grads))
 
         def leaf(g, p, m, v, vmax):
-            lr_p = _align(lr_t, p)
+            lr_p = align(lr_t, p)
             if has_decay and not decoupled:
-                g = g + _align(wd_t, p) * p
-            b1, b2 = _align(b1_t, p), _align(b2_t, p)
+                g = g + align(wd_t, p) * p
+            b1, b2 = align(b1_t, p), align(b2_t, p)
             m_new = g - m  # m + (1 - b1)(g - m): torch's lerp_(grad, 1 - beta1)
             m_new *= 1 - b1
             m_new += m
@@ -439,12 +461,12 @@ def _adam_family(name, lr, betas, eps, weight_decay, amsgrad, decoupled):
             if amsgrad:
                 vmax = np.maximum(vmax, v_new)
             denom = np.sqrt(vmax if amsgrad else v_new)
-            denom /= _align(bias2_sqrt, p)
-            denom += _align(eps_t, p)
+            denom /= align(bias2_sqrt, p)
+            denom += align(eps_t, p)
             step = m_new / denom
-            step *= -(lr_p / _align(bias1, p))
+            step *= -(lr_p / align(bias1, p))
             if has_decay and decoupled:
-                step -= (lr_p * _align(wd_t, p)) * p
+                step -= (lr_p * align(wd_t, p)) * p
             return step, m_new, v_new, vmax
 
         updates, m, v, vmax = _map_leaves(
@@ -489,6 +511,10 @@ __all__ = [
     "adamw",
     "apply_updates",
     "check_constructor",
+    "hyperparameter",
+    "with_sweep_axes",
+    "value_at",
+    "align",
     "run",
     "descend",
     "Descent",

@@ -34,7 +34,7 @@ import numpy as np
 
 from lrcourse import _validate as check
 from lrcourse.descent import start_points
-from lrcourse.optimizers import Optimizer, _align, _at, _hyper, _with_sweep_axes
+from lrcourse.optimizers import Optimizer, align, hyperparameter, value_at, with_sweep_axes
 from lrcourse.tree import tree_map, tree_zeros_like
 
 __all__ = [
@@ -67,16 +67,18 @@ def heavy_ball(lr=1e-3, momentum=0.9):
     they do not: here a change of :math:`\eta_t` only affects new gradients,
     while PyTorch rescales the whole buffer at once.
     """
-    hp = _with_sweep_axes({"lr": _hyper("lr", lr, _rate), "momentum": _hyper("momentum", momentum, _unit)})
+    hp = with_sweep_axes(
+        {"lr": hyperparameter("lr", lr, _rate), "momentum": hyperparameter("momentum", momentum, _unit)}
+    )
 
     def init(params):
         return {"step": 0, "velocity": tree_zeros_like(params)}
 
     def update(grads, state, params):
         t = state["step"]
-        lr_t, mu_t = _at(hp["lr"], t), _at(hp["momentum"], t)
+        lr_t, mu_t = value_at(hp["lr"], t), value_at(hp["momentum"], t)
         velocity = tree_map(
-            lambda g, p, v: _align(mu_t, p) * v - _align(lr_t, p) * g, grads, params, state["velocity"]
+            lambda g, p, v: align(mu_t, p) * v - align(lr_t, p) * g, grads, params, state["velocity"]
         )
         return velocity, {"step": t + 1, "velocity": velocity}
 
@@ -95,21 +97,23 @@ def ema_momentum(lr=1e-3, momentum=0.9):
     the second step on, but its first buffer is :math:`b_0 = g_0` (no dampening
     on the first step), so its first step is :math:`1/(1-\mu)` times longer.
     """
-    hp = _with_sweep_axes({"lr": _hyper("lr", lr, _rate), "momentum": _hyper("momentum", momentum, _unit)})
+    hp = with_sweep_axes(
+        {"lr": hyperparameter("lr", lr, _rate), "momentum": hyperparameter("momentum", momentum, _unit)}
+    )
 
     def init(params):
         return {"step": 0, "average": tree_zeros_like(params)}
 
     def update(grads, state, params):
         t = state["step"]
-        lr_t, mu_t = _at(hp["lr"], t), _at(hp["momentum"], t)
+        lr_t, mu_t = value_at(hp["lr"], t), value_at(hp["momentum"], t)
 
         def avg(g, p, b):
-            mu = _align(mu_t, p)
+            mu = align(mu_t, p)
             return mu * b + (1 - mu) * g
 
         average = tree_map(avg, grads, params, state["average"])
-        updates = tree_map(lambda b, p: -_align(lr_t, p) * b, average, params)
+        updates = tree_map(lambda b, p: -align(lr_t, p) * b, average, params)
         return updates, {"step": t + 1, "average": average}
 
     return Optimizer("ema_momentum", init, update, hp)
@@ -161,11 +165,11 @@ def rmsprop_eps_inside(lr=1e-2, alpha=0.99, eps=1e-8):
     :math:`\sqrt\epsilon` (``1e-4`` for ``eps=1e-8``) this form takes much
     smaller steps, because :math:`\sqrt\epsilon \gg \epsilon`.
     """
-    hp = _with_sweep_axes(
+    hp = with_sweep_axes(
         {
-            "lr": _hyper("lr", lr, _rate),
-            "alpha": _hyper("alpha", alpha, _unit),
-            "eps": _hyper("eps", eps, check.check_nonnegative),
+            "lr": hyperparameter("lr", lr, _rate),
+            "alpha": hyperparameter("alpha", alpha, _unit),
+            "eps": hyperparameter("eps", eps, check.check_nonnegative),
         }
     )
 
@@ -174,15 +178,15 @@ def rmsprop_eps_inside(lr=1e-2, alpha=0.99, eps=1e-8):
 
     def update(grads, state, params):
         t = state["step"]
-        lr_t, a_t, eps_t = (_at(hp[k], t) for k in ("lr", "alpha", "eps"))
+        lr_t, a_t, eps_t = (value_at(hp[k], t) for k in ("lr", "alpha", "eps"))
 
         def sq(g, p, v):
-            a = _align(a_t, p)
+            a = align(a_t, p)
             return a * v + (1 - a) * g * g
 
         square_avg = tree_map(sq, grads, params, state["square_avg"])
         updates = tree_map(
-            lambda g, p, v: -_align(lr_t, p) * g / np.sqrt(v + _align(eps_t, p)), grads, params, square_avg
+            lambda g, p, v: -align(lr_t, p) * g / np.sqrt(v + align(eps_t, p)), grads, params, square_avg
         )
         return updates, {"step": t + 1, "square_avg": square_avg}
 
@@ -205,12 +209,12 @@ def adam_no_bias_correction(lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
     """
     if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
         raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
-    hp = _with_sweep_axes(
+    hp = with_sweep_axes(
         {
-            "lr": _hyper("lr", lr, _rate),
-            "beta1": _hyper("betas[0]", betas[0], _unit),
-            "beta2": _hyper("betas[1]", betas[1], _unit),
-            "eps": _hyper("eps", eps, check.check_nonnegative),
+            "lr": hyperparameter("lr", lr, _rate),
+            "beta1": hyperparameter("betas[0]", betas[0], _unit),
+            "beta2": hyperparameter("betas[1]", betas[1], _unit),
+            "eps": hyperparameter("eps", eps, check.check_nonnegative),
         }
     )
 
@@ -219,19 +223,17 @@ def adam_no_bias_correction(lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
 
     def update(grads, state, params):
         t = state["step"]
-        lr_t, b1_t, b2_t, eps_t = (_at(hp[k], t) for k in ("lr", "beta1", "beta2", "eps"))
+        lr_t, b1_t, b2_t, eps_t = (value_at(hp[k], t) for k in ("lr", "beta1", "beta2", "eps"))
         m = tree_map(
-            lambda g, p, m: _align(b1_t, p) * m + (1 - _align(b1_t, p)) * g, grads, params, state["exp_avg"]
+            lambda g, p, m: align(b1_t, p) * m + (1 - align(b1_t, p)) * g, grads, params, state["exp_avg"]
         )
         v = tree_map(
-            lambda g, p, v: _align(b2_t, p) * v + (1 - _align(b2_t, p)) * g * g,
+            lambda g, p, v: align(b2_t, p) * v + (1 - align(b2_t, p)) * g * g,
             grads,
             params,
             state["exp_avg_sq"],
         )
-        updates = tree_map(
-            lambda m, v, p: -_align(lr_t, p) * m / (np.sqrt(v) + _align(eps_t, p)), m, v, params
-        )
+        updates = tree_map(lambda m, v, p: -align(lr_t, p) * m / (np.sqrt(v) + align(eps_t, p)), m, v, params)
         return updates, {"step": t + 1, "exp_avg": m, "exp_avg_sq": v}
 
     return Optimizer("adam_no_bias_correction", init, update, hp)
