@@ -10,6 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from lrcourse import objectives, widgets
+from lrcourse.widgets import core
 
 matplotlib.use("Agg")
 
@@ -143,10 +144,41 @@ def test_player_frames_are_small(valleys):
     assert len(html) / 10 < 40_000  # bytes per frame, base64 included
 
 
-def test_latency_reports_percentiles(himmelblau):
-    stats = himmelblau.latency([{"lr": v} for v in np.geomspace(1e-3, 0.1, 8)])
-    assert set(stats) == {"p50", "p95", "max", "n"}
-    assert stats["n"] == 8 and 0 < stats["p50"] <= stats["p95"] <= stats["max"]
+def _clocked_explorer(monkeypatch, ms_per_lr):
+    """An explorer whose ``png`` only advances a fake clock by ``ms_per_lr[lr]`` milliseconds."""
+    explorer, _ = _counter_explorer()
+    clock, rendered = [0.0], []
+
+    def png(**values):
+        rendered.append(values)
+        clock[0] += ms_per_lr[values["lr"]] / 1e3
+
+    monkeypatch.setattr(explorer, "png", png)
+    monkeypatch.setattr(core.time, "perf_counter", lambda: clock[0])
+    return explorer, rendered
+
+
+def test_latency_percentiles_of_known_times(monkeypatch):
+    ms = {0.1: 4.0, 0.2: 1.0, 0.3: 3.0, 0.4: 2.0, 0.5: 10.0}
+    explorer, _ = _clocked_explorer(monkeypatch, ms)
+    stats = explorer.latency([{"lr": lr} for lr in ms])
+    # times 1, 2, 3, 4, 10 ms: the median is 3; p95 interpolates 80% of the way from 4 to 10
+    assert stats == {"p50": pytest.approx(3.0), "p95": pytest.approx(8.8), "max": pytest.approx(10.0), "n": 5}
+
+
+@pytest.mark.parametrize("warmup", [0, 1, 3])
+def test_latency_renders_the_warmup_then_times_every_move_once(monkeypatch, warmup):
+    ms = {0.1: 5.0, 0.2: 1.0, 0.3: 2.0}
+    explorer, rendered = _clocked_explorer(monkeypatch, ms)
+    moves = [{"lr": lr} for lr in ms]
+    stats = explorer.latency(moves, warmup=warmup)
+    assert rendered == moves[:warmup] + moves  # untimed warm-up renders first, then every move
+    assert stats["n"] == 3 and stats["max"] == pytest.approx(5.0)  # the warm-up is not timed
+
+
+def test_latency_needs_a_move(himmelblau):
+    with pytest.raises(ValueError, match="values_list"):
+        himmelblau.latency([])
 
 
 def test_moving_the_start_keeps_the_loss_axis(himmelblau):

@@ -88,13 +88,18 @@ def test_png_static_and_player(explorer):
     assert html.count("data:image/png;base64,") >= 1 and "batch size" in html
 
 
-def test_a_slider_move_blits_over_a_cached_background(explorer):
+def test_a_slider_move_blits_over_a_cached_background(explorer, monkeypatch):
     moves = [{"batch_size": b, "lr": lr} for b in (1, 8, 64, 200) for lr in (0.01, 0.3)]
-    timing = explorer.latency(moves)
-    assert 0 < timing["p50"] <= timing["p95"] <= timing["max"]
     # Speed itself is measured by `make bench`; here: after the first frame, moves
     # reuse the cached background and redraw only the changing artists.
+    explorer.update(**moves[0])
     assert explorer._live._animated, "no animated artists: every move would be a full redraw"
+    canvas = explorer._live.fig.canvas
+    full_draws, draw = [], canvas.draw
+    monkeypatch.setattr(canvas, "draw", lambda: full_draws.append(draw()))
+    for move in moves[1:]:
+        explorer.update(**move)
+    assert not full_draws, f"{len(full_draws)} of {len(moves) - 1} moves redrew the whole figure"
 
 
 def test_arguments_are_checked(line_data):
