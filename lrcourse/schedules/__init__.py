@@ -11,6 +11,12 @@ calls of ``scheduler.step()`` (the scheduler built on an optimizer whose base
 rate is ``lr``). PyTorch updates most rates recursively, step by step; the
 closed forms here agree with it to float64 round-off (the tests check ``1e-12``).
 
+A schedule is pure: a call computes the closed form and changes nothing, so steps
+may be asked for in any order. One step, ``sched(5)`` (an optimizer's call, once per
+update), evaluates the formula on numbers; ``sched(np.arange(T))`` on arrays. They
+agree bit for bit, except where a power is taken (``gamma``, ``power``): numpy's
+``pow`` of a number may differ from its ``pow`` of an array in the last bit.
+
 **Sweeps.** Rates (``lr``, ``base_lr``, ``max_lr``, ``eta_min``, ...) and factors
 (``gamma``, ...) may be arrays; ``sched(t)`` then has shape
 ``np.shape(t) + sched.sweep_shape``, one curve per member, e.g.

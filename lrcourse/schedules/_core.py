@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from lrcourse import _validate as check
@@ -17,6 +19,8 @@ class Schedule:
     - ``sched(5)`` is a float, or an array of shape ``sweep_shape`` when a
       parameter of the schedule is an array (a sweep);
     - ``sched(np.arange(T))`` is the whole curve, of shape ``(T,) + sweep_shape``.
+
+    A call only computes: the object holds no state that calls change.
 
     Attributes
     ----------
@@ -42,32 +46,23 @@ class Schedule:
         self.params = params
         self.sweep_shape = sweep_of(params) if sweep_shape is None else tuple(sweep_shape)
         self.momentum = momentum
-        # fn(t) computes the rates for an int64 array t. With pad_t, t arrives with
-        # one trailing axis of length 1 per sweep axis, so the formula broadcasts
-        # by itself; without (schedules built from schedules), t arrives flattened.
+        # fn(t) computes the rates for one step, a Python int t (the optimizers' call:
+        # the formula runs on numbers, no array is built), or for an int64 array t.
+        # With pad_t, an array t arrives with one trailing axis of length 1 per sweep
+        # axis, so the formula broadcasts by itself; without (schedules built from
+        # schedules), it arrives flattened. The formulas apply the same numpy functions
+        # to both (np.power, never **, which rounds differently for numpy's numbers),
+        # so sched(t) equals sched(np.arange(T))[t], bit for bit but for numpy's pow.
         self._fn = fn
         self.max_t = max_t
         self._pad_t = pad_t
         self._label = label
 
-        # The optimizers ask for one int step per update, in order. The rates of a
-        # block of steps are computed at once and the next calls are served from it.
-        size = int(np.prod(self.sweep_shape, dtype=np.int64))
-        self._block_size = max(1, min(256, 2**16 // max(1, size)))
-        self._block_start = 0
-        self._block = np.empty((0,) + self.sweep_shape)
-
     def __call__(self, t):
-        if type(t) is int and 0 <= t - self._block_start < len(self._block):
-            value = self._block[t - self._block_start]
-            return float(value) if not self.sweep_shape else value.copy()
         t = steps(t, self.max_t)
         if isinstance(t, int):
-            stop = t + self._block_size
-            if self.max_t is not None:
-                stop = min(stop, self.max_t + 1)
-            self._block, self._block_start = self(np.arange(t, stop)), t
-            return self(t)
+            value = self._fn(t)
+            return _filled(self.sweep_shape, value) if self.sweep_shape else float(value)
         if self._pad_t:
             return _filled(t.shape + self.sweep_shape, self._fn(pad(t, len(self.sweep_shape))))
         flat = _filled((t.size,) + self.sweep_shape, self._fn(t.ravel()))
@@ -88,21 +83,32 @@ def _filled(shape, values):
 
 def steps(t, max_t=None):
     """``t`` checked: an ``int``, or an int64 array, of steps ``0 <= t`` (``<= max_t``)."""
+    if type(t) is int or isinstance(t, np.integer):  # one step: no array needed
+        t = int(t)
+        if t < 0 or (max_t is not None and t > max_t):
+            _out_of_range(t, max_t)
+        return t
     arr = np.asarray(t)
     if arr.dtype.kind not in "iu":
         raise ValueError(
             f"t must be an integer step or an array of integer steps (0, 1, 2, ...), got {check._describe(t)}"
         )
-    if arr.size and arr.min() < 0:
+    if arr.size and (arr.min() < 0 or (max_t is not None and arr.max() > max_t)):
+        _out_of_range(t, max_t)
+    return int(arr) if arr.ndim == 0 else arr.astype(np.int64, copy=False)
+
+
+def _out_of_range(t, max_t):
+    """Raise the ``ValueError`` for steps ``t`` below 0 or beyond ``max_t``."""
+    arr = np.asarray(t)
+    if arr.min() < 0:
         where = f" (smallest {arr.min()})" if arr.ndim else ""
         raise ValueError(f"t must be >= 0 (steps count from 0), got {check._describe(t)}{where}")
-    if max_t is not None and arr.size and arr.max() > max_t:
-        where = f" (largest {arr.max()})" if arr.ndim else ""
-        raise ValueError(
-            f"t must be in [0, {max_t}], the last step of this schedule (one_cycle stops after "
-            f"total_steps steps), got {check._describe(t)}{where}"
-        )
-    return int(arr) if arr.ndim == 0 else arr.astype(np.int64, copy=False)
+    where = f" (largest {arr.max()})" if arr.ndim else ""
+    raise ValueError(
+        f"t must be in [0, {max_t}], the last step of this schedule (one_cycle stops after "
+        f"total_steps steps), got {check._describe(t)}{where}"
+    )
 
 
 # ----------------------------------------------------------------- parameters
@@ -176,12 +182,17 @@ def short(value):
 
 
 def pad(t, k):
-    """``t`` with ``k`` trailing length-1 axes, so it broadcasts against a ``k``-axis sweep."""
-    return t.reshape(t.shape + (1,) * k)
+    """``t`` with ``k`` trailing length-1 axes, so it broadcasts against a ``k``-axis sweep.
+
+    An int ``t`` (one step) broadcasts as it is.
+    """
+    return t if isinstance(t, int) else t.reshape(t.shape + (1,) * k)
 
 
 def lift(values, t_ndim, k):
     """Give ``values`` (``t_ndim`` step axes, then its own sweep axes) ``k`` sweep axes."""
+    if t_ndim == 0:
+        return values  # no step axes: the sweep axes line up on the right by themselves
     values = np.asarray(values)
     missing = k - (values.ndim - t_ndim)
     if missing <= 0:
@@ -192,8 +203,10 @@ def lift(values, t_ndim, k):
 def piecewise(t, starts, pieces, sweep_shape):
     """``pieces[i](t)`` where ``starts[i] <= t < starts[i + 1]``; ``starts[0] == 0``.
 
-    ``t`` is a 1-D array; each piece gets only its own steps.
+    ``t`` is an int or a 1-D array; each piece gets only its own steps.
     """
+    if isinstance(t, int):
+        return pieces[bisect.bisect_right(starts, t) - 1](t)
     out = np.empty(t.shape + sweep_shape)
     which = np.searchsorted(starts, t, side="right") - 1
     for i, piece in enumerate(pieces):

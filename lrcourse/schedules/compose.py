@@ -117,7 +117,7 @@ def warmup(schedule, warmup_steps, start_factor=0.0, power=1.0, *, start_lr=None
     k = len(sweep)
 
     def ramp(t):
-        return start + (target - start) * (pad(t, k) / warmup_steps) ** power
+        return start + (target - start) * np.power(pad(t, k) / warmup_steps, power)
 
     pieces = [ramp, lambda t: schedule(t - warmup_steps)]
     return Schedule(

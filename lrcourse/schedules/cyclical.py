@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from lrcourse import _validate as check
@@ -91,7 +93,7 @@ def cyclic(
     elif mode == "triangular":
         scale_fn, scale_mode = (lambda c: 1.0), "cycle"
     elif mode == "triangular2":
-        scale_fn, scale_mode = (lambda c: 1 / (2.0 ** (c - 1))), "cycle"
+        scale_fn, scale_mode = (lambda c: 1 / np.power(2.0, c - 1)), "cycle"
     else:
         scale_fn, scale_mode = (lambda t: np.power(gamma, t)), "iterations"
 
@@ -195,18 +197,25 @@ def one_cycle(
             f"pct_start={pct_start} with total_steps={total_steps} leaves a phase without steps "
             f"(phases end at steps {[round(e, 6) for e in ends]}); use more total_steps or a pct_start nearer 0.5"
         )
+    inner_ends = ends[:-1]  # a list, for bisect
     starts, ends = np.array(starts), np.array(ends)
     sweep = sweep_of(params)
 
     def interpolate(points):
-        # Values at the phase boundaries, stacked so np.choose can pick a phase per step.
+        # Values at the phase boundaries, stacked so np.choose can pick a phase per step
+        # (and indexing the phase of one step).
         points = np.stack(np.broadcast_arrays(*points))
         first, last = points[:-1], points[1:]
 
         def fn(t):
-            k = np.searchsorted(ends[:-1], t)  # the first phase with t <= its end, as torch
+            # The phase of t: the first with t <= its end, as torch.
+            if isinstance(t, int):
+                k = bisect.bisect_left(inner_ends, t)
+                u, v = first[k], last[k]
+            else:
+                k = np.searchsorted(ends[:-1], t)
+                u, v = np.choose(k, first), np.choose(k, last)
             rho = (t - starts[k]) / (ends[k] - starts[k])
-            u, v = np.choose(k, first), np.choose(k, last)
             if anneal_strategy == "cos":
                 return v + (u - v) / 2.0 * (np.cos(np.pi * rho) + 1)
             return (v - u) * rho + u

@@ -94,7 +94,7 @@ def polynomial(lr, total_iters=5, power=1.0):
     total_iters = check.check_int("total_iters", total_iters, 1)
     return Schedule(
         "polynomial",
-        lambda t: lr * (1.0 - np.minimum(t, total_iters) / total_iters) ** power,
+        lambda t: lr * np.power(1.0 - np.minimum(t, total_iters) / total_iters, power),
         {"lr": lr, "total_iters": total_iters, "power": power},
     )
 
