@@ -90,6 +90,10 @@ def test_plateau_matches_torch(case):
     lrs = [plateau.lr] + [plateau.step(m) for m in DATA["metrics"][case["metrics"]]]
     np.testing.assert_allclose(lrs, case["lrs"], rtol=RTOL, atol=0)
     assert plateau.history == lrs
+    state = plateau.init()  # the pure pair gives the same rates
+    for metric, expected in zip(DATA["metrics"][case["metrics"]], lrs[1:], strict=True):
+        lr, state = plateau.update(metric, state)
+        assert lr == expected
 
 
 def test_plateau_cases_reduce_the_rate():
@@ -303,11 +307,46 @@ def test_plateau_sweep():
     plateau = ReduceLROnPlateau(np.array([1.0, 0.5]), factor=0.5, patience=0)
     plateau.step(np.array([1.0, 1.0]))
     np.testing.assert_array_equal(plateau.step(np.array([2.0, 0.5])), [0.5, 0.5])
+    np.testing.assert_array_equal(plateau.step(3.0), [0.25, 0.25])  # one number for every run
+    runs = ReduceLROnPlateau(np.full(3, 0.1), patience=0)  # one plateau per run, same settings
+    runs.step(np.array([1.0, 1.0, 1.0]))
+    np.testing.assert_allclose(runs.step(np.array([2.0, 0.5, 1.0])), [0.01, 0.1, 0.01])
+
+
+def test_plateau_shape_is_fixed_at_construction():
     one = ReduceLROnPlateau(0.1, patience=0)
-    one.step(np.array([1.0, 1.0, 1.0]))  # one metric per run widens the state
-    np.testing.assert_allclose(one.step(np.array([2.0, 0.5, 1.0])), [0.01, 0.1, 0.01])
-    with pytest.raises(ValueError, match="metric of shape"):
-        one.step(np.ones(4))
+    with pytest.raises(ValueError, match=r"sweep shape \(\) .* got shape \(3,\); .* np.full\(\(3,\), lr\)"):
+        one.step(np.array([1.0, 1.0, 1.0]))
+    assert one.sweep_shape == () and one.history == [0.1] and one.num_bad_epochs == 0
+    two = ReduceLROnPlateau(np.array([0.1, 0.2]))
+    for metric in (np.ones(4), np.ones((3, 2))):
+        with pytest.raises(ValueError, match=r"sweep shape \(2,\)"):
+            two.step(metric)
+    assert two.sweep_shape == (2,) and two.state.lr.shape == (2,)
+
+
+def test_plateau_init_update_are_pure():
+    plateau = ReduceLROnPlateau(np.array([1.0, 0.5]), factor=0.5, patience=1, cooldown=1)
+    metrics = [3.0, np.array([3.0, 2.0]), 3.0, 3.0, np.array([1.0, 3.0]), 3.0, 3.0, 3.0]
+    state = start = plateau.init()
+    rates = []
+    for m in metrics:
+        old, copies = state, [a.copy() for a in state]
+        lr, state = plateau.update(m, state)
+        rates.append(lr)
+        for a, b in zip(old, copies, strict=True):  # update leaves the state it was given alone
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(start, plateau.init(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(plateau.history) == 1 and plateau.lr.tolist() == [1.0, 0.5]  # nothing was stepped
+    stepped = [plateau.step(m) for m in metrics]
+    np.testing.assert_array_equal(stepped, rates)
+    for a, b in zip(plateau.state, state, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # patience 1: cut at the 2nd bad step in a row; cooldown 1: the step after a cut is not counted
+    np.testing.assert_array_equal(
+        rates, [[1, 0.5], [1, 0.5], [0.5, 0.5], [0.5, 0.25]] + [[0.5, 0.25]] * 2 + [[0.25, 0.125]] * 2
+    )
 
 
 # ----------------------------------------------------------------- with the optimizers

@@ -36,8 +36,9 @@ and PyTorch's class names (``"CosineAnnealingLR"``, ...) work too.
 Schedules: :func:`constant`, :func:`step_decay`, :func:`multistep`,
 :func:`exponential`, :func:`polynomial`, :func:`linear`, :func:`cosine`,
 :func:`cosine_restarts`, :func:`cyclic`, :func:`one_cycle`; built from schedules:
-:func:`sequential`, :func:`warmup`, :func:`clamp`; with a state:
-:class:`ReduceLROnPlateau`.
+:func:`sequential`, :func:`warmup`, :func:`clamp`; driven by a metric of the run:
+:class:`ReduceLROnPlateau`, a pure pair ``init()`` / ``update(metric, state)`` (its
+state a :class:`PlateauState`) that ``step(metric)`` also runs for you, as PyTorch's.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from lrcourse.schedules.decay import (
     polynomial,
     step_decay,
 )
-from lrcourse.schedules.plateau import ReduceLROnPlateau
+from lrcourse.schedules.plateau import PlateauState, ReduceLROnPlateau
 
 SCHEDULES = {
     "constant": constant,
@@ -111,6 +112,7 @@ def get(name, **kwargs):
 __all__ = [
     "SCHEDULES",
     "TORCH_NAMES",
+    "PlateauState",
     "ReduceLROnPlateau",
     "Schedule",
     "clamp",

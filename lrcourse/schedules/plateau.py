@@ -1,6 +1,8 @@
-"""Reduce the rate when a monitored metric stops improving: the one schedule with a state."""
+"""Reduce the rate when a monitored metric stops improving: the one schedule that depends on the run."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -8,12 +10,38 @@ from lrcourse import _validate as check
 from lrcourse.schedules._core import number, rate, short, sweep_of
 
 
+class PlateauState(NamedTuple):
+    """The run-dependent part of :class:`ReduceLROnPlateau`: arrays of its sweep shape."""
+
+    lr: np.ndarray
+    """The rate in force."""
+    best: np.ndarray
+    """The best metric so far (``inf`` for ``mode='min'``, ``-inf`` for ``'max'``, before the first)."""
+    num_bad_epochs: np.ndarray
+    """Steps in a row without improvement (not counted during a cooldown)."""
+    cooldown_counter: np.ndarray
+    """Steps of cooldown left."""
+
+
 class ReduceLROnPlateau:
     r"""Divide the rate by ``1 / factor`` when a metric has not improved for ``patience`` steps.
 
-    Unlike the other schedules this one depends on the run, so it is an object
-    with a state: after each evaluation call ``sched.step(metric)``; it returns
-    the rate to use next (also ``sched.lr``). Per call, exactly as PyTorch:
+    Unlike the other schedules this one depends on the run: the rate after a step
+    depends on the metrics seen so far. That part lives in a :class:`PlateauState`,
+    and the object offers it two ways:
+
+    - pure, in the style of :mod:`lrcourse.optimizers`::
+
+          state = plateau.init()
+          lr, state = plateau.update(metric, state)   # after each evaluation
+
+      ``init`` and ``update`` change nothing in ``plateau``;
+    - as PyTorch's scheduler: ``plateau.step(metric)`` runs ``update`` on the
+      state kept in ``plateau.state`` and returns the rate to use next (also
+      ``plateau.lr``); ``history`` lists the rate before the first step and after
+      each one, and ``reset()`` starts again.
+
+    Per step, exactly as PyTorch:
 
     1. The metric improves if it beats the best so far by the threshold
        (``mode='min'``: :math:`m < m^\ast(1 - \theta)` with ``threshold_mode='rel'``,
@@ -31,12 +59,16 @@ class ReduceLROnPlateau:
        cooldown starts.
 
     So with ``patience=p`` the rate drops at the :math:`(p+1)`-th bad step in a row.
-    Array rates, bounds and metrics run one plateau logic per sweep member.
+
+    **Sweeps.** Array rates, factors, thresholds and bounds run one plateau logic per
+    sweep member; ``sweep_shape`` is their broadcast shape, fixed at construction.
+    A metric is one number (shared by every member) or an array of that shape, one
+    per run. For several runs with the same settings give an array ``lr``, e.g.
+    ``lr=np.full(3, 0.1)``.
 
     The object is also callable, ``sched(t) == sched.lr`` for any ``t``, so it can
     be the ``lr`` of an optimizer in :mod:`lrcourse.optimizers`: the rate changes
-    when ``step`` is called, as it does in PyTorch. ``history`` lists the rate
-    before the first step and after each one; ``reset()`` starts again.
+    when ``step`` is called, as it does in PyTorch.
 
     PyTorch: ``ReduceLROnPlateau`` (same arguments; here ``lr`` is the starting rate).
     Keras: ``keras.callbacks.ReduceLROnPlateau`` (``min_delta`` is an absolute
@@ -71,69 +103,103 @@ class ReduceLROnPlateau:
         )
         self.reset()
 
+    # ------------------------------------------------------------- the pure pair
+
+    def init(self):
+        """The state before the first step: the starting rate, no best metric, no bad steps."""
+        shape = self.sweep_shape
+        return PlateauState(
+            lr=np.broadcast_to(self.initial_lr, shape).astype(np.float64),
+            best=np.full(shape, np.inf if self.mode == "min" else -np.inf),
+            num_bad_epochs=np.zeros(shape, dtype=np.int64),
+            cooldown_counter=np.zeros(shape, dtype=np.int64),
+        )
+
+    def update(self, metric, state):
+        """One value of the monitored metric: return ``(lr, state)``, the rate to use next and the new state.
+
+        ``lr`` is a float, or an array of the sweep shape. ``state`` is not changed.
+        """
+        metric = self._metric(metric)
+        better = self._is_better(metric, state.best)  # a NaN metric is never better, as in PyTorch
+        best = np.where(better, metric, state.best)
+        bad = np.where(better, 0, state.num_bad_epochs + 1)
+
+        cooling = state.cooldown_counter > 0
+        cooldown_counter = np.where(cooling, state.cooldown_counter - 1, state.cooldown_counter)
+        bad = np.where(cooling, 0, bad)
+
+        reduce = bad > self.patience
+        new_lr = np.maximum(state.lr * self.factor, self.min_lr)
+        lr = np.where(reduce & (state.lr - new_lr > self.eps), new_lr, state.lr)
+        state = PlateauState(
+            lr=lr,
+            best=best,
+            num_bad_epochs=np.where(reduce, 0, bad),
+            cooldown_counter=np.where(reduce, self.cooldown, cooldown_counter),
+        )
+        return _value(lr), state
+
+    def _metric(self, metric):
+        metric = np.asarray(metric, dtype=np.float64)
+        try:
+            fits = np.broadcast_shapes(metric.shape, self.sweep_shape) == self.sweep_shape
+        except ValueError:
+            fits = False
+        if not fits:
+            hint = (
+                ""
+                if self.sweep_shape
+                else f"; for one plateau per run give an array lr, e.g. np.full({metric.shape}, lr)"
+            )
+            raise ValueError(
+                f"metric must be one number or an array of the sweep shape {self.sweep_shape} (one per run), "
+                f"got shape {metric.shape}{hint}"
+            )
+        return metric
+
+    def _is_better(self, metric, best):
+        if self.mode == "min":
+            bar = best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold
+            return metric < bar
+        bar = best * (self.threshold + 1.0) if self.threshold_mode == "rel" else best + self.threshold
+        return metric > bar
+
+    # ------------------------------------------------------------- PyTorch's stepping
+
     def reset(self):
-        """Forget the run: the starting rate, no best metric yet, no bad steps, no cooldown."""
-        self._lr = np.broadcast_to(self.initial_lr, self.sweep_shape).astype(np.float64)
-        self.best = np.full(self.sweep_shape, np.inf if self.mode == "min" else -np.inf)
-        self.num_bad_epochs = np.zeros(self.sweep_shape, dtype=np.int64)
-        self.cooldown_counter = np.zeros(self.sweep_shape, dtype=np.int64)
+        """Forget the run: ``state`` back to :meth:`init`, ``history`` to the starting rate."""
+        self.state = self.init()
         self.history = [self.lr]
+
+    def step(self, metric):
+        """Record one value of the monitored metric in ``state``; return the rate to use next."""
+        lr, self.state = self.update(metric, self.state)
+        self.history.append(lr)
+        return lr
 
     @property
     def lr(self):
         """The rate in force: a float, or an array of the sweep shape."""
-        return float(self._lr) if self._lr.ndim == 0 else self._lr.copy()
+        return _value(self.state.lr)
+
+    @property
+    def best(self):
+        """The best metric so far (``state.best``)."""
+        return _value(self.state.best)
+
+    @property
+    def num_bad_epochs(self):
+        """Steps in a row without improvement (``state.num_bad_epochs``)."""
+        return _value(self.state.num_bad_epochs)
+
+    @property
+    def cooldown_counter(self):
+        """Steps of cooldown left (``state.cooldown_counter``)."""
+        return _value(self.state.cooldown_counter)
 
     def __call__(self, t=None):
         return self.lr
-
-    def _is_better(self, metric):
-        if self.mode == "min":
-            bar = (
-                self.best * (1.0 - self.threshold)
-                if self.threshold_mode == "rel"
-                else self.best - self.threshold
-            )
-            return metric < bar
-        bar = (
-            self.best * (self.threshold + 1.0) if self.threshold_mode == "rel" else self.best + self.threshold
-        )
-        return metric > bar
-
-    def step(self, metric):
-        """Record one value of the monitored metric; return the rate to use next."""
-        metric = np.asarray(metric, dtype=np.float64)
-        if metric.shape != self.sweep_shape:
-            self._grow_sweep(metric.shape)
-        better = self._is_better(metric)  # a NaN metric is never better, as in PyTorch
-        self.best = np.where(better, metric, self.best)
-        self.num_bad_epochs = np.where(better, 0, self.num_bad_epochs + 1)
-
-        cooling = self.cooldown_counter > 0
-        self.cooldown_counter = np.where(cooling, self.cooldown_counter - 1, self.cooldown_counter)
-        self.num_bad_epochs = np.where(cooling, 0, self.num_bad_epochs)
-
-        reduce = self.num_bad_epochs > self.patience
-        new_lr = np.maximum(self._lr * self.factor, self.min_lr)
-        self._lr = np.where(reduce & (self._lr - new_lr > self.eps), new_lr, self._lr)
-        self.cooldown_counter = np.where(reduce, self.cooldown, self.cooldown_counter)
-        self.num_bad_epochs = np.where(reduce, 0, self.num_bad_epochs)
-        self.history.append(self.lr)
-        return self.lr
-
-    def _grow_sweep(self, shape):
-        """An array metric (one per run of a sweep) widens the state to its shape."""
-        try:
-            sweep = np.broadcast_shapes(shape, self.sweep_shape)
-        except ValueError:
-            raise ValueError(
-                f"metric of shape {shape} must broadcast with the sweep shape {self.sweep_shape}"
-            ) from None
-        if sweep == self.sweep_shape:
-            return
-        self.sweep_shape = sweep
-        for name in ("_lr", "best", "num_bad_epochs", "cooldown_counter"):
-            setattr(self, name, np.broadcast_to(getattr(self, name), self.sweep_shape).copy())
 
     def __repr__(self):
         args = ", ".join(
@@ -151,3 +217,8 @@ class ReduceLROnPlateau:
             ]
         )
         return f"ReduceLROnPlateau({args})"
+
+
+def _value(arr):
+    """A 0-d array as a Python number; any other array as a fresh copy."""
+    return arr.item() if arr.ndim == 0 else arr.copy()
