@@ -323,6 +323,12 @@ def test_plateau_shape_is_fixed_at_construction():
         with pytest.raises(ValueError, match=r"sweep shape \(2,\)"):
             two.step(metric)
     assert two.sweep_shape == (2,) and two.state.lr.shape == (2,)
+    with pytest.raises(
+        ValueError, match=r"state must be a PlateauState of sweep shape \(2,\).* got sweep shape \(\)"
+    ):
+        two.update(1.0, one.init())
+    with pytest.raises(ValueError, match="state must be a PlateauState.* got None"):
+        two.update(1.0, None)
 
 
 def test_plateau_init_update_are_pure():

@@ -121,6 +121,12 @@ class ReduceLROnPlateau:
         ``lr`` is a float, or an array of the sweep shape. ``state`` is not changed.
         """
         metric = self._metric(metric)
+        if not isinstance(state, PlateauState) or np.shape(state.lr) != self.sweep_shape:
+            got = f"sweep shape {np.shape(state.lr)}" if isinstance(state, PlateauState) else repr(state)
+            raise ValueError(
+                f"state must be a PlateauState of sweep shape {self.sweep_shape}, from this plateau's "
+                f"init() or update(), got {got}"
+            )
         better = self._is_better(metric, state.best)  # a NaN metric is never better, as in PyTorch
         best = np.where(better, metric, state.best)
         bad = np.where(better, 0, state.num_bad_epochs + 1)
