@@ -58,7 +58,8 @@ def cyclic(
     where the amplitude scale :math:`s` is 1 (``'triangular'``), :math:`2^{-(c-1)}`
     (``'triangular2'``, halved each cycle) or :math:`\gamma^{t}` (``'exp_range'``).
     A custom vectorised ``scale_fn`` of the cycle number (``scale_mode='cycle'``)
-    or of ``t`` (``scale_mode='iterations'``) replaces ``mode``.
+    or of ``t`` (``scale_mode='iterations'``) replaces ``mode``; it gets an array,
+    or a number for one step ``sched(t)``.
 
     With ``cycle_momentum`` the momentum moves the other way,
     :math:`\mu_t = \mu_{\max} - (\mu_{\max} - \mu_{\mathrm{base}})\, h_t\, s`; it is
