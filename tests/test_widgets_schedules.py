@@ -6,7 +6,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from lrcourse import schedule_lab, schedules, widgets
+from lrcourse import labs, schedules, widgets
 from lrcourse.widgets.schedules import DESIGNER_KINDS
 
 matplotlib.use("Agg")
@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 
 @pytest.fixture(scope="module")
 def problem():
-    return schedule_lab.NoisyRegression(steps=120)
+    return labs.schedules.NoisyRegression(steps=120)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_the_warmup_goes_in_front():
     plain = widgets.designer_schedule("cosine", 0.1, warmup=0, period=100, factor=0.01)(t)
     np.testing.assert_allclose(warm[30:], plain[:170])
     isqrt = widgets.designer_schedule("inverse_sqrt", 0.1, warmup=30)(t)
-    np.testing.assert_allclose(isqrt, schedule_lab.inverse_sqrt(0.1, 30)(t))
+    np.testing.assert_allclose(isqrt, labs.schedules.inverse_sqrt(0.1, 30)(t))
 
 
 @pytest.mark.parametrize(

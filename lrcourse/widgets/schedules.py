@@ -2,8 +2,8 @@
 
 :func:`schedule_explorer` draws the rate of a schedule built from a menu and four
 sliders, and next to it the loss of a minibatch SGD run that uses it, on the noisy
-regression of :class:`lrcourse.schedule_lab.NoisyRegression` (a few milliseconds
-per run). :func:`designer_schedule` turns the slider values into the
+regression of :class:`lrcourse.labs.schedules.NoisyRegression` (about a hundredth
+of a second per run). :func:`designer_schedule` turns the slider values into the
 :mod:`lrcourse.schedules` call the explorer uses, so a reader can rebuild it.
 """
 
@@ -14,7 +14,7 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from lrcourse import _validate as check
 from lrcourse import schedules as _schedules
-from lrcourse.schedule_lab import NoisyRegression, inverse_sqrt
+from lrcourse.labs.schedules import NoisyRegression, inverse_sqrt
 from lrcourse.widgets.core import Dropdown, Explorer, IntSlider, LogSlider, diverged_badge
 
 __all__ = ["DESIGNER_KINDS", "designer_schedule", "schedule_explorer"]
@@ -99,7 +99,7 @@ def schedule_explorer(problem=None, kind="cosine", lr=0.1, warmup=0, period=300,
     Left: the rate :math:`\\eta_t` of every step, with the stability limit
     :math:`2/h` of the problem (dashed). Right: the excess training loss of minibatch
     SGD with that schedule on ``problem`` (default
-    :class:`~lrcourse.schedule_lab.NoisyRegression()`), and in grey the same run at
+    :class:`~lrcourse.labs.schedules.NoisyRegression()`), and in grey the same run at
     the constant peak rate, for comparison. Both runs share the minibatches, so the
     difference is the schedule's alone. See :func:`designer_schedule` for what the
     sliders mean for each kind.
