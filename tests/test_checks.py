@@ -9,14 +9,6 @@ import pytest
 
 from lrcourse import checks
 
-
-@pytest.fixture(autouse=True)
-def _fresh_results():
-    checks.reset_results()
-    yield
-    checks.reset_results()
-
-
 # ----------------------------------------------------------------- learner answers
 
 
@@ -140,10 +132,11 @@ WRONG = [
 @pytest.mark.parametrize("name", CHECKERS)
 def test_correct_answer_passes(name, capsys):
     checker, answer = CHECKERS[name]
-    assert checker(answer) is True
+    record = []
+    assert checker(answer, record=record) is True
     out = capsys.readouterr().out
     assert out.startswith("✔") and name in out
-    assert checks.results() == [(name, True)]
+    assert record == [checks.CheckResult(name, True, out.rstrip("\n"))]  # what was printed
 
 
 @pytest.mark.parametrize(("name", "answer", "phrase"), WRONG, ids=[f"{w[0]}-{w[1].__name__}" for w in WRONG])
@@ -167,10 +160,11 @@ def test_wrong_values_show_input_expected_and_got(capsys):
 @pytest.mark.parametrize("stub", [stub_raises, stub_none, stub_ellipsis, None, ...])
 def test_stubs_are_not_yet_solved(name, stub, capsys):
     checker, _ = CHECKERS[name]
-    assert checker(stub) is False
+    record = []
+    assert checker(stub, record=record) is False
     out = capsys.readouterr().out
     assert out.startswith("○") and "not yet solved" in out
-    assert checks.results() == [(name, False)]
+    assert record == [checks.CheckResult(name, False, out.rstrip("\n"))]
 
 
 @pytest.mark.parametrize("name", CHECKERS)
@@ -240,27 +234,69 @@ def test_a_buggy_reference_is_reported_not_raised(capsys):
     assert "checker itself failed" in capsys.readouterr().out
 
 
-def test_results_are_recorded_and_saved(tmp_path, monkeypatch, capsys):
-    log = tmp_path / "log.jsonl"
-    monkeypatch.setenv("LRCOURSE_RESULTS", str(log))  # the documented variable
-    checks.check_gradient_step(stub_raises)
-    checks.check_gradient_step(step_ok)
-    checks.check_numerical_gradient(numgrad_forward)
-    assert checks.results() == [
+def test_a_record_keeps_every_attempt_and_the_summary_the_last(tmp_path, capsys):
+    record = []
+    checks.check_gradient_step(stub_raises, record=record)
+    checks.check_gradient_step(step_ok, record=record)
+    checks.check_numerical_gradient(numgrad_forward, record=record, quiet=True)
+    assert [(r.name, r.passed) for r in record] == [
         ("gradient_step", False),
         ("gradient_step", True),
         ("numerical_gradient", False),
     ]
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert lines == [
+    assert "forward difference" in record[2].message  # kept although not printed
+    out = tmp_path / "results.json"
+    checks.save_results(record, out)
+    assert json.loads(out.read_text()) == [
         {"name": "gradient_step", "passed": False},
         {"name": "gradient_step", "passed": True},
         {"name": "numerical_gradient", "passed": False},
     ]
-    out = tmp_path / "results.json"
-    checks.save_results(out)
-    assert json.loads(out.read_text())[1] == {"name": "gradient_step", "passed": True}
     capsys.readouterr()
-    last = checks.summary()
-    assert last == {"gradient_step": True, "numerical_gradient": False}
-    assert "1 of 2 exercises solved" in capsys.readouterr().out
+    assert checks.summary(record) == {"gradient_step": True, "numerical_gradient": False}
+    assert capsys.readouterr().out == "✔ gradient_step\n✘ numerical_gradient\n1 of 2 exercises solved\n"
+
+
+def test_checks_keep_nothing_between_calls():
+    """No hidden state: the same call gives the same result, and a record holds only its own checks."""
+    first, second = [], []
+    assert checks.check_gradient_step(step_uphill, quiet=True, record=first) is False
+    assert checks.check_gradient_step(step_ok, quiet=True) is True  # kept nowhere
+    assert checks.check_gradient_step(step_uphill, quiet=True, record=second) is False
+    assert first == second and len(first) == 1
+
+
+def _call_with_stub(checker, **options):
+    """Call any public checker on an unsolved answer (the curve quiz gets no curves)."""
+    if checker is checks.check_function:
+        return checker(stub_raises, np.sum, [(np.ones(2),)], name="generic", **options)
+    if checker is checks.check_curve_labels:
+        return checker(..., [], **options)
+    if checker is checks.check_plateau_drops:  # a prediction, not a function
+        return checker(..., **options)
+    return checker(stub_raises, **options)
+
+
+PUBLIC_CHECKERS = [getattr(checks, n) for n in sorted(dir(checks)) if n.startswith("check_")]
+
+
+@pytest.mark.parametrize("checker", PUBLIC_CHECKERS, ids=lambda c: c.__name__)
+def test_every_checker_returns_its_result_and_records_it_where_asked(checker, capsys):
+    assert _call_with_stub(checker) is False
+    printed = capsys.readouterr().out.rstrip("\n")
+    assert "not yet solved" in printed
+    record = []
+    assert _call_with_stub(checker, quiet=True, record=record) is False
+    assert capsys.readouterr().out == ""
+    assert len(record) == 1 and not record[0].passed and record[0].message == printed
+
+
+def test_a_buggy_checker_is_reported_in_the_record_too(capsys):
+    record = []
+
+    def ref(x):
+        raise RuntimeError("boom")
+
+    assert checks.check_function(lambda x: x, ref, cases=[(1.0,)], name="broken", record=record) is False
+    assert record == [checks.CheckResult("broken", False, capsys.readouterr().out.rstrip("\n"))]
+    assert "checker itself failed" in record[0].message

@@ -10,13 +10,6 @@ import pytest
 from lrcourse import checks
 
 
-@pytest.fixture(autouse=True)
-def _fresh_results():
-    checks.reset_results()
-    yield
-    checks.reset_results()
-
-
 def _flat(out):
     return " ".join(out.split())
 
@@ -38,9 +31,11 @@ def upe_negative_floor(n, batch_size, drop_last=False):
 
 @pytest.mark.parametrize("answer", [upe_ok, upe_numpy, upe_negative_floor])
 def test_updates_per_epoch_correct_answers_pass(answer, capsys):
-    assert checks.check_updates_per_epoch(answer) is True
-    assert capsys.readouterr().out.startswith("✔")
-    assert checks.results() == [("updates_per_epoch", True)]
+    record = []
+    assert checks.check_updates_per_epoch(answer, record=record) is True
+    out = capsys.readouterr().out
+    assert out.startswith("✔")
+    assert record == [checks.CheckResult("updates_per_epoch", True, out.rstrip("\n"))]
 
 
 @pytest.mark.parametrize(
@@ -86,9 +81,11 @@ def test_updates_per_epoch_crash_is_reported(capsys):
 
 
 def test_updates_per_epoch_quiet_still_records(capsys):
-    assert checks.check_updates_per_epoch(upe_ok, quiet=True) is True
+    record = []
+    assert checks.check_updates_per_epoch(upe_ok, quiet=True, record=record) is True
     assert capsys.readouterr().out == ""
-    assert checks.results() == [("updates_per_epoch", True)]
+    assert [(r.name, r.passed) for r in record] == [("updates_per_epoch", True)]
+    assert record[0].message.startswith("✔ updates_per_epoch: correct")
 
 
 # ----------------------------------------------------------------- minibatch_error

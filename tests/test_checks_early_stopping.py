@@ -10,13 +10,6 @@ from lrcourse import early_stopping as es
 from lrcourse.checks import early_stopping as ce
 
 
-@pytest.fixture(autouse=True)
-def _fresh_results():
-    checks.reset_results()
-    yield
-    checks.reset_results()
-
-
 def loop_answer(val_losses, patience, min_delta=0.0):
     best_loss, best, count = np.inf, 0, 0
     for epoch, loss in enumerate(val_losses):
@@ -35,9 +28,11 @@ def vectorised_answer(val_losses, patience, min_delta=0.0):
 
 @pytest.mark.parametrize("answer", [loop_answer, vectorised_answer])
 def test_right_answers_pass(answer, capsys):
-    assert checks.check_stopping_epoch(answer) is True
-    assert "✔ stopping_epoch" in capsys.readouterr().out
-    assert checks.results() == [("stopping_epoch", True)]
+    record = []
+    assert checks.check_stopping_epoch(answer, record=record) is True
+    out = capsys.readouterr().out
+    assert "✔ stopping_epoch" in out
+    assert record == [checks.CheckResult("stopping_epoch", True, out.rstrip("\n"))]
 
 
 @pytest.mark.parametrize(("mistake", "hint"), ce.MISTAKES, ids=[m.__name__ for m, _ in ce.MISTAKES])
@@ -85,5 +80,7 @@ def test_messages_fit_an_exercise_box(capsys):
 
 
 def test_quiet_records_without_printing(capsys):
-    assert checks.check_stopping_epoch(loop_answer, quiet=True) is True
+    record = []
+    assert checks.check_stopping_epoch(loop_answer, quiet=True, record=record) is True
     assert capsys.readouterr().out == ""
+    assert [(r.name, r.passed) for r in record] == [("stopping_epoch", True)]

@@ -11,13 +11,6 @@ from lrcourse.diagnosis import diagnose
 from lrcourse.optimizers import sgd
 
 
-@pytest.fixture(autouse=True)
-def _fresh_results():
-    checks.reset_results()
-    yield
-    checks.reset_results()
-
-
 def _flat(text):
     return " ".join(text.split())
 
@@ -41,9 +34,11 @@ def answer_loop(train_loss, val_loss, tol=0.1):
 
 @pytest.mark.parametrize("answer", [answer_numpy, answer_loop])
 def test_right_answers_pass(answer, capsys):
-    assert checks.check_is_overfitting(answer) is True
-    assert "✔ is_overfitting" in capsys.readouterr().out
-    assert checks.results() == [("is_overfitting", True)]
+    record = []
+    assert checks.check_is_overfitting(answer, record=record) is True
+    out = capsys.readouterr().out
+    assert "✔ is_overfitting" in out
+    assert record == [checks.CheckResult("is_overfitting", True, out.rstrip("\n"))]
 
 
 @pytest.mark.parametrize(("mistake", "hint"), ce.MISTAKES, ids=[m.__name__ for m, _ in ce.MISTAKES])
@@ -112,12 +107,13 @@ def truth(quiz):
 
 
 def test_right_labels_pass_and_reveal_the_runs(quiz, truth, capsys):
-    assert checks.check_curve_labels(truth, quiz) is True
+    record = []
+    assert checks.check_curve_labels(truth, quiz, record=record) is True
     out = capsys.readouterr().out
     assert "✔ curve_labels" in out
     for curve in quiz:
         assert _flat(curve.setting) in _flat(out)
-    assert checks.results() == [("curve_labels", True)]
+    assert record == [checks.CheckResult("curve_labels", True, out.rstrip("\n"))]
     assert max(len(line) for line in out.splitlines()) <= checks.WIDTH + 2
 
 

@@ -8,13 +8,6 @@ import pytest
 from lrcourse import checks
 
 
-@pytest.fixture(autouse=True)
-def _fresh_results():
-    checks.reset_results()
-    yield
-    checks.reset_results()
-
-
 def limit_ok(H):
     return 2.0 / np.linalg.eigvalsh(H)[-1]
 
@@ -30,9 +23,11 @@ def limit_in_place(H):
 
 @pytest.mark.parametrize("answer", [limit_ok, limit_ok_array])
 def test_correct_answers_pass(answer, capsys):
-    assert checks.check_stability_limit(answer) is True
-    assert capsys.readouterr().out.startswith("✔")
-    assert checks.results() == [("stability_limit", True)]
+    record = []
+    assert checks.check_stability_limit(answer, record=record) is True
+    out = capsys.readouterr().out
+    assert out.startswith("✔")
+    assert record == [checks.CheckResult("stability_limit", True, out.rstrip("\n"))]
 
 
 @pytest.mark.parametrize(

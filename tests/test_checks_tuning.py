@@ -8,13 +8,6 @@ import pytest
 from lrcourse import checks
 
 
-@pytest.fixture(autouse=True)
-def _fresh_results():
-    checks.reset_results()
-    yield
-    checks.reset_results()
-
-
 def rates_ok(base_lr, decay, n_layers):
     return base_lr * decay ** (n_layers - np.arange(1, n_layers + 1))
 
@@ -28,9 +21,11 @@ def rates_loop(base_lr, decay, n_layers):
 
 @pytest.mark.parametrize("answer", [rates_ok, rates_loop])
 def test_correct_answers_pass(answer, capsys):
-    assert checks.check_layer_rates(answer) is True
-    assert capsys.readouterr().out.startswith("✔")
-    assert checks.results() == [("layer_rates", True)]
+    record = []
+    assert checks.check_layer_rates(answer, record=record) is True
+    out = capsys.readouterr().out
+    assert out.startswith("✔")
+    assert record == [checks.CheckResult("layer_rates", True, out.rstrip("\n"))]
 
 
 @pytest.mark.parametrize(

@@ -24,10 +24,17 @@ Named checkers for the chapters (each wraps :func:`check_function`):
 - chapter 7: :func:`check_stopping_epoch`.
 - chapter 8: :func:`check_layer_rates`.
 
-Every result is recorded as ``(name, passed)``: :func:`results` lists them,
-:func:`save_results` writes them as JSON, and if the environment variable
-``LRCOURSE_RESULTS`` names a file, each result is also appended to it as one
-JSON line, so a grader can run a notebook and collect the outcome.
+A checker keeps nothing: its return value is the result. To keep a tally, pass
+every checker the same list as ``record``; each appends a :class:`CheckResult`
+(``name``, ``passed``, ``message``) to it::
+
+    results = []
+    check_gradient_step(gradient_step, record=results)
+    summary(results)                         # one line per exercise, the number solved
+    save_results(results, "results.json")
+
+To grade a class, :mod:`lrcourse.assign` runs each submission and calls the
+checkers itself.
 """
 
 # The machinery, then one module of checkers per topic.
@@ -37,8 +44,6 @@ from lrcourse.checks.core import (
     Case,
     CheckResult,
     check_function,
-    reset_results,
-    results,
     save_results,
     summary,
 )

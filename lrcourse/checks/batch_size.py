@@ -30,7 +30,7 @@ def _ref_updates_per_epoch(n, batch_size, drop_last=False):
     return n // batch_size if drop_last else math.ceil(n / batch_size)
 
 
-def check_updates_per_epoch(updates_per_epoch, quiet=False):
+def check_updates_per_epoch(updates_per_epoch, quiet=False, record=None):
     """Chapter 3: ``updates_per_epoch(n, batch_size, drop_last=False)``: ceil(n/B), or floor with ``drop_last``."""
     cases = [
         Case((1000, 100), label="B divides n"),
@@ -107,6 +107,7 @@ def check_updates_per_epoch(updates_per_epoch, quiet=False):
         mistakes=mistakes,
         hint="every batch is one update; ceil(n / batch_size) batches, or n // batch_size with drop_last.",
         quiet=quiet,
+        record=record,
     )
 
 
@@ -116,7 +117,7 @@ def _ref_minibatch_error(sigma2, n, batch_size):
     return sigma2 / batch_size * (n - batch_size) / (n - 1)
 
 
-def check_minibatch_error(minibatch_error, quiet=False):
+def check_minibatch_error(minibatch_error, quiet=False, record=None):
     r"""Chapter 3: ``minibatch_error(sigma2, n, batch_size)`` = :math:`\frac{\sigma^2}{B}\frac{N-B}{N-1}`."""
     cases = [
         Case((2.0, 1000, 1), label="one example"),
@@ -166,4 +167,5 @@ def check_minibatch_error(minibatch_error, quiet=False):
         mistakes=mistakes,
         hint="sigma2 / batch_size * (n - batch_size) / (n - 1).",
         quiet=quiet,
+        record=record,
     )

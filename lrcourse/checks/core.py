@@ -1,4 +1,4 @@
-"""The checker machinery: run a learner's function against a reference, explain, record.
+"""The checker machinery: run a learner's function against a reference, explain, report.
 
 See :mod:`lrcourse.checks` for how exercises use it.
 """
@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
 
-RESULTS_ENV = "LRCOURSE_RESULTS"
-
-
-# ----------------------------------------------------------------- recording
+# ----------------------------------------------------------------- results
 
 
 @dataclass(frozen=True)
@@ -28,47 +24,42 @@ class CheckResult:
     message: str = field(default="", repr=False)
 
 
-_RESULTS: list[CheckResult] = []
+def _report(name, run, quiet, record):
+    """Run one check and hand its outcome to the learner: the one place every checker ends.
+
+    ``run()`` returns ``(passed, message)``; if it raises, that is a bug in the checker,
+    said as such (a checker never raises). The message is printed unless ``quiet``,
+    a :class:`CheckResult` is appended to ``record`` if one is given, and ``passed`` is
+    returned.
+    """
+    try:
+        passed, message = run()
+    except Exception as exc:  # a bug in the checker: say so, never raise
+        passed = False
+        message = _message(f"✘ {name}: the checker itself failed ({type(exc).__name__}: {exc}).")
+    if not quiet:
+        print(message)
+    if record is not None:
+        record.append(CheckResult(name, bool(passed), message))
+    return bool(passed)
 
 
-def _record(name, passed, message):
-    result = CheckResult(name, bool(passed), message)
-    _RESULTS.append(result)
-    path = os.environ.get(RESULTS_ENV)
-    if path:
-        try:
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"name": name, "passed": bool(passed)}) + "\n")
-        except OSError as exc:  # recording must never break the exercise
-            print(f"(could not record the result in {path}: {exc})")
-    return result
+def summary(results):
+    """Print one line per exercise of ``results`` (its last attempt) and the number solved.
 
-
-def results():
-    """Every check run so far in this session, as a list of ``(name, passed)`` pairs."""
-    return [(r.name, r.passed) for r in _RESULTS]
-
-
-def reset_results():
-    """Forget the recorded results."""
-    _RESULTS.clear()
-
-
-def save_results(path):
-    """Write the recorded results to ``path`` as JSON: ``[{"name": ..., "passed": ...}, ...]``."""
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump([{"name": n, "passed": p} for n, p in results()], fh, indent=1)
-
-
-def summary():
-    """Print one line per exercise (its last attempt) and the number solved."""
-    last = {}
-    for r in _RESULTS:
-        last[r.name] = r.passed
+    ``results`` is the list the checkers were given as ``record``. Returns ``{name: passed}``.
+    """
+    last = {r.name: r.passed for r in results}  # the last attempt wins
     for name, ok in last.items():
         print(f"{'✔' if ok else '✘'} {name}")
     print(f"{sum(last.values())} of {len(last)} exercises solved")
     return last
+
+
+def save_results(results, path):
+    """Write ``results`` to ``path`` as JSON: ``[{"name": ..., "passed": ...}, ...]``, every attempt."""
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump([{"name": r.name, "passed": r.passed} for r in results], fh, indent=1)
 
 
 # ----------------------------------------------------------------- formatting
@@ -142,6 +133,7 @@ def check_function(
     hint="",
     compare=None,
     quiet=False,
+    record=None,
 ):
     """Compare ``learner_fn`` with ``reference_fn``; print a specific message, return True/False.
 
@@ -166,31 +158,89 @@ def check_function(
         ``compare(got, expected)`` returning ``None`` if acceptable or a message;
         replaces the default shape and value comparison.
     quiet : bool
-        Do not print (the message is still recorded and returned in :func:`results`).
+        Do not print (the message is still in the :class:`CheckResult` given to ``record``).
+    record : list, optional
+        A list the caller keeps; the :class:`CheckResult` of this check is appended to it
+        (see :func:`summary`). Without it nothing is kept: the return value is the result.
     """
     name = name or getattr(reference_fn, "__name__", "exercise")
+
+    def run():
+        if _is_stub_value(learner_fn):
+            return False, _message(
+                f"○ {name}: not yet solved.",
+                "There is no function to check yet: define it in the cell above, then run this check.",
+            )
+        if not callable(learner_fn):
+            return False, _message(
+                f"✘ {name}: expected a function, got {type(learner_fn).__name__} {_show(learner_fn, 60)}.",
+                "Pass the function itself, without calling it (no parentheses).",
+            )
+        inputs = [_as_case(c) for c in cases]
+        if random_case is not None:
+            rng = np.random.default_rng(seed)
+            inputs += [_as_case(random_case(rng)) for _ in range(int(n_random))]
+        for i, case in enumerate(inputs):
+            shown = _describe_args(case.args, case.kwargs, arg_names)
+            expected = reference_fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+            args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+            got, failure = _call(learner_fn, args, kwargs, name, shown)
+            if failure:
+                return False, failure
+            changed = _changed_inputs(case, args, kwargs, arg_names)
+            if changed:
+                return False, _message(
+                    f"✘ {name} changed its input {changed} in place, on the input",
+                    shown,
+                    "Hint: build and return a new array (e.g. `x - lr * grad`) instead of updating "
+                    "the argument with `-=` or item assignment.",
+                )
+            try:
+                problem = (
+                    compare(got, expected) if compare is not None else _compare(got, expected, rtol, atol)
+                )
+            except Exception as exc:
+                problem = f"its result could not be compared ({type(exc).__name__}: {exc})"
+            if problem:
+                label = f" ({case.label})" if case.label else ""
+                extra = _match_mistake(mistakes, case, got, rtol, atol) or hint
+                return False, _message(
+                    f"✘ {name}: {problem}",
+                    f"on input {i + 1}{label}:",
+                    f"{shown}\nexpected: {_show(expected)}\ngot:      {_show(got)}",
+                    *([f"Hint: {extra}"] if extra else []),
+                )
+        n_rand = len(inputs) - len(cases)
+        detail = f"{len(cases)} fixed" + (f" and {n_rand} random" if n_rand else "") + " inputs"
+        return True, _message(f"✔ {name}: correct on all {len(inputs)} checks ({detail}).")
+
+    return _report(name, run, quiet, record)
+
+
+def _call(learner_fn, args, kwargs, name, shown):
+    """``(learner_fn(*args, **kwargs), None)``, or ``(None, message)`` for a stub or a crash."""
     try:
-        ok, message = _run_checks(
-            learner_fn,
-            reference_fn,
-            cases,
-            name,
-            random_case,
-            n_random,
-            seed,
-            rtol,
-            atol,
-            arg_names,
-            mistakes,
-            hint,
-            compare,
+        got = learner_fn(*args, **kwargs)
+    except NotImplementedError:
+        return None, _message(
+            f"○ {name}: not yet solved.",
+            "The function still raises NotImplementedError: replace that line with your code, "
+            "run the cell, then run this check again.",
         )
-    except Exception as exc:  # a bug in the checker itself: say so, never raise
-        ok, message = False, _message(f"✘ {name}: the checker itself failed ({type(exc).__name__}: {exc}).")
-    if not quiet:
-        print(message)
-    _record(name, ok, message)
-    return ok
+    except Exception as exc:
+        return None, _message(
+            f"✘ {name} raised {type(exc).__name__}: {exc}",
+            "on the input",
+            shown,
+            "Hint: run your function on this input in a new cell to see where it fails.",
+        )
+    if _is_stub_value(got):
+        what = "None" if got is None else "... (Ellipsis)"
+        return None, _message(
+            f"○ {name}: not yet solved.",
+            f"The function returned {what}. Write its body and make sure it ends with a `return` statement.",
+        )
+    return got, None
 
 
 WIDTH = 58
@@ -209,90 +259,6 @@ def _message(head, *body):
     for part in body:
         lines.append(part if "\n" in part or part.startswith("  ") else _wrap(part, indent=""))
     return "\n".join(lines)
-
-
-def _run_checks(
-    learner_fn,
-    reference_fn,
-    cases,
-    name,
-    random_case,
-    n_random,
-    seed,
-    rtol,
-    atol,
-    arg_names,
-    mistakes,
-    hint,
-    compare,
-):
-    if learner_fn is None or learner_fn is Ellipsis:
-        return False, _message(
-            f"○ {name}: not yet solved.",
-            "There is no function to check yet: define it in the cell above, then run this check.",
-        )
-    if not callable(learner_fn):
-        return False, _message(
-            f"✘ {name}: expected a function, got {type(learner_fn).__name__} {_show(learner_fn, 60)}.",
-            "Pass the function itself, without calling it (no parentheses).",
-        )
-    all_cases = [_as_case(c) for c in cases]
-    if random_case is not None:
-        rng = np.random.default_rng(seed)
-        for _ in range(int(n_random)):
-            all_cases.append(_as_case(random_case(rng)))
-
-    for i, case in enumerate(all_cases):
-        shown = _describe_args(case.args, case.kwargs, arg_names)
-        expected = reference_fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
-        args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
-        try:
-            got = learner_fn(*args, **kwargs)
-        except NotImplementedError:
-            return False, _message(
-                f"○ {name}: not yet solved.",
-                "The function still raises NotImplementedError: replace that line with your code, "
-                "run the cell, then run this check again.",
-            )
-        except Exception as exc:
-            return False, _message(
-                f"✘ {name} raised {type(exc).__name__}: {exc}",
-                "on the input",
-                shown,
-                "Hint: run your function on this input in a new cell to see where it fails.",
-            )
-        if _is_stub_value(got):
-            what = "None" if got is None else "... (Ellipsis)"
-            return False, _message(
-                f"○ {name}: not yet solved.",
-                f"The function returned {what}. Write its body and make sure it ends with a "
-                "`return` statement.",
-            )
-        changed = _changed_inputs(case, args, kwargs, arg_names)
-        if changed:
-            return False, _message(
-                f"✘ {name} changed its input {changed} in place, on the input",
-                shown,
-                "Hint: build and return a new array (e.g. `x - lr * grad`) instead of updating "
-                "the argument with `-=` or item assignment.",
-            )
-        try:
-            problem = compare(got, expected) if compare is not None else _compare(got, expected, rtol, atol)
-        except Exception as exc:
-            problem = f"its result could not be compared ({type(exc).__name__}: {exc})"
-        if problem:
-            label = f" ({case.label})" if case.label else ""
-            extra = _match_mistake(mistakes, case, got, rtol, atol) or hint
-            return False, _message(
-                f"✘ {name}: {problem}",
-                f"on input {i + 1}{label}:",
-                f"{shown}\nexpected: {_show(expected)}\ngot:      {_show(got)}",
-                *([f"Hint: {extra}"] if extra else []),
-            )
-    n = len(all_cases)
-    n_rand = n - len(cases)
-    detail = f"{len(cases)} fixed" + (f" and {n_rand} random" if n_rand else "") + " inputs"
-    return True, _message(f"✔ {name}: correct on all {n} checks ({detail}).")
 
 
 def _changed_inputs(case, args, kwargs, arg_names):
@@ -340,6 +306,3 @@ def _match_mistake(mistakes, case, got, rtol, atol):
         except Exception:
             continue
     return None
-
-
-# ----------------------------------------------------------------- chapter 1

@@ -157,7 +157,7 @@ def _compare(got, expected):
     return "; ".join(wrong) or None
 
 
-def check_stopping_epoch(stopping_epoch, quiet=False):
+def check_stopping_epoch(stopping_epoch, quiet=False, record=None):
     """``stopping_epoch(val_losses, patience, min_delta=0.0)`` returns ``(stop, best)`` as fit decides them."""
     cases = [
         Case((_CURVE, 2), label="patience 2"),
@@ -201,4 +201,5 @@ def check_stopping_epoch(stopping_epoch, quiet=False):
             "best epoch)."
         ),
         quiet=quiet,
+        record=record,
     )

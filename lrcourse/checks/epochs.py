@@ -15,7 +15,7 @@ import textwrap
 import numpy as np
 
 from lrcourse.checks import core as _checks
-from lrcourse.checks.core import Case, _message, _record, check_function
+from lrcourse.checks.core import Case, _is_stub_value, _message, _report, check_function
 from lrcourse.generalization import evidence_lines
 
 __all__ = ["check_curve_labels", "check_is_overfitting"]
@@ -160,7 +160,7 @@ def _random_overfitting_case(rng):
     return Case((train, val), {"tol": tol})
 
 
-def check_is_overfitting(is_overfitting, quiet=False):
+def check_is_overfitting(is_overfitting, quiet=False, record=None):
     r"""Chapter 4: ``is_overfitting(train_loss, val_loss, tol=0.1)``, the overfitting check of ``diagnose``.
 
     ``True`` when the validation loss ends more than ``tol`` above its minimum,
@@ -179,6 +179,7 @@ def check_is_overfitting(is_overfitting, quiet=False):
         "val_loss[-1] > (1 + tol) * val_loss[best] and train_loss[-1] < train_loss[best].",
         compare=_compare_verdict,
         quiet=quiet,
+        record=record,
     )
 
 
@@ -230,7 +231,7 @@ def _normalise(label):
     return _SYNONYMS.get(key)
 
 
-def check_curve_labels(labels, curves, quiet=False):
+def check_curve_labels(labels, curves, quiet=False, record=None):
     """Chapter 4: one label per curve of :func:`~lrcourse.generalization.curve_quiz`.
 
     ``labels`` is a dict ``{"A": "overfitting", ...}`` (or a list in the order of the
@@ -239,22 +240,14 @@ def check_curve_labels(labels, curves, quiet=False):
     with :func:`~lrcourse.diagnosis.diagnose`; a wrong one is explained with the
     numbers the rule decided on and the setting of that run.
     """
-    name = "curve_labels"
-    try:
-        ok, message = _check_labels(labels, curves)
-    except Exception as exc:  # never raise on a learner's answer
-        ok, message = False, _message(f"✘ {name}: the checker itself failed ({type(exc).__name__}: {exc}).")
-    if not quiet:
-        print(message)
-    _record(name, ok, message)
-    return ok
+    return _report("curve_labels", lambda: _check_labels(labels, curves), quiet, record)
 
 
 def _check_labels(labels, curves):
     name = "curve_labels"
     letters = [c.letter for c in curves]
     allowed = "'good fit', 'overfitting', 'underfitting', 'unstable' or 'diverged'"
-    if labels is None or labels is Ellipsis:
+    if _is_stub_value(labels):
         return False, _message(f"○ {name}: not yet solved.", f"Give one label per curve ({allowed}).")
     if isinstance(labels, (list, tuple)):
         if len(labels) != len(curves):
@@ -268,12 +261,12 @@ def _check_labels(labels, curves):
             f"✘ {name}: expected a dict such as {{'A': 'overfitting', ...}}, got {type(labels).__name__}."
         )
     labels = {str(k).strip().upper(): v for k, v in labels.items()}
-    if all(v is None or v is Ellipsis or v == "" for v in labels.values()):
+    if all(_is_stub_value(v) or v == "" for v in labels.values()):
         return False, _message(
             f"○ {name}: not yet solved.",
             f"Replace each ... by a label ({allowed}), then run this check again.",
         )
-    missing = [x for x in letters if x not in labels or labels[x] is Ellipsis or labels[x] in (None, "")]
+    missing = [x for x in letters if x not in labels or _is_stub_value(labels[x]) or labels[x] == ""]
     if missing:
         return False, _message(f"✘ {name}: no label yet for curve {', '.join(missing)}.", f"Use {allowed}.")
     unknown = [x for x in letters if _normalise(labels[x]) is None]

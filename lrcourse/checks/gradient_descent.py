@@ -11,7 +11,7 @@ def _ref_gradient_step(x, grad, lr):
     return np.asarray(x, dtype=np.float64) - lr * np.asarray(grad, dtype=np.float64)
 
 
-def check_gradient_step(gradient_step, quiet=False):
+def check_gradient_step(gradient_step, quiet=False, record=None):
     """Chapter 1: ``gradient_step(x, grad, lr)`` returns :math:`x - \\eta\\,\\nabla f(x)`."""
     cases = [
         Case((np.array([1.0, 2.0]), np.array([0.5, -1.0]), 0.1), label="a 2-D point"),
@@ -39,6 +39,7 @@ def check_gradient_step(gradient_step, quiet=False):
         mistakes=mistakes,
         hint="the update is x_new = x - lr * grad, elementwise.",
         quiet=quiet,
+        record=record,
     )
 
 
@@ -77,7 +78,7 @@ def _wavy(x):
     return float(np.sum(np.sin(x)) + np.prod(x))
 
 
-def check_numerical_gradient(numerical_gradient, quiet=False):
+def check_numerical_gradient(numerical_gradient, quiet=False, record=None):
     """Chapter 1: ``numerical_gradient(f, x, h=1e-5)`` by central differences, shape of ``x``."""
     cases = [
         Case((_bowl, np.array([1.0, -2.0])), {"h": 1e-5}, label="round bowl"),
@@ -126,6 +127,7 @@ def check_numerical_gradient(numerical_gradient, quiet=False):
         mistakes=mistakes,
         hint="for each coordinate i, (f(x + h e_i) - f(x - h e_i)) / (2h), where e_i is 1 at i and 0 elsewhere.",
         quiet=quiet,
+        record=record,
     )
 
 
@@ -148,7 +150,7 @@ def _grad_valleys(x):
     return x**3 - x**2 - 2 * x
 
 
-def check_gradient_descent(gradient_descent, quiet=False):
+def check_gradient_descent(gradient_descent, quiet=False, record=None):
     """Chapter 1: ``gradient_descent(grad, x0, lr, steps)`` returns the path, shape ``(steps + 1, d)``."""
     cases = [
         Case((_grad_bowl, np.array([1.5, 1.0]), 0.05, 10), label="a bowl"),
@@ -204,4 +206,5 @@ def check_gradient_descent(gradient_descent, quiet=False):
         mistakes=mistakes,
         hint="start the path with x0, then repeat steps times: x = x - lr * grad(x); path.append(x).",
         quiet=quiet,
+        record=record,
     )

@@ -30,7 +30,7 @@ def _random_hessian(rng):
     return ((H + H.T) / 2,)
 
 
-def check_stability_limit(stability_limit, quiet=False):
+def check_stability_limit(stability_limit, quiet=False, record=None):
     """Chapter 2: ``stability_limit(H)`` returns ``2 / (largest eigenvalue of H)``, a number."""
     cases = [
         Case((np.diag([1.0, 15.0]),), label="the bowl of this chapter, diag(1, 15)"),
@@ -95,4 +95,5 @@ def check_stability_limit(stability_limit, quiet=False):
         mistakes=mistakes,
         hint="eigenvalues = np.linalg.eigvalsh(H); return 2 / eigenvalues.max().",
         quiet=quiet,
+        record=record,
     )

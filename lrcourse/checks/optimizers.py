@@ -121,7 +121,7 @@ def _pair_compare(names):
     return compare
 
 
-def check_momentum_step(momentum_step, quiet=False):
+def check_momentum_step(momentum_step, quiet=False, record=None):
     r"""``momentum_step(x, grad, buf, lr, momentum, dampening=0.0)`` returns ``(new_x, new_buf)``.
 
     PyTorch's rule (``buf`` is ``None`` on the first step):
@@ -170,6 +170,7 @@ def check_momentum_step(momentum_step, quiet=False):
             "return x - lr * buf, buf."
         ),
         quiet=quiet,
+        record=record,
     )
 
 
@@ -238,7 +239,7 @@ ADAM_MISTAKES = [
 """Typical wrong answers to :func:`check_adam_step`, each with the hint it earns."""
 
 
-def check_adam_step(adam_step, quiet=False):
+def check_adam_step(adam_step, quiet=False, record=None):
     r"""``adam_step(x, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)`` returns ``(new_x, m, v)``.
 
     ``t`` is the number of this step, starting at 1. The rule of ``torch.optim.Adam``:
@@ -298,4 +299,5 @@ def check_adam_step(adam_step, quiet=False):
             "return x - lr * m_hat / (sqrt(v_hat) + eps), m, v."
         ),
         quiet=quiet,
+        record=record,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrcourse import schedules
-from lrcourse.checks.core import Case, _message, _record, check_function
+from lrcourse.checks.core import Case, _is_stub_value, _message, _report, check_function
 
 __all__ = [
     "PLATEAU_METRICS",
@@ -39,7 +39,7 @@ def _as_steps(t):
     return np.asarray(t, dtype=np.float64)
 
 
-def check_cosine_annealing(cosine_annealing, quiet=False):
+def check_cosine_annealing(cosine_annealing, quiet=False, record=None):
     r"""``cosine_annealing(t, lr, T_max, eta_min=0.0)``: :math:`\eta_{\min} + (\eta - \eta_{\min})(1 + \cos(\pi t/T))/2`.
 
     ``t`` is an int or an array of ints in ``[0, T_max]``; compared with
@@ -133,6 +133,7 @@ def check_cosine_annealing(cosine_annealing, quiet=False):
         hint="use numpy (np.cos, np.pi) so that t can be an array, and check your curve at "
         "t = 0 (lr), t = T_max / 2 (halfway) and t = T_max (eta_min).",
         quiet=quiet,
+        record=record,
     )
 
 
@@ -147,7 +148,7 @@ def _ref_warmup_cosine(lr, warmup_steps, total_steps, eta_min=0.0):
 
 def _curve(schedule, total_steps):
     """The rates of steps ``0 .. total_steps`` from whatever the learner returned."""
-    if schedule is None or schedule is Ellipsis:
+    if _is_stub_value(schedule):
         return schedule
     if not callable(schedule):
         raise TypeError(
@@ -162,7 +163,7 @@ def _curve(schedule, total_steps):
     return values
 
 
-def check_warmup_cosine(warmup_cosine, quiet=False):
+def check_warmup_cosine(warmup_cosine, quiet=False, record=None):
     r"""``warmup_cosine(lr, warmup_steps, total_steps, eta_min=0.0)`` returns warmup + cosine.
 
     Expected: a linear warmup from 0 to ``lr`` in ``warmup_steps`` steps, then a
@@ -249,6 +250,7 @@ def check_warmup_cosine(warmup_cosine, quiet=False):
         hint="compose two schedules: schedules.warmup(schedules.cosine(...), warmup_steps); the "
         "rate must be 0 at t = 0, lr at t = warmup_steps and eta_min at t = total_steps.",
         quiet=quiet,
+        record=record,
     )
 
 
@@ -298,65 +300,53 @@ def _ordinal(n):
     return f"{n}{suffix}"
 
 
-def check_plateau_drops(drops, quiet=False):
+def check_plateau_drops(drops, quiet=False, record=None):
     """Your prediction: the epochs after which the rate is cut on :data:`PLATEAU_METRICS`.
 
     ``drops`` is a list of epoch numbers (1-based, in increasing order), e.g. ``[4, 9]``,
     for ``ReduceLROnPlateau(**PLATEAU_SETTINGS)`` stepped once per epoch.
     """
+    return _report("plateau_drops", lambda: _judge_drops(drops), quiet, record)
+
+
+def _judge_drops(drops):
+    """``(passed, message)`` for a prediction of :func:`check_plateau_drops`."""
     name = "plateau_drops"
-    p = PLATEAU_SETTINGS["patience"]
-    expected = plateau_drops()
-    if drops is None or drops is Ellipsis:
-        ok, message = (
-            False,
-            _message(
-                f"○ {name}: not yet solved.",
-                "Replace the ... with your prediction, a list of epoch numbers such as [4, 9], "
-                "then run the cell again.",
-            ),
+    if _is_stub_value(drops):
+        return False, _message(
+            f"○ {name}: not yet solved.",
+            "Replace the ... with your prediction, a list of epoch numbers such as [4, 9], "
+            "then run the cell again.",
         )
-    else:
-        try:
-            got = [int(v) for v in (drops if np.ndim(drops) else [drops])]
-        except (TypeError, ValueError):
-            got = None
-        if got is None:
-            ok, message = (
-                False,
-                _message(f"✘ {name}: expected a list of epoch numbers, such as [4, 9], got {drops!r}."),
-            )
-        elif got == expected:
-            ok, message = True, _message(f"✔ {name}: right, the rate is cut after epochs {expected}.")
-        else:
-            known = [
-                (
-                    _counted_drops(PLATEAU_METRICS, p, keras=True),
-                    f"you cut at the {_ordinal(p)} epoch without improvement, as Keras does. PyTorch (and "
-                    f"lrcourse) waits patience = {p} bad epochs and cuts at the next one, the "
-                    f"{_ordinal(p + 1)}.",
-                ),
-                (
-                    _counted_drops(PLATEAU_METRICS, p, reset=False),
-                    "after a cut the count of bad epochs starts again from 0, so the next cut needs "
-                    "another patience + 1 bad epochs in a row.",
-                ),
-                (
-                    _counted_drops(PLATEAU_METRICS, p, ties_improve=True),
-                    "a loss equal to the best so far is not an improvement: it must beat the best "
-                    "(by the small relative threshold 1e-4).",
-                ),
-            ]
-            hint = next((h for wrong, h in known if wrong == got), None) or (
-                "go epoch by epoch: does the loss beat the best so far? If not, count one bad "
-                f"epoch; when the count exceeds patience = {p}, the rate is cut and the count "
-                "restarts from 0."
-            )
-            ok, message = (
-                False,
-                _message(f"✘ {name}: not quite. You predicted cuts after epochs {got}.", f"Hint: {hint}"),
-            )
-    if not quiet:
-        print(message)
-    _record(name, ok, message)
-    return ok
+    try:
+        got = [int(v) for v in (drops if np.ndim(drops) else [drops])]
+    except (TypeError, ValueError):
+        return False, _message(f"✘ {name}: expected a list of epoch numbers, such as [4, 9], got {drops!r}.")
+    expected = plateau_drops()
+    if got == expected:
+        return True, _message(f"✔ {name}: right, the rate is cut after epochs {expected}.")
+    p = PLATEAU_SETTINGS["patience"]
+    known = [
+        (
+            _counted_drops(PLATEAU_METRICS, p, keras=True),
+            f"you cut at the {_ordinal(p)} epoch without improvement, as Keras does. PyTorch (and "
+            f"lrcourse) waits patience = {p} bad epochs and cuts at the next one, the "
+            f"{_ordinal(p + 1)}.",
+        ),
+        (
+            _counted_drops(PLATEAU_METRICS, p, reset=False),
+            "after a cut the count of bad epochs starts again from 0, so the next cut needs "
+            "another patience + 1 bad epochs in a row.",
+        ),
+        (
+            _counted_drops(PLATEAU_METRICS, p, ties_improve=True),
+            "a loss equal to the best so far is not an improvement: it must beat the best "
+            "(by the small relative threshold 1e-4).",
+        ),
+    ]
+    hint = next((h for wrong, h in known if wrong == got), None) or (
+        "go epoch by epoch: does the loss beat the best so far? If not, count one bad "
+        f"epoch; when the count exceeds patience = {p}, the rate is cut and the count "
+        "restarts from 0."
+    )
+    return False, _message(f"✘ {name}: not quite. You predicted cuts after epochs {got}.", f"Hint: {hint}")

@@ -25,7 +25,7 @@ def _random_case(rng):
     return (base, decay, int(rng.integers(2, 7)))
 
 
-def check_layer_rates(layer_rates, quiet=False):
+def check_layer_rates(layer_rates, quiet=False, record=None):
     """Chapter 8: ``layer_rates(base_lr, decay, n_layers)`` returns ``base_lr * decay ** (L - l)`` for l = 1..L."""
     cases = [
         Case((0.1, 0.5, 3), label="three layers, halving per layer"),
@@ -74,4 +74,5 @@ def check_layer_rates(layer_rates, quiet=False):
         rtol=1e-9,
         atol=1e-15,
         quiet=quiet,
+        record=record,
     )
