@@ -246,10 +246,16 @@ def _call(learner_fn, args, kwargs, name, shown):
 WIDTH = 58
 
 
-def _wrap(text, indent="  "):
-    """Fill ``text`` to :data:`WIDTH` columns, continuation lines indented (messages fit a page)."""
+def _wrap(text, indent="  ", first=""):
+    """Fill ``text`` to :data:`WIDTH` columns: the first line starts with ``first``, the others
+    with ``indent`` (so that messages fit a page)."""
     return textwrap.fill(
-        text, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+        text,
+        WIDTH,
+        initial_indent=first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
     )
 
 

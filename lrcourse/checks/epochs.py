@@ -10,12 +10,9 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 
-from lrcourse.checks import core as _checks
-from lrcourse.checks.core import Case, _is_stub_value, _message, _report, check_function
+from lrcourse.checks.core import Case, _is_stub_value, _message, _report, _wrap, check_function
 from lrcourse.generalization import evidence_lines
 
 __all__ = ["check_curve_labels", "check_is_overfitting"]
@@ -299,11 +296,4 @@ def _check_labels(labels, curves):
 
 def _block(text, first="  ", rest="     "):
     """``text`` filled to the checkers' width, with its own first-line and continuation indents."""
-    return textwrap.fill(
-        text,
-        _checks.WIDTH,
-        initial_indent=first,
-        subsequent_indent=rest,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
+    return _wrap(text, indent=rest, first=first)

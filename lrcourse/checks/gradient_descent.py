@@ -43,23 +43,15 @@ def check_gradient_step(gradient_step, quiet=False, record=None):
     )
 
 
-def _central_difference(f, x, h=1e-5):
+def _numerical_gradient(f, x, h=1e-5, forward=False):
+    """The numerical gradient, one coordinate at a time; ``forward``: the less accurate
+    forward difference, a typical mistake."""
     x = np.asarray(x, dtype=np.float64)
     g = np.empty_like(x)
     for i in range(x.size):
         e = np.zeros_like(x)
         e.flat[i] = h
-        g.flat[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
-
-
-def _forward_difference(f, x, h=1e-5):
-    x = np.asarray(x, dtype=np.float64)
-    g = np.empty_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e.flat[i] = h
-        g.flat[i] = (f(x + e) - f(x)) / h
+        g.flat[i] = (f(x + e) - f(x)) / h if forward else (f(x + e) - f(x - e)) / (2 * h)
     return g
 
 
@@ -92,16 +84,16 @@ def check_numerical_gradient(numerical_gradient, quiet=False, record=None):
 
     mistakes = [
         (
-            _forward_difference,
+            lambda f, x, h=1e-5: _numerical_gradient(f, x, h, forward=True),
             "this is the forward difference (f(x+h) - f(x)) / h; use the central difference "
             "(f(x + h e_i) - f(x - h e_i)) / (2h), which is far more accurate.",
         ),
         (
-            lambda f, x, h=1e-5: 2 * _central_difference(f, x, h),
+            lambda f, x, h=1e-5: 2 * _numerical_gradient(f, x, h),
             "twice too large: the central difference divides by 2h, not h.",
         ),
         (
-            lambda f, x, h=1e-5: 0.5 * _central_difference(f, x, h),
+            lambda f, x, h=1e-5: 0.5 * _numerical_gradient(f, x, h),
             "half the right value: divide by 2h, not 4h.",
         ),
         (
@@ -117,7 +109,7 @@ def check_numerical_gradient(numerical_gradient, quiet=False, record=None):
     ]
     return check_function(
         numerical_gradient,
-        _central_difference,
+        _numerical_gradient,
         cases,
         name="numerical_gradient",
         random_case=random_case,
