@@ -28,7 +28,7 @@ The experiments of the chapters (each computes; the figures are drawn elsewhere)
   of ``fit``), good ranges and trial-and-error searches.
 - :mod:`lrcourse.batching`, :mod:`lrcourse.gradient_noise` (chapter 3): many batch sizes
   times many rates, wall-clock time, and how noisy a minibatch gradient is.
-- :mod:`lrcourse.generalization` (chapter 4): model capacity against epochs.
+- :mod:`lrcourse.labs.epochs` (chapter 4): model capacity against epochs.
 - :mod:`lrcourse.labs.schedules` (chapter 5): many schedules trained side by side.
 - :mod:`lrcourse.comparison`, :mod:`lrcourse.textbook_optimizers` (chapter 6): optimizers
   measured against each other, and the textbook forms of their update rules.

@@ -216,7 +216,7 @@ def plot_diagnosis(history, diagnosis=None, *, notes=None, title=None, log=True,
     ``diagnosis`` is a :class:`~lrcourse.diagnosis.Diagnosis` of ``history`` (its
     verdict becomes the title unless ``title`` is given); ``notes`` are lines of
     text written in a box in the upper right corner, above the curves (e.g.
-    :func:`lrcourse.generalization.evidence_lines` with ``compact=True``). A dashed
+    :func:`lrcourse.labs.epochs.evidence_lines` with ``compact=True``). A dashed
     line marks the epoch of the lowest validation loss; a diverged run ends in an
     ``x``. Without ``diagnosis`` and ``notes`` it draws the bare curves, for reading
     them yourself.

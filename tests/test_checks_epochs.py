@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lrcourse import checks, data, generalization
+from lrcourse import checks, data, labs
 from lrcourse.checks import epochs as ce
 from lrcourse.diagnosis import diagnose
 from lrcourse.optimizers import sgd
@@ -72,9 +72,7 @@ def test_an_elementwise_answer_is_named(capsys):
 
 
 def test_the_reference_is_the_check_of_diagnose(quiz):
-    sweep = generalization.polynomial_sweep(
-        *quiz_points(), degrees=range(1, 13), optimizer=sgd(lr=0.35), epochs=600
-    )
+    sweep = labs.epochs.polynomial_sweep(range(1, 13), quiz_points(), sgd(lr=0.35), 600)
     histories = [sweep.history(d, e) for d in sweep.degrees for e in (50, 600)]
     histories += [c.history for c in quiz]
     seen = set()
@@ -98,7 +96,7 @@ def quiz_points():
 
 @pytest.fixture(scope="module")
 def quiz():
-    return generalization.curve_quiz()
+    return labs.epochs.curve_quiz()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from lrcourse import data, generalization, models, plotting  # noqa: E402
+from lrcourse import data, labs, models, plotting  # noqa: E402
 from lrcourse.diagnosis import diagnose  # noqa: E402
 from lrcourse.optimizers import sgd  # noqa: E402
 from lrcourse.training import fit  # noqa: E402
@@ -27,7 +27,7 @@ def split():
 def test_plot_diagnosis_titles_the_verdict_and_marks_the_best_epoch(split):
     _, h = fit(models.LinearRegression(5), split, sgd(lr=0.1), epochs=30)
     d = diagnose(h)
-    notes = generalization.evidence_lines(d, compact=True)
+    notes = labs.epochs.evidence_lines(d, compact=True)
     ax = plotting.plot_diagnosis(h, d, notes=notes)
     assert ax.get_title() == d.verdict and ax.get_yscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]

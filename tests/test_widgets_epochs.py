@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lrcourse import data, generalization, widgets  # noqa: E402
+from lrcourse import data, labs, widgets  # noqa: E402
 from lrcourse.diagnosis import diagnose  # noqa: E402
 from lrcourse.optimizers import sgd  # noqa: E402
 from lrcourse.widgets.epochs import EpochSlider  # noqa: E402
@@ -20,7 +20,8 @@ from lrcourse.widgets.epochs import EpochSlider  # noqa: E402
 def sweep():
     X, y = data.make_polynomial_regression(15, degree=1, seed=0)
     X_val, y_val = data.make_polynomial_regression(60, degree=1, seed=1)
-    return generalization.polynomial_sweep(X[:, 0], y, X_val[:, 0], y_val, range(1, 9), sgd(lr=0.35), 400)
+    points = (X[:, 0], y, X_val[:, 0], y_val)
+    return labs.epochs.polynomial_sweep(range(1, 9), points, sgd(lr=0.35), 400)
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +57,15 @@ def test_the_drawing_is_the_sweep(explorer, sweep):
         state = explorer._live.state
         xs, fitted = state["fit"].get_data()
         np.testing.assert_allclose(fitted, sweep.predict(degree, epoch, xs), rtol=1e-10, atol=1e-12)
-        s = sweep.index(degree)
-        assert state["now_val"].get_data()[1][0] == sweep.val_loss[s, epoch]
-        assert state["now_train"].get_data()[1][0] == sweep.train_loss[s, epoch]
+        run = sweep.history(degree)
+        assert state["now_val"].get_data()[1][0] == run.val_loss[epoch]
+        assert state["now_train"].get_data()[1][0] == run.train_loss[epoch]
         shown, val = state["val"].get_data()
-        np.testing.assert_array_equal(val, sweep.val_loss[s, shown])
+        np.testing.assert_array_equal(val, run.val_loss[shown])
         verdict = diagnose(sweep.history(degree, epoch)).verdict
         assert state["verdict"].get_text() == f"diagnose: {verdict}"
         assert state["fit_title"].get_text() == f"degree {degree}, epoch {epoch}"
-        assert state["best"].get_xdata()[0] == max(sweep.best_epoch(degree), 1)
+        assert state["best"].get_xdata()[0] == max(run.best_epoch, 1)
 
 
 def test_png_static_and_player(explorer):
@@ -95,6 +96,6 @@ def test_bad_arguments(sweep):
     with pytest.raises(ValueError, match="degree"):
         widgets.capacity_explorer(sweep, degree=9)
     X, y = data.make_polynomial_regression(10, degree=1, seed=0)
-    gappy = generalization.polynomial_sweep(X[:, 0], y, X[:, 0], y, (1, 3), sgd(lr=0.1), 5)
+    gappy = labs.epochs.polynomial_sweep((1, 3), (X[:, 0], y, X[:, 0], y), sgd(lr=0.1), 5)
     with pytest.raises(ValueError, match="consecutive"):
         widgets.capacity_explorer(gappy)

@@ -3,7 +3,7 @@
 - :func:`check_is_overfitting`: ``is_overfitting(train_loss, val_loss, tol=0.1)``, the
   overfitting check of :func:`~lrcourse.diagnosis.diagnose`.
 - :func:`check_curve_labels`: the learner's labels for the curves of
-  :func:`lrcourse.generalization.curve_quiz`, compared with
+  :func:`lrcourse.labs.epochs.curve_quiz`, compared with
   :func:`~lrcourse.diagnosis.diagnose`; every wrong label is explained with the
   numbers the rule decided on.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrcourse.checks.core import Case, _is_stub_value, _message, _report, _wrap, check_function
-from lrcourse.generalization import evidence_lines
+from lrcourse.labs.epochs import evidence_lines
 
 __all__ = ["check_curve_labels", "check_is_overfitting"]
 
@@ -229,7 +229,7 @@ def _normalise(label):
 
 
 def check_curve_labels(labels, curves, quiet=False, record=None):
-    """Chapter 4: one label per curve of :func:`~lrcourse.generalization.curve_quiz`.
+    """Chapter 4: one label per curve of :func:`~lrcourse.labs.epochs.curve_quiz`.
 
     ``labels`` is a dict ``{"A": "overfitting", ...}`` (or a list in the order of the
     curves) using ``"good fit"``, ``"overfitting"``, ``"underfitting"``, ``"unstable"``

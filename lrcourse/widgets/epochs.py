@@ -6,7 +6,7 @@
   of that degree over all epochs with the current epoch marked, and the verdict
   of :func:`~lrcourse.diagnosis.diagnose` on the run so far. Every degree is
   trained for the whole budget once, when the explorer is built
-  (:func:`lrcourse.generalization.polynomial_sweep`), so moving a slider only
+  (:func:`lrcourse.labs.epochs.polynomial_sweep`), so moving a slider only
   evaluates a polynomial, reads the diagnosis of the run so far and moves a few
   artists. The loss curves are drawn at about 400 epochs spread evenly on the
   logarithmic epoch axis (the same picture, less to draw).
@@ -21,7 +21,7 @@ from matplotlib.ticker import LogLocator, NullLocator
 
 from lrcourse import _validate as check
 from lrcourse.diagnosis import diagnose
-from lrcourse.generalization import PolynomialSweep
+from lrcourse.labs.epochs import PolynomialSweep
 from lrcourse.plotting import PALETTE, STYLE
 from lrcourse.widgets.core import Explorer, IntSlider, LogSlider
 
@@ -56,7 +56,7 @@ class EpochSlider(LogSlider):
 def capacity_explorer(sweep, *, degree=None, epoch=None, truth=None, ylim=(-2.5, 2.5), title=None):
     """Polynomial degree and epochs: the fit on the data and the learning curves, with two sliders.
 
-    ``sweep`` is a :class:`~lrcourse.generalization.PolynomialSweep` (every degree
+    ``sweep`` is a :class:`~lrcourse.labs.epochs.PolynomialSweep` (every degree
     trained for the whole budget). ``truth``, a function of ``x``, draws the curve
     the data came from (e.g. ``lambda x: np.sin(np.pi * x)``). The sliders start at
     ``degree`` (default: the largest) and ``epoch`` (default: the whole budget).
@@ -79,9 +79,8 @@ def capacity_explorer(sweep, *, degree=None, epoch=None, truth=None, ylim=(-2.5,
     powers = xs[:, None] ** np.arange(1, max(degrees) + 1)  # (300, D)
     # the loss curves drawn at about 400 epochs spread evenly on the log axis: the same picture, less to draw
     shown = np.unique(np.geomspace(1, E, 400).astype(int))
-    finite = np.concatenate(
-        [sweep.train_loss[np.isfinite(sweep.train_loss)], sweep.val_loss[np.isfinite(sweep.val_loss)]]
-    )
+    losses = np.concatenate([sweep.runs.train_loss, sweep.runs.val_loss])
+    finite = losses[np.isfinite(losses)]
     loss_low = 10 ** math.floor(math.log10(max(finite.min(), 1e-12)))
     loss_high = 10 ** math.ceil(math.log10(np.quantile(finite, 0.995)))
     histories = {}
@@ -142,15 +141,15 @@ def capacity_explorer(sweep, *, degree=None, epoch=None, truth=None, ylim=(-2.5,
             ax_loss.grid(True, alpha=0.3)
             ax_loss.legend(loc="lower left", fontsize="small")
             state["verdict"] = ax_loss.set_title("", fontsize="medium", animated=True)
-        w = np.nan_to_num(sweep.weights[epoch, s, :degree])
-        state["fit"].set_data(xs, powers[:, :degree] @ w + np.nan_to_num(sweep.bias[epoch, s]))
-        T, V = sweep.train_loss[s], sweep.val_loss[s]
+        theta = np.nan_to_num(sweep.coefficients(degree, epoch))
+        state["fit"].set_data(xs, powers[:, :degree] @ theta[:degree] + theta[-1])
+        T, V = sweep.runs.train_loss[:, s], sweep.runs.val_loss[:, s]
         state["train"].set_data(shown, T[shown])
         state["val"].set_data(shown, V[shown])
         state["now_train"].set_data([epoch], [T[epoch]])
         state["now_val"].set_data([epoch], [V[epoch]])
         state["now"].set_xdata([epoch, epoch])
-        best = sweep.best_epoch(degree)
+        best = int(sweep.runs.best_epoch[s])
         state["best"].set_xdata([max(best, 1)] * 2)
         state["fit_title"].set_text(f"degree {degree}, epoch {epoch}")
         state["verdict"].set_text(f"diagnose: {verdict(degree, epoch).verdict}")

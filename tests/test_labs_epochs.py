@@ -3,8 +3,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from lrcourse import data, generalization, models
+from lrcourse import data, models
 from lrcourse.diagnosis import VERDICTS, diagnose
+from lrcourse.labs import epochs as epochs_lab
 from lrcourse.optimizers import adam, sgd
 from lrcourse.training import fit
 
@@ -30,43 +31,67 @@ def _fit_degree(points, degree, optimizer, epochs):
 # ----------------------------------------------------------------- polynomial_sweep
 
 
+def _sweep(points, degrees, optimizer, epochs, **kwargs):
+    return epochs_lab.polynomial_sweep(degrees, points, optimizer, epochs, **kwargs)
+
+
 @pytest.mark.parametrize(
     "make", [lambda: sgd(lr=0.3), lambda: sgd(lr=0.2, momentum=0.9), lambda: adam(lr=0.05)]
 )
 def test_sweep_equals_fit_for_every_degree(points, make):
-    sweep = generalization.polynomial_sweep(*points, degrees=(1, 3, 7, 12), optimizer=make(), epochs=150)
+    sweep = _sweep(points, (1, 3, 7, 12), make(), 150)
+    assert sweep.runs.sweep_shape == (4,)
     for degree in (1, 3, 7, 12):
         params, h = _fit_degree(points, degree, make(), 150)
-        s = sweep.index(degree)
-        np.testing.assert_allclose(sweep.train_loss[s], h.train_loss, rtol=1e-10)
-        np.testing.assert_allclose(sweep.val_loss[s], h.val_loss, rtol=1e-10)
+        mine = sweep.history(degree)
+        np.testing.assert_allclose(mine.train_loss, h.train_loss, rtol=1e-10)
+        np.testing.assert_allclose(mine.val_loss, h.val_loss, rtol=1e-10)
         got = sweep.params(degree, 150)
         np.testing.assert_allclose(got["w"], params["w"], rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(got["b"], params["b"], rtol=1e-9, atol=1e-12)
-        mine = sweep.history(degree)
-        assert mine.n_updates == h.n_updates == 150
+        assert mine.n_updates == h.n_updates == 150 and mine.updates_per_epoch == 1
         # on a plateau round-off may pick a neighbouring epoch of the same loss
         assert h.val_loss[mine.best_epoch] == pytest.approx(h.val_loss[h.best_epoch], rel=1e-10)
         np.testing.assert_allclose(mine.update_loss, h.update_loss, rtol=1e-10)
-        assert len(mine.epoch_lr) == len(h.epoch_lr) and mine.updates_per_epoch == 1
+        np.testing.assert_array_equal(mine.epoch_lr, h.epoch_lr)
         assert diagnose(mine).verdict == diagnose(h).verdict
 
 
 def test_higher_powers_stay_zero_and_predict_matches_the_model(points):
-    sweep = generalization.polynomial_sweep(*points, degrees=range(1, 6), optimizer=sgd(lr=0.3), epochs=40)
-    assert sweep.degrees == (1, 2, 3, 4, 5) and sweep.epochs == 40 and sweep.n_train == 15
+    sweep = _sweep(points, range(1, 6), sgd(lr=0.3), 40)
+    assert sweep.degrees == (1, 2, 3, 4, 5) and sweep.epochs == 40
     for s, d in enumerate(sweep.degrees):
-        assert np.all(sweep.weights[:, s, d:] == 0)
+        assert np.all(sweep.runs.watched[:, s, d:5] == 0)
+        assert np.all(sweep.coefficients(d, 17)[d:5] == 0) and sweep.coefficients(d, 17)[d - 1] != 0
+    np.testing.assert_array_equal(sweep.coefficients(3, 0), np.zeros(6))
     x = np.linspace(-1, 1, 7)
     p = sweep.params(3, 25)
     expected = models.LinearRegression(3).predict(p, data.polynomial_features(x, 3))
     np.testing.assert_allclose(sweep.predict(3, 25, x), expected, rtol=1e-12)
-    assert sweep.best_epoch(3) == int(np.argmin(sweep.val_loss[2]))
+    assert sweep.history(3).best_epoch == int(np.argmin(sweep.runs.val_loss[:, 2]))
+
+
+def test_the_stack_masks_the_higher_powers():
+    model = epochs_lab.PolynomialStack((1, 3))
+    assert model.n_features == 3 and repr(model) == "PolynomialStack(degrees=[1, 3])"
+    X = data.polynomial_features(np.linspace(-1, 1, 5), 3)
+    y = np.arange(5.0)
+    params = {"w": np.ones((2, 3)), "b": np.zeros(2)}
+    loss, grads = model.loss_and_grad(params, X, y)
+    one, g1 = models.LinearRegression(1).loss_and_grad({"w": np.ones(1), "b": np.zeros(())}, X[:, :1], y)
+    three, g3 = models.LinearRegression(3).loss_and_grad({"w": np.ones(3), "b": np.zeros(())}, X, y)
+    np.testing.assert_allclose(loss, [one, three], rtol=1e-14)
+    np.testing.assert_allclose(grads["w"], [[g1["w"][0], 0, 0], g3["w"]], rtol=1e-14)
+    np.testing.assert_allclose(model.predict(params, X)[0], X[:, 0], rtol=1e-14)
+    with pytest.raises(ValueError, match="one row per degree"):
+        model.loss(model.init(0), X, y)
+    with pytest.raises(ValueError, match="distinct"):
+        epochs_lab.PolynomialStack((2, 2))
 
 
 def test_divergence_is_detected_as_fit_does(points):
     make = lambda: sgd(lr=1.0, momentum=0.9)  # noqa: E731
-    sweep = generalization.polynomial_sweep(*points, degrees=(3, 14), optimizer=make(), epochs=200)
+    sweep = _sweep(points, (3, 14), make(), 200)
     for degree in (3, 14):
         _, h = _fit_degree(points, degree, make(), 200)
         mine = sweep.history(degree)
@@ -78,44 +103,61 @@ def test_divergence_is_detected_as_fit_does(points):
         )
         assert len(mine.update_loss) == len(h.update_loss) and len(mine.epoch_lr) == len(h.epoch_lr)
         assert diagnose(mine).verdict == diagnose(h).verdict
-    s = sweep.index(14)
-    assert sweep.diverged_at[s] > 0 and np.isnan(sweep.train_loss[s, sweep.diverged_at[s] + 1 :]).all()
-    assert sweep.diverged_at[sweep.index(3)] == -1
+    stopped = sweep.history(14).epochs_run
+    assert sweep.history(14).diverged and 0 < stopped < 200
+    assert np.isnan(sweep.runs.train_loss[stopped + 1 :, 1]).all()
+    assert np.isfinite(sweep.coefficients(14, stopped)).all()
+    assert np.isnan(sweep.coefficients(14, stopped + 1)).all()
+    assert not sweep.history(3).diverged
+    # the run so far: before the epoch that stopped it, it had not diverged
+    before = sweep.history(14, stopped - 1)
+    assert not before.diverged and before.epochs_run == stopped - 1 and diagnose(before).verdict != "diverged"
+    assert sweep.history(14, stopped).diverged
 
 
 def test_history_can_stop_early(points):
-    sweep = generalization.polynomial_sweep(*points, degrees=(2, 9), optimizer=sgd(lr=0.3), epochs=100)
+    sweep = _sweep(points, (2, 9), sgd(lr=0.3), 100)
     h = sweep.history(9, epochs=30)
     assert h.epochs_run == 30 and len(h.train_loss) == 31 and len(h.update_loss) == 30
-    np.testing.assert_array_equal(h.val_loss, sweep.val_loss[1, :31])
+    assert h.n_evals == 31 and len(h.eval_updates) == 31 and len(h.watched) == 30
+    np.testing.assert_array_equal(h.val_loss, sweep.runs.val_loss[:31, 1])
+    assert h.best_epoch == int(np.argmin(h.val_loss)) and h.best_loss == h.val_loss[h.best_epoch]
+    # the same as training 30 epochs
+    _, short = _fit_degree(points, 9, sgd(lr=0.3), 30)
+    assert (h.best_epoch, h.stop_reason) == (short.best_epoch, short.stop_reason)
+    np.testing.assert_allclose(h.val_loss, short.val_loss, rtol=1e-10)
+    assert sweep.history(9, epochs=100).epochs_run == 100
 
 
 def test_sweep_arguments_are_checked(points):
     with pytest.raises(ValueError, match="distinct"):
-        generalization.polynomial_sweep(*points, degrees=(2, 2), optimizer=sgd(lr=0.1), epochs=5)
+        _sweep(points, (2, 2), sgd(lr=0.1), 5)
     with pytest.raises(ValueError, match="sweep shape"):
-        generalization.polynomial_sweep(
-            *points, degrees=(2,), optimizer=sgd(lr=np.array([0.1, 0.2])), epochs=5
-        )
-    with pytest.raises(ValueError, match="Optimizer"):
-        generalization.polynomial_sweep(*points, degrees=(2,), optimizer=sgd, epochs=5)
+        _sweep(points, (2,), sgd(lr=np.array([0.1, 0.2])), 5)
+    with pytest.raises(ValueError, match="lr is required"):
+        _sweep(points, (2,), sgd, 5)
     x, y, xv, yv = points
     with pytest.raises(ValueError, match="same length"):
-        generalization.polynomial_sweep(x, y[:-1], xv, yv, degrees=(2,), optimizer=sgd(lr=0.1), epochs=5)
-    sweep = generalization.polynomial_sweep(*points, degrees=(2,), optimizer=sgd(lr=0.1), epochs=5)
+        _sweep((x, y[:-1], xv, yv), (2,), sgd(lr=0.1), 5)
+    with pytest.raises(ValueError, match="x_train, y_train, x_val, y_val"):
+        _sweep((x, y), (2,), sgd(lr=0.1), 5)
+    sweep = _sweep(points, (2,), sgd, 5, lr=0.1)
+    assert sweep.runs.update_lr[0, 0] == 0.1
     with pytest.raises(ValueError, match="degree must be one of"):
         sweep.params(3, 1)
     with pytest.raises(ValueError, match="epoch"):
         sweep.params(2, 6)
+    with pytest.raises(ValueError, match="epochs"):
+        sweep.history(2, 0)
 
 
 # ----------------------------------------------------------------- selection bias
 
 
 def test_choosing_on_the_selection_set_is_optimistic(points):
-    sweep = generalization.polynomial_sweep(*points, degrees=range(1, 13), optimizer=sgd(lr=0.35), epochs=300)
+    sweep = _sweep(points, range(1, 13), sgd(lr=0.35), 300)
     epochs = [1, 10, 30, 100, 300]
-    bias = generalization.selection_bias(sweep, epochs, n_select=20, repeats=60, n_reference=5000)
+    bias = epochs_lab.selection_bias(sweep, epochs, n_select=20, repeats=60, n_reference=5000)
     assert len(bias.candidates) == 12 * 5 and bias.chosen.shape == (60,)
     summary = bias.summary()
     assert summary["selected_score"] < summary["true_error"]
@@ -127,18 +169,18 @@ def test_choosing_on_the_selection_set_is_optimistic(points):
     scores = [np.mean((sweep.predict(d, e, X[:, 0]) - y) ** 2) for d, e in bias.candidates]
     assert int(np.argmin(scores)) == bias.chosen[0]
     assert bias.selected_score[0] == pytest.approx(min(scores), rel=1e-10)
-    again = generalization.selection_bias(sweep, epochs, n_select=20, repeats=60, n_reference=5000)
+    again = epochs_lab.selection_bias(sweep, epochs, n_select=20, repeats=60, n_reference=5000)
     np.testing.assert_array_equal(again.chosen, bias.chosen)
 
 
 def test_selection_bias_arguments(points):
-    sweep = generalization.polynomial_sweep(*points, degrees=(1, 2), optimizer=sgd(lr=0.1), epochs=10)
+    sweep = _sweep(points, (1, 2), sgd(lr=0.1), 10)
     with pytest.raises(ValueError, match="PolynomialSweep"):
-        generalization.selection_bias("sweep", [1])
+        epochs_lab.selection_bias("sweep", [1])
     with pytest.raises(ValueError, match="epochs"):
-        generalization.selection_bias(sweep, [11])
+        epochs_lab.selection_bias(sweep, [11])
     with pytest.raises(ValueError, match="at least one"):
-        generalization.selection_bias(sweep, [])
+        epochs_lab.selection_bias(sweep, [])
 
 
 # ----------------------------------------------------------------- noisy labels
@@ -146,16 +188,16 @@ def test_selection_bias_arguments(points):
 
 def test_noisy_labels_change_exactly_the_fraction():
     y = np.arange(200) % 10
-    noisy = generalization.noisy_labels(y, 0.2, 10, seed=3)
+    noisy = epochs_lab.noisy_labels(y, 0.2, 10, seed=3)
     changed = noisy != y
     assert changed.sum() == 40 and noisy.min() >= 0 and noisy.max() <= 9
-    np.testing.assert_array_equal(noisy, generalization.noisy_labels(y, 0.2, 10, seed=3))
-    np.testing.assert_array_equal(generalization.noisy_labels(y, 0.0, 10), y)
+    np.testing.assert_array_equal(noisy, epochs_lab.noisy_labels(y, 0.2, 10, seed=3))
+    np.testing.assert_array_equal(epochs_lab.noisy_labels(y, 0.0, 10), y)
     assert y[0] == 0  # the input is not modified
     with pytest.raises(ValueError, match="labels"):
-        generalization.noisy_labels(np.array([0.5, 1.0]), 0.1, 2)
+        epochs_lab.noisy_labels(np.array([0.5, 1.0]), 0.1, 2)
     with pytest.raises(ValueError, match="fraction"):
-        generalization.noisy_labels(y, 1.5, 10)
+        epochs_lab.noisy_labels(y, 1.5, 10)
 
 
 # ----------------------------------------------------------------- evidence in words
@@ -193,32 +235,32 @@ SETTLED = 1.0 + 9.0 * 0.5 ** np.arange(21)
 def test_evidence_lines_name_the_deciding_numbers(history, verdict, needle):
     d = diagnose(history)
     assert d.verdict == verdict
-    lines = generalization.evidence_lines(d)
+    lines = epochs_lab.evidence_lines(d)
     assert any(needle in line for line in lines), lines
-    compact = generalization.evidence_lines(d, compact=True)
+    compact = epochs_lab.evidence_lines(d, compact=True)
     assert len(compact) == len(lines) and all(len(line) < 60 for line in compact)
     if verdict != "diverged":
         expected = 4 if history.val_loss is None else 6
-        assert len(generalization.evidence_lines(d, full=True)) == expected
+        assert len(epochs_lab.evidence_lines(d, full=True)) == expected
 
 
 def test_evidence_without_validation_and_the_no_minus_zero_rule():
     d = diagnose(_history(np.linspace(1, 0.99, 11)))
     assert d.verdict == "underfitting"
-    (line,) = generalization.evidence_lines(d)
+    (line,) = epochs_lab.evidence_lines(d)
     assert "removed 1% of the initial loss" in line
-    assert len(generalization.evidence_lines(d, full=True)) == 4
-    assert generalization._pct(-0.001) == "0%"
+    assert len(epochs_lab.evidence_lines(d, full=True)) == 4
+    assert epochs_lab._pct(-0.001) == "0%"
 
 
 # ----------------------------------------------------------------- the quiz
 
 
 def test_curve_quiz_shows_every_verdict():
-    quiz = generalization.curve_quiz()
+    quiz = epochs_lab.curve_quiz()
     assert [c.letter for c in quiz] == list("ABCDEF")
     verdicts = {c.diagnosis.verdict for c in quiz}
     assert verdicts == set(VERDICTS)
-    other = generalization.curve_quiz(seed=1)
+    other = epochs_lab.curve_quiz(seed=1)
     assert sorted(c.setting for c in other) == sorted(c.setting for c in quiz)
     assert [c.setting for c in other] != [c.setting for c in quiz]

@@ -1,15 +1,12 @@
-r"""Generalisation experiments: model capacity against epochs, selection bias, curves to read.
+r"""Chapter 4: model capacity against epochs, selection bias, curves to read.
 
 Three tools for the chapter on epochs, overfitting and underfitting:
 
-- :func:`polynomial_sweep` trains a linear model on the polynomial features of
-  every degree at once (full batch, one update per epoch) and records the
-  training and validation losses and the parameters after every epoch. Each
-  degree gives the numbers of :func:`lrcourse.training.fit` with
-  ``LinearRegression(degree)``, ``batch_size=None`` and ``shuffle=False``, to
-  round-off (one masked matrix product serves all degrees); the
-  :class:`PolynomialSweep` turns any degree into a
-  :class:`~lrcourse.training.History` for :func:`~lrcourse.diagnosis.diagnose`.
+- :func:`polynomial_sweep` trains a polynomial of every degree at once with
+  :func:`lrcourse.training.fit` (full batch, one update per epoch): the model
+  :class:`PolynomialStack` holds one polynomial per degree along fit's sweep axis,
+  and fit's :class:`~lrcourse.training.History` records the losses of every degree
+  and, through ``watch``, its parameters after every epoch.
 - :func:`selection_bias` measures how optimistic a score is when it was used to
   *choose* among many models: the best of many candidates on a small set, scored
   again on a fresh set of the same size and on a very large one.
@@ -23,7 +20,7 @@ which training longer hurts most.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,10 +28,12 @@ from lrcourse import _validate as check
 from lrcourse import data as _data
 from lrcourse import models as _models
 from lrcourse.diagnosis import diagnose
-from lrcourse.optimizers import Optimizer, adam, apply_updates, sgd
-from lrcourse.training import DIVERGENCE_FACTOR, History, fit
+from lrcourse.history import History, trimmed
+from lrcourse.optimizers import Optimizer, adam, sgd
+from lrcourse.training import DIVERGENCE_FACTOR, fit
 
 __all__ = [
+    "PolynomialStack",
     "PolynomialSweep",
     "QuizCurve",
     "SelectionBias",
@@ -49,191 +48,191 @@ __all__ = [
 # ----------------------------------------------------------------- polynomial capacity sweep
 
 
+class PolynomialStack(_models.LinearRegression):
+    r"""One polynomial per degree of ``degrees``, on the powers :math:`x, x^2, \dots, x^D` (:math:`D` the largest).
+
+    A :class:`~lrcourse.models.LinearRegression` on ``X = polynomial_features(x, D)``
+    whose parameters carry one row per degree: ``model.init(sweep=S)``, ``S =
+    len(degrees)``, gives ``{"w": (S, D), "b": (S,)}`` (zeros), which
+    :func:`~lrcourse.training.fit` trains as a sweep of ``S`` runs. Row :math:`s` is
+    the polynomial of degree :math:`d_s` = ``degrees[s]``,
+
+    .. math::
+
+        \hat y = b + \sum_{k=1}^{d_s} w_k x^k, \qquad
+        \nabla_w L = m_s \odot \frac2n X^\top r, \quad \frac{\partial L}{\partial b} = \frac2n\sum_i r_i ,
+
+    with the mask :math:`m_{s,k} = [k \le d_s]`: the weights of the higher powers are
+    multiplied by 0, so their gradients are 0 and they keep their starting value.
+    Each row's loss and gradient are those of ``LinearRegression(d_s)`` on the
+    first :math:`d_s` powers.
+    """
+
+    def __init__(self, degrees):
+        degrees = tuple(check.check_int("degrees", d, 1) for d in np.atleast_1d(degrees).tolist())
+        if not degrees or len(set(degrees)) != len(degrees):
+            raise ValueError(f"degrees must list distinct degrees >= 1, got {list(degrees)}")
+        super().__init__(max(degrees))
+        self.degrees = degrees
+        self.mask = (np.arange(1, self.n_features + 1) <= np.array(degrees)[:, None]).astype(np.float64)
+
+    def __repr__(self):
+        return f"PolynomialStack(degrees={list(self.degrees)})"
+
+    def _masked(self, params):
+        if np.shape(params["w"])[-2:] != self.mask.shape:
+            raise ValueError(
+                f"params['w'] must have shape (..., {len(self.degrees)}, {self.n_features}), one row per "
+                f"degree (model.init(sweep={len(self.degrees)})), got shape {np.shape(params['w'])}"
+            )
+        return {"w": params["w"] * self.mask, "b": params["b"]}
+
+    def predict(self, params, X):
+        r""":math:`\hat y` of every degree, shape ``(..., S, n)``."""
+        return super().predict(self._masked(params), X)
+
+    def loss_and_grad(self, params, X, y):
+        """The loss of every degree and the gradients, the weights of powers above each degree masked out."""
+        loss, grads = super().loss_and_grad(self._masked(params), X, y)
+        return loss, {"w": grads["w"] * self.mask, "b": grads["b"]}
+
+
 @dataclass(frozen=True)
 class PolynomialSweep:
-    r"""Training records of one linear model per polynomial degree (see :func:`polynomial_sweep`).
+    """What :func:`polynomial_sweep` returns: fit's history of every degree, and the points.
 
-    ``train_loss[s, e]`` and ``val_loss[s, e]`` are the mean squared errors of
-    degree ``degrees[s]`` after ``e`` epochs (``e = 0``: before training);
-    ``weights[e, s, :d]`` and ``bias[e, s]`` are its parameters then (the
-    weights of powers above ``d`` stay 0). A member that diverged has NaN from
-    the epoch after the one that stopped it; ``diverged_at[s]`` is that epoch
-    (−1 if none). The data it was trained and validated on are kept for plotting.
+    ``runs`` is the :class:`~lrcourse.training.History` of the one call of
+    :func:`~lrcourse.training.fit`; its sweep axis is the degree (``runs.train_loss[e, s]``
+    is the training loss of degree ``degrees[s]`` after ``e`` epochs) and
+    ``runs.watched[t, s]`` holds that degree's parameters after epoch ``t + 1``: the
+    weights of :math:`x, \\dots, x^D`, then the bias. :meth:`history` gives one degree
+    as a history of its own. The points it was trained and validated on are kept for
+    plotting.
     """
 
     degrees: tuple
-    train_loss: np.ndarray
-    val_loss: np.ndarray
-    weights: np.ndarray
-    bias: np.ndarray
-    diverged_at: np.ndarray
+    runs: History
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
-    lr: float | None = None
-
-    @property
-    def n_train(self):
-        """The number of training points (one full batch)."""
-        return len(self.y_train)
 
     @property
     def epochs(self):
-        """The number of epochs trained (the last epoch index)."""
-        return self.train_loss.shape[1] - 1
+        """The number of epochs of the budget."""
+        return len(self.runs.train_loss) - 1
 
     def index(self, degree):
-        """The row of ``degree`` in the records."""
+        """The position of ``degree`` on the sweep axis."""
         if degree not in self.degrees:
             raise ValueError(f"degree must be one of {list(self.degrees)}, got {degree!r}")
         return self.degrees.index(degree)
 
-    def params(self, degree, epoch):
-        """``{"w": (degree,), "b": ()}`` after ``epoch`` epochs: parameters of ``LinearRegression(degree)``."""
+    def history(self, degree, epochs=None):
+        """Degree ``degree`` as a :class:`~lrcourse.training.History` (``runs[s]``).
+
+        With ``epochs``, the run as it stood after that many epochs: its first
+        ``epochs`` epochs, with the best epoch among them (a run that stopped by then
+        is returned whole).
+        """
+        run = self.runs[self.index(degree)]
+        if epochs is None:
+            return run
+        return _first_epochs(run, check.check_int("epochs", epochs, 1, self.epochs))
+
+    def coefficients(self, degree, epoch):
+        """The weights of :math:`x, \\dots, x^D` (0 above ``degree``), then the bias, after ``epoch`` epochs.
+
+        Zeros at epoch 0 (the start), NaN after the epoch at which the run stopped.
+        """
         s = self.index(degree)
         epoch = check.check_int("epoch", epoch, 0, self.epochs)
-        return {"w": self.weights[epoch, s, :degree].copy(), "b": np.array(self.bias[epoch, s])}
+        if epoch == 0:
+            return np.zeros(self.runs.watched.shape[-1])
+        if epoch > self.runs.epochs_run[s]:
+            return np.full(self.runs.watched.shape[-1], np.nan)
+        return self.runs.watched[epoch - 1, s].copy()
+
+    def params(self, degree, epoch):
+        """``{"w": (degree,), "b": ()}`` after ``epoch`` epochs: parameters of ``LinearRegression(degree)``."""
+        theta = self.coefficients(degree, epoch)
+        return {"w": theta[:degree], "b": np.array(theta[-1])}
 
     def predict(self, degree, epoch, x):
         r"""The fitted polynomial :math:`\hat y = b + \sum_{k=1}^{d} w_k x^k` at the points ``x`` (1-D)."""
         p = self.params(degree, epoch)
         return _data.polynomial_features(np.asarray(x, dtype=np.float64), degree) @ p["w"] + p["b"]
 
-    def best_epoch(self, degree):
-        """The epoch with the lowest validation loss (the first one if several tie)."""
-        return int(np.nanargmin(self.val_loss[self.index(degree)]))
 
-    def history(self, degree, epochs=None):
-        """Degree ``degree`` as a :class:`~lrcourse.training.History` (first ``epochs`` epochs only if given).
-
-        The fields are those :func:`~lrcourse.training.fit` would record for the same
-        run: one update per epoch, the minibatch loss before update ``t`` is the
-        training loss after epoch ``t``, the monitored loss is the validation loss.
-        """
-        s = self.index(degree)
-        last = self.epochs if epochs is None else check.check_int("epochs", epochs, 1, self.epochs)
-        diverged = 0 <= self.diverged_at[s] <= last
-        if diverged:
-            last = int(self.diverged_at[s])
-        T = self.train_loss[s, : last + 1].copy()
-        V = self.val_loss[s, : last + 1].copy()
-        rate = np.nan if self.lr is None else self.lr
-        # as in fit: a finite but exploding loss is also the minibatch loss that stopped the run
-        n_losses = last + 1 if diverged and np.isfinite(T[-1]) else last
-        best = int(np.argmin(np.where(np.isfinite(V), V, np.inf)))
-        h = History(
-            batch_size=self.n_train,
-            n_train=self.n_train,
-            updates_per_epoch=1,
-            monitor="val_loss",
-            update_loss=T[:n_losses].copy(),
-            update_lr=np.full(n_losses, rate),
-            train_loss=T,
-            val_loss=V,
-            epoch_lr=np.full(last, rate),
-            n_updates=last,
-            epochs_run=last,
+def _first_epochs(run, epochs):
+    """A one-run history evaluated every epoch, as it stood after ``epochs`` epochs."""
+    if epochs >= run.epochs_run:
+        return run
+    monitored = getattr(run, run.monitor)[: epochs + 1]
+    best = int(np.argmin(monitored))
+    return trimmed(
+        replace(
+            run,
+            n_updates=epochs * run.updates_per_epoch,
+            n_evals=epochs + 1,
+            epochs_run=epochs,
             best_epoch=best,
-            best_loss=float(V[best]),
+            best_loss=float(monitored[best]),
+            stop_reason="epochs done",
+            diverged=False,
+            diverged_at=-1,
+            diverged_at_evaluation=False,
+            wall_time=run.wall_time * epochs / run.epochs_run,
         )
-        if diverged:
-            h.diverged, h.diverged_at, h.stop_reason = True, last, "diverged"
-            h.divergence_reason = (
-                f"training loss {T[-1]:.4g} after epoch {last} was not finite or exceeded the limit"
-            )
-        return h
+    )
 
 
-def polynomial_sweep(x_train, y_train, x_val, y_val, degrees, optimizer, epochs, *, divergence_factor=None):
+def polynomial_sweep(degrees, data, optimizer, epochs, *, lr=None, divergence_factor=DIVERGENCE_FACTOR):
     r"""Fit :math:`\hat y = b + \sum_{k=1}^{d} w_k x^k` for every degree :math:`d` in ``degrees`` at once.
 
-    Full-batch training from zero parameters: epoch :math:`e` makes one update
-    with the gradient of the mean squared error on all :math:`n` training points,
+    ``data`` is ``(x_train, y_train, x_val, y_val)``, 1-D arrays of points. One call of
+    :func:`~lrcourse.training.fit` trains :class:`PolynomialStack` ``(degrees)`` on
+    ``polynomial_features(x, max(degrees))`` from zero parameters, with the full
+    batch in a fixed order (``batch_size=None, shuffle=False``): epoch :math:`e` makes
+    one update with the gradient of the mean squared error on all :math:`n`
+    training points. For each degree the losses and parameters are those of
+    ``fit(LinearRegression(d), ..., batch_size=None, shuffle=False)`` (to round-off);
+    the whole sweep costs about as much as one run of the highest degree.
 
-    .. math::
-
-        \nabla_w L = \frac2n X_d^\top r, \quad \frac{\partial L}{\partial b} = \frac2n\sum_i r_i,
-        \qquad r = X_d w + b - y,
-
-    :math:`X_d` = ``polynomial_features(x, d)``. All degrees share one array of
-    parameters whose powers above each degree are masked out, so the whole sweep
-    costs about as much as one run of the highest degree. For each degree the
-    losses and parameters equal those of ``fit(LinearRegression(d), ...,
-    batch_size=None, shuffle=False)`` (to round-off).
-
-    ``optimizer`` is an :class:`~lrcourse.optimizers.Optimizer` with one value per
-    hyperparameter (``sgd(lr=0.5, momentum=0.9)``). A member *diverges* at the
-    first epoch :math:`e < E` whose training loss is not finite or exceeds
-    ``divergence_factor`` (default :data:`~lrcourse.training.DIVERGENCE_FACTOR`)
-    :math:`\times \max(L_0, 1)`, as in ``fit``; it is frozen (NaN) from then on.
+    ``optimizer`` and ``lr`` go to ``fit`` (``sgd(lr=0.5, momentum=0.9)``, or ``sgd``
+    with ``lr=0.5``), one value per hyperparameter; so does ``divergence_factor``
+    (fit's divergence rule: a diverged degree is frozen, NaN from then on).
     Returns a :class:`PolynomialSweep`.
     """
-    degrees = tuple(check.check_int("degrees", d, 1) for d in np.atleast_1d(degrees).tolist())
-    if not degrees or len(set(degrees)) != len(degrees):
-        raise ValueError(f"degrees must list distinct degrees >= 1, got {list(degrees)}")
-    epochs = check.check_int("epochs", epochs, 1)
-    if not isinstance(optimizer, Optimizer):
-        raise ValueError(f"optimizer must be an Optimizer such as sgd(lr=0.5), got {optimizer!r}")
-    if optimizer.sweep_shape != ():
+    model = PolynomialStack(degrees)
+    if not isinstance(data, (tuple, list)) or len(data) != 4:
+        raise ValueError("data must be a tuple (x_train, y_train, x_val, y_val) of 1-D arrays")
+    x_train, y_train = _points(data[0], data[1], "x_train")
+    x_val, y_val = _points(data[2], data[3], "x_val")
+    if isinstance(optimizer, Optimizer):
+        shape = optimizer.sweep_shape
+    else:
+        shape = () if callable(lr) else np.shape(lr)
+    if shape:
         raise ValueError(
-            f"optimizer must have one value per hyperparameter, got sweep shape {optimizer.sweep_shape}"
+            f"optimizer and lr must have one value per hyperparameter (the sweep is over the degrees), "
+            f"got sweep shape {shape}"
         )
-    factor = DIVERGENCE_FACTOR if divergence_factor is None else divergence_factor
-    factor = float(check.check_range("divergence_factor", factor, 1.0, low_open=True))
-    x_train, y_train = _points(x_train, y_train, "x_train")
-    x_val, y_val = _points(x_val, y_val, "x_val")
-
-    D, S, n = max(degrees), len(degrees), len(y_train)
-    # columns: x, x^2, ..., x^D, then 1 for the bias; train and validation points in one matrix
-    F = np.column_stack(
-        [_data.polynomial_features(np.concatenate([x_train, x_val]), D), np.ones(n + len(y_val))]
+    D, S = model.n_features, len(model.degrees)
+    features = (_data.polynomial_features(x_train, D), y_train, _data.polynomial_features(x_val, D), y_val)
+    _, runs = fit(
+        model,
+        features,
+        optimizer,
+        epochs,
+        None,
+        lr=lr,
+        params=model.init(sweep=S),
+        shuffle=False,
+        divergence_factor=divergence_factor,
+        watch=lambda state, params: np.concatenate([params["w"], params["b"][..., None]], axis=-1),
     )
-    F_train = F[:n]
-    targets = np.concatenate([y_train, y_val])
-    mask = np.ones((S, D + 1))
-    mask[:, :D] = np.arange(1, D + 1)[None, :] <= np.array(degrees)[:, None]
-
-    theta = np.zeros((S, D + 1))
-    state = optimizer.init(theta)
-    coef = np.full((epochs + 1, S, D + 1), np.nan)
-    T = np.full((S, epochs + 1), np.nan)
-    V = np.full((S, epochs + 1), np.nan)
-    alive = np.ones(S, dtype=bool)
-    diverged_at = np.full(S, -1)
-    limit = None
-    with np.errstate(all="ignore"):
-        for e in range(epochs + 1):
-            R = theta @ F.T - targets  # residuals of every member on every point
-            r = R[:, :n]
-            T[alive, e] = np.einsum("ij,ij->i", r, r)[alive] / n
-            V[alive, e] = np.einsum("ij,ij->i", R[:, n:], R[:, n:])[alive] / len(y_val)
-            coef[e, alive] = theta[alive]
-            if limit is None:
-                limit = factor * np.maximum(T[:, 0], 1.0)
-            bad = alive & (~np.isfinite(T[:, e]) | ((T[:, e] > limit) & (e < epochs)))
-            if bad.any():
-                diverged_at[bad] = e
-                alive &= ~bad
-            if e == epochs or not alive.any():
-                break
-            grad = (2.0 / n) * (r @ F_train) * mask
-            updates, state = optimizer.update(grad, state, theta)
-            theta = np.where(alive[:, None], apply_updates(theta, updates), theta)
-    lr = optimizer.hyperparams.get("lr")
-    return PolynomialSweep(
-        degrees=degrees,
-        train_loss=T,
-        val_loss=V,
-        weights=coef[:, :, :D],
-        bias=coef[:, :, D],
-        diverged_at=diverged_at,
-        x_train=x_train,
-        y_train=y_train,
-        x_val=x_val,
-        y_val=y_val,
-        lr=float(lr) if isinstance(lr, (int, float)) else None,
-    )
+    return PolynomialSweep(model.degrees, runs, x_train, y_train, x_val, y_val)
 
 
 def _points(x, y, name):
@@ -328,9 +327,7 @@ def selection_bias(sweep, epochs, *, n_select=20, repeats=200, noise=0.3, n_refe
 
     candidates = tuple((d, e) for d in sweep.degrees for e in epochs)
     # coefficients (K, D + 1) of every candidate: weights of x..x^D, then the bias
-    coef = np.stack(
-        [np.append(sweep.weights[e, sweep.index(d)], sweep.bias[e, sweep.index(d)]) for d, e in candidates]
-    )
+    coef = np.stack([sweep.coefficients(d, e) for d, e in candidates])
     if not np.isfinite(coef).all():
         raise ValueError("every candidate must be finite: leave out the epochs after a member diverged")
 
@@ -484,7 +481,7 @@ def curve_quiz(seed=0):
     """
     x_train, y_train = _data.make_polynomial_regression(15, 1, 0.3, seed=2)
     x_val, y_val = _data.make_polynomial_regression(200, 1, 0.3, seed=3)
-    poly = polynomial_sweep(x_train[:, 0], y_train, x_val[:, 0], y_val, (3, 12), sgd(lr=0.35), 2000)
+    poly = polynomial_sweep((3, 12), (x_train[:, 0], y_train, x_val[:, 0], y_val), sgd(lr=0.35), 2000)
     digits, _ = _data.standardize(_data.train_val_test_split(*_data.load_digits(), seed=0))
     mlp = _models.MLP(64, hidden=(32,), n_classes=10)
 
