@@ -111,17 +111,18 @@ class History:
         return np.where(self.diverged, np.nan, last)
 
     def __getitem__(self, index):
-        """Run ``index`` of a sweep as a :class:`History` of its own (ending where it stopped)."""
+        """Run ``index`` of a sweep as a :class:`History` of its own (ending where it stopped);
+        an index that leaves sweep axes (``history[0]`` of a ``(3, 2)`` sweep) gives that sub-sweep."""
         if not self.sweep_shape:
             raise ValueError("this history holds one run: it has no sweep axis to index")
         index = index if isinstance(index, tuple) else (index,)
-        per_time = ("update_loss", "update_lr", "epoch_lr", "watched") + METRICS
+        per_time = ("update_loss", "update_lr", "epoch_lr", "eval_updates", "watched") + METRICS
         one = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in per_time and value is not None:
                 value = value[(slice(None), *index)]
-            elif isinstance(value, np.ndarray) and f.name != "eval_updates":
+            elif isinstance(value, np.ndarray):
                 value = value[index]
                 value = (
                     value.item()
@@ -129,7 +130,8 @@ class History:
                     else value
                 )
             one[f.name] = value
-        return trimmed(History(**one))
+        part = History(**one)
+        return part if part.sweep_shape else trimmed(part)
 
     def __str__(self):
         if self.sweep_shape:
@@ -166,7 +168,7 @@ def trimmed(run):
 
 
 class Recorder:
-    """What one call of :func:`_train` records, run by run (it lives as long as that call)."""
+    """What one call of the training loop records, run by run (it lives as long as that call)."""
 
     def __init__(self, model, setup, shape, n_train, has_val):
         self.setup, self.shape, self.n_train = setup, shape, n_train
@@ -180,6 +182,7 @@ class Recorder:
         self.metrics = {key: np.full((len(self.eval_updates),) + shape, np.nan) for key in METRICS}
         self.epoch_lr = np.full((setup.epochs,) + shape, np.nan)
         self.training = np.ones(shape, dtype=bool)
+        self.everyone = self.anyone = True  # all / any runs still training (a fast path)
         self.diverged = np.zeros(shape, dtype=bool)
         self.at_evaluation = np.zeros(shape, dtype=bool)
         self.diverged_at = np.full(shape, -1)
@@ -189,8 +192,13 @@ class Recorder:
 
     def update(self, t, loss, lr, limit):
         """Record the minibatch loss before update ``t``; runs whose loss is too large diverge."""
-        self.update_loss[t] = np.where(self.training, loss, np.nan)
-        self.update_lr[t] = np.where(self.training, lr, np.nan)
+        if self.everyone:
+            self.update_loss[t], self.update_lr[t] = loss, lr
+            if np.all(loss <= limit):
+                return
+        else:
+            self.update_loss[t] = np.where(self.training, loss, np.nan)
+            self.update_lr[t] = np.where(self.training, lr, np.nan)
         self._diverge(self.training & ~(np.asarray(loss) <= limit), t, at_evaluation=False)
 
     def evaluation(self, t, metrics):
@@ -217,6 +225,7 @@ class Recorder:
         """Stop the runs still training where ``where`` holds, for ``reason``."""
         self.stop_reason = np.where(where & self.training, reason, self.stop_reason)
         self.training = self.training & ~where
+        self.everyone, self.anyone = bool(self.training.all()), bool(self.training.any())
 
     def history(self, tracker, seconds):
         """The :class:`History` of the call (one run: cut where it stopped, counts as numbers)."""

@@ -422,10 +422,11 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
             for rows in minibatches(len(y), setup.batch_size, rng, setup.shuffle, setup.drop_last):
                 loss, grads = model.loss_and_grad(params, X[rows], y[rows])
                 rec.update(t, loss, _lr_of(opt, t), limit)
-                if not rec.training.any():
+                if not rec.anyone:
                     break
                 updates, state = opt.update(grads, state, params)
-                params = _where(rec.training, apply_updates(params, updates), params)
+                new = apply_updates(params, updates)
+                params = new if rec.everyone else _where(rec.training, new, params)
                 t += 1
                 rec.n_updates += rec.training
                 if watch is not None:
@@ -433,7 +434,7 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
                 if t in setup.evals and t % setup.per_epoch:
                     evaluate(t)
                     last_good = _where(rec.training, params, last_good)
-            if not rec.training.any():
+            if not rec.anyone:
                 break
             rec.epochs_run += rec.training
             if t not in setup.evals:
@@ -456,7 +457,7 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
                 ):
                     rec.stop(rec.training, "callback")
             rec.stop(stop, "early stopping")
-            if not rec.training.any():
+            if not rec.anyone:
                 break
     if bar is not None:
         bar.close()

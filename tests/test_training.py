@@ -480,3 +480,13 @@ def test_watch_stacks_per_update(regression):
     model = models.LinearRegression(5)
     _, h = fit(model, regression, sgd(lr=[0.01, 0.05]), 2, 40, watch=lambda state, p: p["b"])
     assert h.watched.shape == (4, 2)
+
+
+def test_indexing_a_grid_keeps_the_remaining_axes(classification):
+    model = models.SoftmaxRegression(4, 3)
+    _, grid = fit(model, classification, sgd, 2, 24, lr=[0.1, 0.5], seed=[0, 1, 2])
+    assert grid.sweep_shape == (3, 2)
+    row = grid[1]
+    assert row.sweep_shape == (2,) and row.train_loss.shape == (3, 2)
+    assert row[0].eval_updates.tolist() == grid[1, 0].eval_updates.tolist() == [0, 3, 6]
+    np.testing.assert_array_equal(row[1].train_loss, grid[1, 1].train_loss)
