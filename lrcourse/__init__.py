@@ -32,7 +32,7 @@ The experiments of the chapters (each computes; the figures are drawn elsewhere)
 - :mod:`lrcourse.labs.schedules` (chapter 5): many schedules trained side by side.
 - :mod:`lrcourse.comparison`, :mod:`lrcourse.textbook_optimizers` (chapter 6): optimizers
   measured against each other, and the textbook forms of their update rules.
-- :mod:`lrcourse.early_stopping` (chapter 7): early stopping replayed on recorded
+- :mod:`lrcourse.labs.early_stopping` (chapter 7): early stopping replayed on recorded
   validation curves, scored against the best epoch in hindsight.
 - :mod:`lrcourse.tuning`, :mod:`lrcourse.layerwise`, :mod:`lrcourse.games` (chapter 8): the
   tuning recipe and its grid, layer-wise rates, two players with two rates.

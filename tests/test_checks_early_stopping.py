@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from lrcourse import checks
-from lrcourse import early_stopping as es
 from lrcourse.checks import early_stopping as ce
+from lrcourse.labs import early_stopping as es
 
 
 def loop_answer(val_losses, patience, min_delta=0.0):

@@ -10,8 +10,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lrcourse import early_stopping as es  # noqa: E402
 from lrcourse import widgets  # noqa: E402
+from lrcourse.labs import early_stopping as es  # noqa: E402
 
 
 def _curves(budget, n, seed, test=True):

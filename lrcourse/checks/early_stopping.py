@@ -6,7 +6,7 @@ import textwrap
 
 import numpy as np
 
-from lrcourse import early_stopping as _es
+from lrcourse.labs import early_stopping as _es
 from lrcourse.checks.core import Case, check_function
 
 __all__ = ["check_stopping_epoch"]

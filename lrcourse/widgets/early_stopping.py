@@ -1,8 +1,8 @@
 """The early-stopping explorer: patience and ``min_delta`` replayed on recorded validation curves.
 
-The curves come from real runs (:func:`lrcourse.early_stopping.record_curves`),
+The curves come from real runs (:func:`lrcourse.labs.early_stopping.record_curves`),
 recorded once for the whole budget; a slider move only replays the stopping rule
-with :func:`lrcourse.early_stopping.stopping_epoch` (the rule of
+with :func:`lrcourse.labs.early_stopping.stopping_epoch` (the rule of
 :func:`lrcourse.training.fit`), so every frame is exact and fast.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from lrcourse import early_stopping as _es
+from lrcourse.labs import early_stopping as _es
 from lrcourse.plotting import PALETTE, STYLE, run_color
 from lrcourse.widgets.core import Dropdown, Explorer, FloatSlider, IntSlider
 
@@ -37,7 +37,7 @@ def _limits(curves):
 def stopping_explorer(curves, *, patience=5, min_delta=0.0, max_patience=30, max_min_delta=0.05, title=None):
     """Sliders for ``patience`` and ``min_delta`` over recorded validation curves.
 
-    ``curves`` is a :class:`~lrcourse.early_stopping.Curves` (several seeds of one
+    ``curves`` is a :class:`~lrcourse.labs.early_stopping.Curves` (several seeds of one
     problem) or a dict ``{name: Curves}``, which adds a menu to switch problems.
     Left: every seed's validation curve, solid up to the epoch where training
     stops and faded over the budget it would not use, with a dot at the restored
@@ -51,7 +51,7 @@ def stopping_explorer(curves, *, patience=5, min_delta=0.0, max_patience=30, max
     for name, c in problems.items():
         if not isinstance(c, _es.Curves):
             raise ValueError(
-                f"curves[{name!r}] must be a lrcourse.early_stopping.Curves, got {type(c).__name__}"
+                f"curves[{name!r}] must be a lrcourse.labs.early_stopping.Curves, got {type(c).__name__}"
             )
     n_seeds = max(len(c.seeds) for c in problems.values())
     # everything that does not depend on the sliders, once per problem

@@ -1,4 +1,4 @@
-r"""Early stopping as pure functions of a recorded validation curve.
+r"""Chapter 7: early stopping as pure functions of a recorded validation curve.
 
 :func:`lrcourse.training.fit` decides *during* training when to stop; the
 functions here replay that decision *after* training, on a whole curve
@@ -223,12 +223,12 @@ class Curves:
         return f"Curves({self.label!r}, seeds={len(self.seeds)}, epochs={self.budget})"
 
 
-def record_curves(model, data, optimizer, epochs, seeds, batch_size=None, label="", **fit_kwargs):
+def record_curves(model, data, optimizer, epochs, batch_size=None, *, seeds, label="", **fit_kwargs):
     """Train with :func:`~lrcourse.training.fit` for the whole budget once per seed; return :class:`Curves`.
 
     ``data`` is a :class:`~lrcourse.data.Split` with validation (and, for test
-    losses, test) parts, or a function ``data(seed)`` returning one, so each seed
-    may also draw its own split. ``optimizer`` and the keywords (``lr=``,
+    losses, test) parts, or a function ``data(seed)`` returning one, so each of
+    ``seeds`` may also draw its own split. ``optimizer``, ``batch_size`` and the keywords (``lr=``,
     ``lr_step=``, ...) go to ``fit`` unchanged; a ``ReduceLROnPlateau`` rate is
     reset before every run. Every run uses ``fit(..., seed=seed)`` without early
     stopping, and the test loss is measured after every epoch through ``fit``'s
