@@ -64,7 +64,7 @@ def compare_range_test():
     split = bench_training.digits_split()
     model = models.MLP(64, hidden=(64,), n_classes=10)
     kwargs = {"start_lr": 1e-5, "end_lr": 10.0, "steps": 100, "batch_size": 32}
-    ours_ms, ours = _ms(lambda: range_test(model, split, sgd, **kwargs, explode_factor=1e9), repeats=5)
+    ours_ms, ours = _ms(lambda: range_test(model, split, sgd, **kwargs, stop_factor=1e9), repeats=5)
 
     def torch_range_test():
         net = torch_mlp(model.init(0))

@@ -265,7 +265,7 @@ def sweep_model(
 
     Every rate starts from ``model.init(seed)`` and sees the same shuffled
     minibatches (:func:`lrcourse.training.minibatches`, one shared
-    ``np.random.default_rng(seed)``), as in :func:`lrcourse.lr_finder.parallel_range_test`.
+    ``np.random.default_rng(seed)``), as in :func:`lrcourse.training.fit` with an array of rates.
     The loss on the whole training set is evaluated before training and
     ``evals_per_epoch`` times per epoch (after equal numbers of updates), so
     ``steps_to`` counts updates in multiples of ``steps_per_eval``. A rate has

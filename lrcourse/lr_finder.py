@@ -4,29 +4,34 @@ r"""The learning-rate range test, two ways, and rules that turn its curve into a
 one short run whose rate grows exponentially with every minibatch, from a tiny
 ``start_lr`` to a large ``end_lr``. The loss first does not move (rate too small),
 then falls (good rates), then explodes (too large). The curve is noisy, so it is
-smoothed (:func:`smooth`) and the run stops once the smoothed loss exceeds
-4 × its best. Two pure functions read a rate off the curve:
-:func:`steepest_descent` and :func:`minimum_over_ten`.
+smoothed (:func:`smooth`) and the test stops once the smoothed loss exceeds
+``stop_factor`` (4) × its best. Two pure functions read a rate off the curve:
+:func:`steepest_descent` and :func:`minimum_over_ten`. The run itself is
+:func:`lrcourse.training.fit` with the ramp as its schedule.
 
-**Parallel** (:func:`parallel_range_test`): train many *constant* rates at once
-for a few epochs through the sweep axis of the models and optimizers, and
-compare the final losses (:func:`lowest_final_loss`). Slower per rate but
-without the lag and the mixing of rates of the sequential test.
+**Parallel**: train many *constant* rates at once for a few epochs, one
+:func:`~lrcourse.training.fit` call with an array of rates, and compare the
+final training losses with :func:`lowest_final_loss`::
+
+    _, history = training.fit(model, (X, y), sgd, 3, 32, lr=np.logspace(-5, 1, 50))
+    lowest_final_loss(np.logspace(-5, 1, 50), history.final("train_loss"))
+
+Slower per rate but without the lag and the mixing of rates of the sequential test.
 
 The original parameters are never modified: every function works on copies.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from lrcourse import _validate as check
 from lrcourse.data import unpack
-from lrcourse.optimizers import apply_updates, check_constructor, sgd
-from lrcourse.training import minibatches
-from lrcourse.tree import tree_copy
+from lrcourse.optimizers import check_constructor, sgd
+from lrcourse.training import fit, updates_per_epoch
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,7 @@ class RangeTest:
 
     ``lrs[i]`` is the rate of update ``i`` and ``losses[i]`` the minibatch loss
     just *after* that update; ``smoothed`` is :func:`smooth` of ``losses``.
+    ``initial_loss`` is the loss of the first minibatch before any update.
     ``stop_reason`` says why the test ended.
     """
 
@@ -163,6 +169,11 @@ class RangeTest:
         return [steepest_descent(self.lrs, self.smoothed), minimum_over_ten(self.lrs, self.smoothed)]
 
 
+NOT_FINITE_ONLY = 1e300
+"""The ``divergence_factor`` the range test gives :func:`~lrcourse.training.fit`: only a
+loss that is not finite stops the run, the test applies its own stop rule afterwards."""
+
+
 def range_test(
     model,
     data,
@@ -173,7 +184,7 @@ def range_test(
     steps=100,
     batch_size=32,
     beta=0.95,
-    explode_factor=4.0,
+    stop_factor=4.0,
     params=None,
     seed=0,
 ):
@@ -186,128 +197,71 @@ def range_test(
     on the next shuffled minibatch of the training data. The test stops early
     when a loss is not finite or when the smoothed loss (:func:`smooth` with
     ``beta``; 0.95 as in ``torch-lr-finder``, fastai uses 0.98, which lags more)
-    exceeds ``explode_factor`` × its lowest value so far.
+    exceeds ``stop_factor`` × its lowest value so far.
     ``optimizer`` is a constructor (``sgd``, or a ``functools.partial`` of
     another optimizer) called as ``optimizer(lr=schedule)``. The parameters
     (``params``, default ``model.init(seed)``) are not modified.
+
+    The run is one :func:`~lrcourse.training.fit` call on the training data with the
+    ramp as the schedule of the update count, over the epochs that hold ``steps + 1``
+    minibatches; the loss after update :math:`i` is the loss fit records before update
+    :math:`i + 1`. After the ramp the schedule gives NaN: the next loss is NaN, and fit
+    stops the run there instead of training to the end of the epoch. The stop rule is
+    then applied to the recorded losses (:func:`stop_index`).
     """
     check_constructor(optimizer)
     start_lr = float(check.check_positive("start_lr", start_lr))
     end_lr = float(check.check_range("end_lr", end_lr, start_lr, low_open=True))
     steps = check.check_int("steps", steps, 2)
-    explode_factor = float(check.check_range("explode_factor", explode_factor, 1.0, low_open=True))
-    check.check_range("beta", beta, 0.0, 1.0, high_open=True)
+    stop_factor = float(check.check_range("stop_factor", stop_factor, 1.0, low_open=True))
+    beta = float(check.check_range("beta", beta, 0.0, 1.0, high_open=True))
     X, y, _, _ = unpack(data)
     X, y = model.validate(X, y, name="X_train")
     batch_size = check.check_int("batch_size", batch_size, 1, len(y))
 
     lrs = start_lr * (end_lr / start_lr) ** (np.arange(steps) / (steps - 1))
-    opt = optimizer(lr=lambda t: lrs[t])
-    p = tree_copy(model.init(seed) if params is None else params)
-    state = opt.init(p)
-    rng = np.random.default_rng(seed)
-    batches = []
-    losses, smoothed = [], []
-    avg, best = 0.0, np.inf
-    stop_reason = f"reached end_lr={end_lr:g}"
 
-    def next_batch():
-        if not batches:
-            batches.extend(minibatches(len(y), batch_size, rng))
-        rows = batches.pop(0)
-        return X[rows], y[rows]
+    def ramp(t):
+        return lrs[t] if t < steps else np.nan
 
+    epochs = math.ceil((steps + 1) / updates_per_epoch(len(y), batch_size))
+    _, history = fit(
+        model,
+        (X, y),
+        optimizer,
+        epochs,
+        batch_size,
+        lr=ramp,
+        params=params,
+        seed=seed,
+        record="end",
+        divergence_factor=NOT_FINITE_ONLY,
+    )
+    losses = history.update_loss[1 : steps + 1]  # the loss after update i, for i < steps
     with np.errstate(all="ignore"):  # an exploding loss is the expected end of the test
-        initial_loss, grads = model.loss_and_grad(p, *next_batch())
-        for i in range(steps):
-            updates, state = opt.update(grads, state, p)
-            p = apply_updates(p, updates)
-            loss, grads = model.loss_and_grad(p, *next_batch())
-            if not np.isfinite(loss):
-                stop_reason = f"non-finite loss after the update with lr={lrs[i]:.3g}"
-                break
-            avg = beta * avg + (1 - beta) * loss
-            losses.append(float(loss))
-            smoothed.append(avg / (1 - beta ** (i + 1)))
-            if smoothed[-1] > explode_factor * best:
-                stop_reason = f"smoothed loss {smoothed[-1]:.3g} > {explode_factor:g} x best {best:.3g}"
-                break
-            best = min(best, smoothed[-1])
-    n = len(losses)
-    return RangeTest(lrs[:n], np.array(losses), np.array(smoothed), float(initial_loss), stop_reason)
+        smoothed = smooth(losses, beta)
+        i, rule = stop_index(losses, smoothed, stop_factor)
+    if rule == "smoothed loss":
+        n = i + 1  # the loss that stopped the test is kept
+        reason = f"smoothed loss {smoothed[i]:.3g} > {stop_factor:g} x best {smoothed[:i].min():.3g}"
+    elif rule == "non-finite loss":
+        n, reason = i, f"non-finite loss after the update with lr={lrs[i]:.3g}"
+    else:
+        n, reason = i, f"reached end_lr={end_lr:g}"
+    return RangeTest(lrs[:n], losses[:n], smoothed[:n], float(history.update_loss[0]), reason)
 
 
-# ----------------------------------------------------------------- the parallel range test
-
-
-@dataclass(frozen=True)
-class ParallelRangeTest:
-    """The result of :func:`parallel_range_test`.
-
-    ``epoch_loss`` has shape ``(epochs + 1, S)``: the training loss of every
-    rate before training (row 0) and after each epoch. ``final_loss`` is its
-    last row with NaN for the ``diverged`` rates.
-    """
-
-    lrs: np.ndarray
-    epoch_loss: np.ndarray
-    final_loss: np.ndarray
-    diverged: np.ndarray
-
-    def suggestion(self):
-        """:func:`lowest_final_loss` of this test."""
-        return lowest_final_loss(self.lrs, self.final_loss)
-
-
-def parallel_range_test(
-    model,
-    data,
-    lrs=None,
-    optimizer=sgd,
-    *,
-    epochs=3,
-    batch_size=32,
-    divergence_factor=1e3,
-    params=None,
-    seed=0,
-):
-    r"""Train every rate in ``lrs`` (default ``np.logspace(-5, 1, 50)``) for ``epochs`` epochs at once.
-
-    All rates start from the same parameters and see the same minibatches;
-    the sweep axis of the model and the optimizer does the rest (one matrix
-    product per batch for all rates). A rate has *diverged* when a minibatch
-    loss is not finite or exceeds ``divergence_factor * max(L_0, 1)``, as in
-    :func:`~lrcourse.training.fit`. Reports the training loss of every rate
-    after every epoch (see :class:`ParallelRangeTest`).
-    """
-    check_constructor(optimizer)
-    lrs = np.logspace(-5, 1, 50) if lrs is None else check.check_positive("lrs", lrs)
-    if lrs.ndim != 1:
-        raise ValueError(f"lrs must be 1-D, got shape {lrs.shape}")
-    epochs = check.check_int("epochs", epochs, 1)
-    divergence_factor = float(check.check_range("divergence_factor", divergence_factor, 1.0, low_open=True))
-    X, y, _, _ = unpack(data)
-    X, y = model.validate(X, y, name="X_train")
-    batch_size = check.check_int("batch_size", batch_size, 1, len(y))
-
-    S = len(lrs)
-    start = model.init(seed) if params is None else params
-    p = {k: np.broadcast_to(v, (S,) + np.shape(v)).copy() for k, v in start.items()}
-    opt = optimizer(lr=lrs)
-    state = opt.init(p)
-    rng = np.random.default_rng(seed)
-    epoch_loss = [model.loss(p, X, y)]
-    limit = divergence_factor * np.maximum(epoch_loss[0], 1.0)
-    diverged = np.zeros(S, dtype=bool)
-    with np.errstate(all="ignore"):  # too-large rates are expected to blow up
-        for _ in range(epochs):
-            for rows in minibatches(len(y), batch_size, rng):
-                loss, grads = model.loss_and_grad(p, X[rows], y[rows])
-                diverged |= ~np.isfinite(loss) | (loss > limit)
-                updates, state = opt.update(grads, state, p)
-                p = apply_updates(p, updates)
-            epoch_loss.append(model.loss(p, X, y))
-    epoch_loss = np.array(epoch_loss)
-    diverged |= ~np.isfinite(epoch_loss[-1])
-    final_loss = np.where(diverged, np.nan, epoch_loss[-1])
-    return ParallelRangeTest(lrs, epoch_loss, final_loss, diverged)
+def stop_index(losses, smoothed, stop_factor):
+    """Where the range test stops, as ``(i, reason)``: at the first loss ``i`` whose smoothed
+    loss exceeds ``stop_factor`` × the lowest smoothed loss before it (``"smoothed loss"``), or
+    at the first loss that is not finite (``"non-finite loss"``), whichever comes first;
+    ``(len(losses), "end")`` if neither happens."""
+    losses = np.asarray(losses, dtype=np.float64)
+    smoothed = np.asarray(smoothed, dtype=np.float64)
+    bad = ~np.isfinite(losses)
+    end = int(np.argmax(bad)) if bad.any() else len(losses)
+    best_before = np.minimum.accumulate(np.concatenate([[np.inf], smoothed[:end]]))[:end]
+    up = smoothed[:end] > stop_factor * best_before
+    if up.any():
+        return int(np.argmax(up)), "smoothed loss"
+    return end, "non-finite loss" if end < len(losses) else "end"

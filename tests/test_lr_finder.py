@@ -6,7 +6,7 @@ from helpers import make_blobs
 
 from lrcourse import data, lr_finder, models
 from lrcourse.optimizers import adam, sgd
-from lrcourse.training import fit
+from lrcourse.training import fit, minibatches
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_range_test_runs_to_the_end_when_nothing_explodes(blobs):
 
 def test_range_test_stops_on_a_non_finite_loss(linear):
     r = lr_finder.range_test(
-        models.LinearRegression(8), linear, start_lr=1e-3, end_lr=1e250, steps=60, explode_factor=1e300
+        models.LinearRegression(8), linear, start_lr=1e-3, end_lr=1e250, steps=60, stop_factor=1e300
     )
     assert "non-finite" in r.stop_reason and np.isfinite(r.losses).all()
 
@@ -121,6 +121,69 @@ def test_range_test_leaves_the_parameters_alone_and_is_seeded(blobs):
     np.testing.assert_array_equal(r1.losses, r2.losses)
 
 
+def _range_test_by_hand(model, X, y, lrs, batch_size, beta, stop_factor, seed):
+    """The range test as a loop of its own: the reference the test through fit must reproduce."""
+    p = model.init(seed)
+    rng = np.random.default_rng(seed)
+    batches, losses, avg, best = [], [], 0.0, np.inf
+    with np.errstate(all="ignore"):
+        for i in range(len(lrs) + 1):
+            if not batches:
+                batches.extend(minibatches(len(y), batch_size, rng))
+            rows = batches.pop(0)
+            loss, grads = model.loss_and_grad(p, X[rows], y[rows])
+            if i > 0:  # the loss after update i - 1
+                if not np.isfinite(loss):
+                    break
+                avg = beta * avg + (1 - beta) * loss
+                losses.append(loss)
+                if avg / (1 - beta**i) > stop_factor * best:
+                    break
+                best = min(best, avg / (1 - beta**i))
+            if i < len(lrs):
+                p = {k: p[k] - lrs[i] * grads[k] for k in p}
+    return np.array(losses)
+
+
+@pytest.mark.parametrize(
+    "steps, batch_size, end_lr",
+    # 160 rows: the last case ends its 20 minibatches exactly at the end of its 5th epoch
+    [(80, 16, 1e3), (30, 32, 1e3), (20, 150, 1e3), (19, 40, 1e3), (19, 40, 0.1)],
+)
+def test_range_test_through_fit_gives_the_losses_of_a_loop_by_hand(blobs, steps, batch_size, end_lr):
+    model = models.MLP(2, hidden=(8,), n_classes=3)
+    r = lr_finder.range_test(
+        model, blobs, start_lr=1e-3, end_lr=end_lr, steps=steps, batch_size=batch_size, seed=2
+    )
+    expected = _range_test_by_hand(model, *blobs.train, r.lrs, batch_size, 0.95, 4.0, seed=2)
+    np.testing.assert_array_equal(r.losses, expected)
+    assert r.stop_reason.startswith("reached" if end_lr < 1 else "smoothed")
+
+
+def test_range_test_trains_no_further_than_its_last_rate(blobs):
+    model = models.SoftmaxRegression(2, 3)
+    calls = []
+
+    def counted(params, X, y):
+        calls.append(len(y))
+        return models.SoftmaxRegression.loss_and_grad(model, params, X, y)
+
+    model.loss_and_grad = counted
+    # 30 updates of 10 rows each: 3 epochs of 64 minibatches would be 192 losses
+    lr_finder.range_test(model, blobs, start_lr=1e-5, end_lr=1e-2, steps=30, batch_size=10)
+    assert len(calls) == 32  # the loss before every update, and one more after the last
+
+
+def test_stop_index():
+    losses = np.array([2.0, 1.0, 1.0, 5.0, 50.0])
+    smoothed = lr_finder.smooth(losses, 0.0)
+    assert lr_finder.stop_index(losses, smoothed, 4.0) == (3, "smoothed loss")
+    assert lr_finder.stop_index(losses, smoothed, 10.0) == (4, "smoothed loss")
+    assert lr_finder.stop_index(losses, smoothed, 100.0) == (5, "end")
+    losses[2] = np.nan
+    assert lr_finder.stop_index(losses, lr_finder.smooth(losses, 0.0), 4.0) == (2, "non-finite loss")
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -130,7 +193,7 @@ def test_range_test_leaves_the_parameters_alone_and_is_seeded(blobs):
         ({"steps": 1}, "steps"),
         ({"batch_size": 0}, "batch_size"),
         ({"beta": 1.0}, "beta"),
-        ({"explode_factor": 1.0}, "explode_factor"),
+        ({"stop_factor": 1.0}, "stop_factor"),
     ],
 )
 def test_range_test_bad_arguments(blobs, kwargs, match):
@@ -141,35 +204,14 @@ def test_range_test_bad_arguments(blobs, kwargs, match):
 # ----------------------------------------------------------------- parallel test
 
 
-def test_parallel_range_test_equals_separate_runs(blobs):
-    model = models.MLP(2, hidden=(6,), n_classes=3)
-    lrs = np.array([0.01, 0.1, 0.5])
-    r = lr_finder.parallel_range_test(model, blobs, lrs, epochs=2, batch_size=16, seed=2)
-    assert r.epoch_loss.shape == (3, 3) and not r.diverged.any()
-    for s, lr in enumerate(lrs):
-        _, h = fit(model, blobs.train, sgd(lr=lr), epochs=2, batch_size=16, seed=2)
-        np.testing.assert_allclose(r.epoch_loss[:, s], h.train_loss, rtol=1e-10)
-    np.testing.assert_array_equal(r.final_loss, r.epoch_loss[-1])
-
-
-def test_parallel_range_test_marks_diverged_rates(linear):
+def test_the_parallel_test_is_fit_with_an_array_of_rates_read_by_lowest_final_loss(linear):
     lrs = np.logspace(-3, 2, 11)
-    r = lr_finder.parallel_range_test(models.LinearRegression(8), linear, lrs, epochs=3)
-    assert r.diverged[-1] and not r.diverged[0]
-    assert np.isnan(r.final_loss[r.diverged]).all() and np.isfinite(r.final_loss[~r.diverged]).all()
-    best = r.suggestion()
-    assert best.lr == lrs[np.nanargmin(r.final_loss)] and not r.diverged[best.evidence["index"]]
-
-
-def test_parallel_range_test_default_rates_and_bad_arguments(linear):
-    r = lr_finder.parallel_range_test(models.LinearRegression(8), linear, epochs=1, batch_size=64)
-    assert r.lrs.shape == (50,) and r.epoch_loss.shape == (2, 50)
-    with pytest.raises(ValueError, match="lrs must be 1-D"):
-        lr_finder.parallel_range_test(models.LinearRegression(8), linear, np.ones((2, 2)))
-    with pytest.raises(ValueError, match="epochs"):
-        lr_finder.parallel_range_test(models.LinearRegression(8), linear, epochs=0)
-    with pytest.raises(ValueError, match="lrs must be in"):
-        lr_finder.parallel_range_test(models.LinearRegression(8), linear, np.array([0.1, -1.0]))
+    _, h = fit(models.LinearRegression(8), linear, sgd, 3, 32, lr=lrs)
+    final = h.final("train_loss")
+    assert h.diverged[-1] and not h.diverged[0]
+    assert np.isnan(final[h.diverged]).all() and np.isfinite(final[~h.diverged]).all()
+    best = lr_finder.lowest_final_loss(lrs, final)
+    assert best.lr == lrs[np.nanargmin(final)] and not h.diverged[best.evidence["index"]]
 
 
 def test_inverse_sqrt_rule_holds_for_uncorrelated_features_and_breaks_for_correlated_ones():
