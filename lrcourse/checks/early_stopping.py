@@ -6,8 +6,8 @@ import textwrap
 
 import numpy as np
 
-from lrcourse.labs import early_stopping as _es
 from lrcourse.checks.core import Case, check_function
+from lrcourse.labs import early_stopping as _es
 
 __all__ = ["check_stopping_epoch"]
 
