@@ -22,12 +22,11 @@ The training lab:
 
 The experiments of the chapters (each computes; the figures are drawn elsewhere):
 
-- :mod:`lrcourse.stability` (chapter 2): the stability limit :math:`2/\\lambda_{\\max}` of
-  gradient descent, exact on quadratics and linear regression, and measured with a sweep.
-- :mod:`lrcourse.rate_search` (chapter 2): many learning rates trained at once (the runs
-  of ``fit``), good ranges and trial-and-error searches.
-- :mod:`lrcourse.batching`, :mod:`lrcourse.gradient_noise` (chapter 3): many batch sizes
-  times many rates, wall-clock time, and how noisy a minibatch gradient is.
+- :mod:`lrcourse.labs.learning_rate` (chapter 2): the stability limit
+  :math:`2/\\lambda_{\\max}` of gradient descent, exact on quadratics and linear
+  regression and measured with a sweep of rates; good ranges and trial-and-error searches.
+- :mod:`lrcourse.labs.batch_size` (chapter 3): many batch sizes times many rates,
+  wall-clock time, and how noisy a minibatch gradient is.
 - :mod:`lrcourse.labs.epochs` (chapter 4): model capacity against epochs.
 - :mod:`lrcourse.labs.schedules` (chapter 5): many schedules trained side by side.
 - :mod:`lrcourse.comparison`, :mod:`lrcourse.textbook_optimizers` (chapter 6): optimizers

@@ -250,7 +250,7 @@ def scaled(constructor, factors, groups, **hyper):
     every group (``momentum=0.9``). The result is called as ``make(lr=...)`` with a
     base rate :math:`\eta` that may be a number, an array (a sweep) or a schedule, so
     it can go wherever a constructor goes: ``fit(model, data, make, epochs, lr=...)``,
-    :func:`lrcourse.lr_finder.range_test`, :func:`lrcourse.rate_search.sweep_fit`.
+    :func:`lrcourse.lr_finder.range_test`.
 
     .. math:: \eta^{(g)}_t = m_g\, \eta_t
 

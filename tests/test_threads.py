@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from lrcourse import data, models, stability, tuning
+from lrcourse import data, labs, models, tuning
 
 
 def blas_threads():
@@ -71,7 +71,7 @@ def test_a_recipe_step_runs_on_one_thread(two_threads):
     assert inside == [1] and blas_threads() == [2]
 
 
-def test_a_gd_sweep_computes_on_one_thread(two_threads):
+def test_a_divergence_threshold_computes_on_one_thread(two_threads):
     X, y, _ = data.make_linear_regression(n_samples=40, n_features=3, seed=0)
     model = models.LinearRegression(3)
     seen = []
@@ -81,7 +81,7 @@ def test_a_gd_sweep_computes_on_one_thread(two_threads):
         return models.LinearRegression.loss_and_grad(model, params, X, y)
 
     model.loss_and_grad = loss_and_grad
-    stability.gd_sweep(model, X, y, [0.01, 0.1], steps=3)
+    labs.learning_rate.divergence_threshold(model, (X, y), low=1e-3, high=10.0, n=5, rounds=1, steps=20)
     assert seen and all(s == [1] for s in seen)
     assert blas_threads() == [2]
 

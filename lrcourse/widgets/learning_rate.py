@@ -4,7 +4,7 @@
 :math:`f(x, y) = \\tfrac12 (a x^2 + b y^2)` (:func:`lrcourse.objectives.quadratic`)
 and shows, for the rate on the slider, three views of the same run: the path on
 the contours, the loss per step, and the step factors :math:`1 - \\eta a` and
-:math:`1 - \\eta b` (:func:`lrcourse.stability.step_factors`) against the rate,
+:math:`1 - \\eta b` (:func:`lrcourse.labs.learning_rate.step_factors`) against the rate,
 with :math:`1/L` and the stability limit :math:`2/L` marked. The slider is linear
 with a fine step, so the limit can be found to two digits.
 """
@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
 from lrcourse import _validate as check
-from lrcourse import objectives, optimizers, stability
+from lrcourse import labs, objectives, optimizers
 from lrcourse.plotting import PALETTE
 from lrcourse.widgets.core import Explorer, FloatSlider
 
@@ -29,7 +29,7 @@ def run_status(losses, diverged_at):
 
     ``"diverged (step k)"`` if it exploded, ``"diverging: loss grows"`` if
     the last loss is above the loss half-way (the test of
-    :func:`lrcourse.stability.gd_sweep`), otherwise ``"converging"``.
+    :func:`lrcourse.labs.learning_rate.diverging`), otherwise ``"converging"``.
     """
     losses = np.asarray(losses, dtype=np.float64)
     if diverged_at >= 0:
@@ -59,13 +59,13 @@ def stability_explorer(
     steps = check.check_int("steps", steps, 2, 2000)
     low, high = (float(v) for v in lr_range)
     L = max(a, b)
-    limit = stability.stability_limit(np.diag([a, b]))
+    limit = labs.learning_rate.stability_limit(np.diag([a, b]))
 
     # everything that does not depend on the slider, computed once
     X, Y, Z = bowl.grid(120)
     levels = np.geomspace(max(Z.min(), 1e-3), Z.max(), 14)
     etas = np.linspace(0.0, high, 300)
-    factor_curves = stability.step_factors(etas[:, None], np.array([a, b]))
+    factor_curves = labs.learning_rate.step_factors(etas[:, None], np.array([a, b]))
     step_axis = np.arange(steps + 1)
     colors = {"x": PALETTE["blue"], "y": PALETTE["vermillion"], "path": PALETTE["vermillion"]}
 
@@ -138,10 +138,10 @@ def stability_explorer(
         status = run_status(run.losses, int(run.diverged_at))
         state["status"].set_text(status)  # short: every glyph is redrawn at each move
         state["status"].get_bbox_patch().set_facecolor("#f6d5c3" if status != "converging" else "w")
-        fx, fy = stability.step_factors(lr, np.array([a, b]))
+        fx, fy = labs.learning_rate.step_factors(lr, np.array([a, b]))
         state["now"].set_xdata([lr, lr])
         state["dots"].set_data([lr, lr], [fx, fy])
-        state["info"].set_text(f"steep direction: {stability.regime(lr, L)}")
+        state["info"].set_text(f"steep direction: {labs.learning_rate.regime(lr, L)}")
 
     control = FloatSlider("lr", low, high, lr, step=lr_step, description="learning rate")
     return Explorer(draw, [control], figsize=(9.0, 3.0), title="The stability limit on a quadratic bowl")
