@@ -134,7 +134,7 @@ def test_minibatch_error_stubs_are_not_yet_solved(stub, capsys):
 
 def test_the_reference_matches_the_package_formula():
     from lrcourse.checks.batch_size import _ref_minibatch_error
-    from lrcourse.gradient_noise import expected_squared_error
+    from lrcourse.labs.batch_size import expected_squared_error
 
     for n, b in [(10, 1), (10, 4), (10, 10), (1079, 64)]:
         assert _ref_minibatch_error(3.0, n, b) == pytest.approx(expected_squared_error(3.0, n, b))

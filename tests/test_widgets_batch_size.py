@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lrcourse import data, widgets
-from lrcourse.batching import LineSGD
+from lrcourse.labs.batch_size import LineSGD
 from lrcourse.widgets.batch_size import ChoiceSlider
 
 matplotlib.use("Agg")
@@ -60,7 +60,7 @@ def test_the_controls(explorer):
 @pytest.mark.parametrize("b", [1, 8, 200])
 def test_the_path_and_curves_are_the_precomputed_run(explorer, line_data, b):
     state = _state(explorer, batch_size=b, lr=0.05)
-    line = LineSGD(*line_data, [b], epochs=3, seed=0)
+    line = LineSGD(*line_data, epochs=3, seed=0)
     path, batch_loss, full_loss, diverged_at = line.run(b, 0.05)
     xs, ys = state["path"].get_data()
     np.testing.assert_allclose(np.column_stack([xs, ys]), path)

@@ -4,9 +4,9 @@
 :math:`\\hat y = w x + b`: on the left its path over the loss landscape
 :math:`L(w, b)`, on the right the loss of every update against the epochs. The
 batch size moves on a slider of powers of two (:class:`ChoiceSlider`), the
-learning rate on a log slider. Every minibatch's statistics are computed when
-the explorer is built (:class:`lrcourse.batching.LineSGD`), so a slider move
-only replays a few hundred affine updates.
+learning rate on a log slider. A slider move trains the line again
+(:class:`lrcourse.labs.batch_size.LineSGD`, through :func:`lrcourse.training.fit`);
+the loss landscape is computed once, when the explorer is built.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrcourse import _validate as check
-from lrcourse.batching import LineSGD
+from lrcourse.labs.batch_size import LineSGD
 from lrcourse.plotting import PALETTE
 from lrcourse.widgets.core import Control, Explorer, LogSlider, diverged_badge
 
@@ -81,7 +81,7 @@ def batch_size_explorer(
     start=(0.0, 0.0),
     bounds=((-2.0, 1.5), (-0.5, 3.0)),
     seed=0,
-    explode=1e6,
+    divergence_factor=1e6,
     title=None,
 ):
     """Minibatch SGD on a line ``y ≈ w x + b`` with sliders for the batch size and the learning rate.
@@ -90,7 +90,8 @@ def batch_size_explorer(
     of ``epochs`` epochs of minibatch SGD from ``start``. Right: the loss of each
     update's minibatch (thin) and of all the data (thick) against the epochs, so
     runs with different numbers of updates per epoch line up. ``batch_sizes``
-    (default :func:`powers_of_two` of ``len(y)``) are the slider's stops.
+    (default :func:`powers_of_two` of ``len(y)``) are the slider's stops. A run
+    diverges by the rule of :func:`lrcourse.training.fit` with ``divergence_factor``.
     """
     x = np.ravel(check.as_float_array("x", x))
     y = np.ravel(check.as_float_array("y", y))
@@ -100,7 +101,7 @@ def batch_size_explorer(
         if batch_sizes is None
         else [check.check_int("batch_sizes", int(b), 1, n) for b in batch_sizes]
     )
-    line = LineSGD(x, y, sizes, epochs=epochs, seed=seed)
+    line = LineSGD(x, y, epochs=epochs, seed=seed)
     W, B, L = line.grid(bounds, n=120)  # computed once
     levels = np.geomspace(line.min_loss * 1.02, float(L.max()), 16)
     start = tuple(float(v) for v in start)
@@ -150,7 +151,9 @@ def batch_size_explorer(
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
             state["bad"] = diverged_badge(ax_loss, PALETTE["vermillion"])
-        path, batch_loss, full_loss, diverged_at = line.run(batch_size, lr, start=start, explode=explode)
+        path, batch_loss, full_loss, diverged_at = line.run(
+            batch_size, lr, start=start, divergence_factor=divergence_factor
+        )
         per_epoch = line.updates_per_epoch(batch_size)
         t = np.arange(len(full_loss)) / per_epoch
         state["path"].set_data(path[:, 0], path[:, 1])
