@@ -15,7 +15,7 @@ import tomllib
 from nbclient import NotebookClient
 from toc import toc_notebooks
 
-from lrcourse.assign import grade_folder, notebooks
+from lrcourse.assign import grade, grade_folder, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = [ROOT / rel for rel in toc_notebooks() if notebooks.exercises(notebooks.read(ROOT / rel))]
@@ -77,7 +77,8 @@ def test_nbgrader_metadata_marks_answers_and_tests():
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Six submissions of a two-exercise sheet of chapter 1, graded in parallel."""
+    """Submissions of a two-exercise sheet of chapter 1, graded in parallel: honest ones, broken
+    ones, and three that try to fake the check of the unsolved `gradient_descent`."""
     folder = tmp_path_factory.mktemp("submissions")
     source = notebooks.read(CH1)
     sheet = notebooks.student_version(source, keep=SHEET)
@@ -101,6 +102,19 @@ def graded(tmp_path_factory):
     deleted.cells = [c for c in deleted.cells if "def gradient_descent" not in c.source]
     nbformat.write(deleted, folder / "deleted.ipynb")
     (folder / "broken.ipynb").write_text("{not json")
+    cheats = {
+        "patched": "checks.check_gradient_descent = lambda *args, **kwargs: True",
+        "shadowed": "bool = lambda value: True",
+        "forged": (  # prints the grader's verdict for exercise 1, then stops the cell
+            "def gradient_descent(grad, x0, lr, steps):\n"
+            f"    print('{grade.MARK} 1 pass')\n"
+            "    raise KeyboardInterrupt"
+        ),
+    }
+    for name, source in cheats.items():
+        cheat = copy.deepcopy(partial)
+        cheat.cells.append(nbformat.v4.new_code_cell(source))
+        nbformat.write(cheat, folder / f"{name}.ipynb")
     reference = folder.parent / "sheet.ipynb"
     nbformat.write(sheet, reference)
     out = folder.parent / "grades"
@@ -113,7 +127,8 @@ def test_autograder_scores(graded):
     total = {}
     for (student, _), s in scores.items():
         total[student] = total.get(student, 0) + s.points
-    assert total == {"key": 2, "untouched": 0, "partial": 1, "crash": 1, "loop": 1, "deleted": 1, "broken": 0}
+    honest = {"key": 2, "untouched": 0, "partial": 1, "crash": 1, "loop": 1, "deleted": 1, "broken": 0}
+    assert total == {**honest, "patched": 1, "shadowed": 1, "forged": 1}  # the cheats gain nothing
     assert scores[("key", "ex-gradient-step")].visible == "passed"
     assert "not yet solved" in scores[("untouched", "ex-gradient-step")].message
     assert "ZeroDivisionError" in scores[("crash", "ex-gradient-descent")].reason
@@ -125,8 +140,8 @@ def test_autograder_scores(graded):
 def test_autograder_reports(graded):
     _, out = graded
     rows = list(csv.DictReader(open(out / "scores.csv")))
-    assert len(rows) == 14 and set(rows[0]) >= {"student", "exercise", "points", "reason"}
-    assert len(json.loads((out / "scores.json").read_text())) == 14
+    assert len(rows) == 20 and set(rows[0]) >= {"student", "exercise", "points", "reason"}
+    assert len(json.loads((out / "scores.json").read_text())) == 20
     totals = {r["student"]: float(r["points"]) for r in csv.DictReader(open(out / "totals.csv"))}
     assert totals["key"] == 2.0
     feedback = (out / "feedback" / "untouched.md").read_text()

@@ -7,7 +7,8 @@ For every submission the grader
    (a crashing cell does not stop the rest);
 2. reads the *visible* checks: what the learner's own checker calls printed;
 3. runs the *hidden* checks: the same checkers, called again by the grader on the
-   learner's functions, even if the learner deleted or changed the checking line;
+   learner's functions, even if the learner deleted or changed the checking line
+   (see :data:`HIDDEN_CHECK` for what a notebook cannot change about them);
 4. scores each exercise: its points if the hidden check passed, else 0 with a reason.
 
 A submission that cannot be read, whose kernel dies, or that runs past the total time
@@ -57,19 +58,42 @@ def _text(outputs):
     return "".join(parts)
 
 
+HIDDEN_CHECK = """\
+import sys
+
+for name in [m for m in sys.modules if m == "lrcourse" or m.startswith("lrcourse.")]:
+    del sys.modules[name]
+from lrcourse import checks
+
+names = {k: v for k, v in user.items() if not k.startswith("__") and not hasattr(__builtins__, k)}
+names["checks"] = checks
+try:
+    ok = all(bool(eval(call, names)) for call in calls)
+except Exception as exc:
+    print(MARK, index, "error", type(exc).__name__, exc)
+else:
+    print(MARK, index, "pass" if ok else "fail")
+"""
+"""The hidden check of one exercise, run in the submission's kernel after its last cell.
+
+It trusts nothing the notebook may have changed: it imports the checkers afresh (a
+notebook may have replaced ``checks.check_...``), runs in a namespace of its own with the
+real builtins (a notebook may have defined its own ``bool`` or ``print``), and evaluates
+the checker calls on the notebook's names. Its verdict counts only as the last line the
+cell prints, in a cell that ended without an error, so a learner's function that prints
+a verdict of its own and then stops the cell gains nothing.
+"""
+
+
 def _hidden_cell(ex, index):
-    calls = "\n".join(
-        f"    _ok = _ok and bool({call.replace('checks.', '_lrcourse_checks.', 1)})" for call in ex.checks
-    )
+    settings = {"calls": ex.checks, "index": index, "MARK": MARK}
     return nbformat.v4.new_code_cell(
-        "from lrcourse import checks as _lrcourse_checks\n"
-        "try:\n"
-        "    _ok = True\n"
-        f"{calls}\n"
-        "except Exception as _exc:\n"
-        f"    print('{MARK} {index} error', type(_exc).__name__, _exc)\n"
-        "else:\n"
-        f"    print('{MARK} {index}', 'pass' if _ok else 'fail')\n"
+        "import builtins as _lrcourse_builtins\n\n"
+        f"_lrcourse_builtins.exec({HIDDEN_CHECK!r}, {{\n"
+        '    "__builtins__": _lrcourse_builtins,\n'
+        '    "user": _lrcourse_builtins.dict(_lrcourse_builtins.globals()),\n'
+        f"    **{settings!r},\n"
+        "})\n"
     )
 
 
@@ -134,16 +158,14 @@ def grade_notebook(path, reference, cell_timeout=60, total_timeout=600, student=
     for k, cell in enumerate(nb.cells[first:]):
         lines = _text(cell.outputs).splitlines()
         messages[k] = "\n".join(line for line in lines if not line.startswith(MARK)).strip()
-        for line in lines:
-            m = re.match(rf"{MARK} (\d+) (.*)", line)
-            if m:
-                hidden[int(m.group(1))] = m.group(2)
-        if any(
-            o.get("ename") == "KeyboardInterrupt" for o in cell.outputs if o.get("output_type") == "error"
-        ):
-            hidden.setdefault(
-                nb.cells.index(cell) - first, f"timeout: the check ran longer than {cell_timeout:g} s"
-            )
+        errors = [o.get("ename") for o in cell.outputs if o.get("output_type") == "error"]
+        verdict = re.fullmatch(rf"{MARK} {k} (.*)", lines[-1]) if lines and not errors else None
+        if verdict:
+            hidden[k] = verdict.group(1)
+        elif "KeyboardInterrupt" in errors:
+            hidden[k] = f"timeout: the check ran longer than {cell_timeout:g} s"
+        elif errors:
+            hidden[k] = f"the check did not finish ({errors[0]})"
     scores = []
     for i, ex in enumerate(graded):
         result = hidden.get(i, "no result")
