@@ -168,14 +168,16 @@ def tuned(history, lr, metric="val_accuracy", epoch=None):
         raise ValueError(
             f"lr must hold the {history.sweep_shape[-1]} rates of the sweep, got shape {lr.shape}"
         )
-    done = history.eval_updates[:, :, 0, 0] / history.updates_per_epoch[:, 0, 0]  # (evaluation, batch size)
-    evaluated = [int(e) for e in done[:, 0]]
+    # every batch size is evaluated after the same epochs: read them off the first one
+    evaluated = history.eval_updates[:, 0, 0, 0] / history.updates_per_epoch[0, 0, 0]
     if epoch is None:
         k = len(evaluated) - 1
-    elif epoch in evaluated:
-        k = evaluated.index(epoch)
+    elif np.any(evaluated == epoch):
+        k = int(np.flatnonzero(evaluated == epoch)[0])
     else:
-        raise ValueError(f"epoch {epoch!r} was not evaluated; the sweep evaluated epochs {tuple(evaluated)}")
+        raise ValueError(
+            f"epoch {epoch!r} was not evaluated; the sweep evaluated after epochs {evaluated.tolist()}"
+        )
     finite = np.isfinite(history.train_loss[k])  # a run that failed at this evaluation counts as diverged
     if history.val_loss is not None:
         finite &= np.isfinite(history.val_loss[k])
@@ -188,7 +190,7 @@ def tuned(history, lr, metric="val_accuracy", epoch=None):
     return Tuned(
         batch_sizes=history.batch_size[:, 0, 0],
         metric=metric,
-        epoch=evaluated[k],
+        epoch=int(evaluated[k]) if float(evaluated[k]).is_integer() else float(evaluated[k]),
         best_index=best,
         best_lr=lr[best],
         value=mean[rows, best],
