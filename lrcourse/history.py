@@ -206,7 +206,7 @@ class Recorder:
         k = int(np.searchsorted(self.eval_updates, t))
         for key, value in metrics.items():
             if value is not None:
-                self.metrics[key][k] = np.where(self.training, value, np.nan)
+                self.metrics[key][k] = value if self.everyone else np.where(self.training, value, np.nan)
         self.n_evals += self.training
         finite = np.isfinite(metrics["train_loss"])
         if metrics["val_loss"] is not None:

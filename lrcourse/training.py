@@ -418,7 +418,9 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
         for epoch in range(setup.epochs):
             if rates.plateau is not None:
                 opt = rates.build(rates.plateau.lr)
-            rec.epoch_lr[epoch] = np.where(rec.training, _lr_of(opt, t), np.nan)
+            rec.epoch_lr[epoch] = (
+                _lr_of(opt, t) if rec.everyone else np.where(rec.training, _lr_of(opt, t), np.nan)
+            )
             for rows in minibatches(len(y), setup.batch_size, rng, setup.shuffle, setup.drop_last):
                 loss, grads = model.loss_and_grad(params, X[rows], y[rows])
                 rec.update(t, loss, _lr_of(opt, t), limit)
@@ -445,7 +447,8 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
                 continue  # not evaluated after every epoch: no early stopping, no plateau
             monitored = np.where(rec.training, metrics[rec.monitor], np.nan)
             stop = rec.training & tracker.update(epoch + 1, np.where(rec.training, monitored, np.inf))
-            best = _where(rec.training & (tracker.best_epoch == epoch + 1), params, best)
+            if setup.patience is not None:  # the best parameters are returned only with early stopping
+                best = _where(rec.training & (tracker.best_epoch == epoch + 1), params, best)
             if rates.plateau is not None:
                 rates.plateau.step(monitored)
             if bar is not None:
@@ -456,7 +459,8 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
                     epoch + 1, params, {**logs, "epoch": epoch + 1, "lr": float(rec.epoch_lr[epoch])}
                 ):
                     rec.stop(rec.training, "callback")
-            rec.stop(stop, "early stopping")
+            if np.any(stop):
+                rec.stop(stop, "early stopping")
             if not rec.anyone:
                 break
     if bar is not None:
