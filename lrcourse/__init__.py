@@ -33,8 +33,8 @@ The experiments of the chapters (each computes; the figures are drawn elsewhere)
   measured against each other, and the textbook forms of their update rules.
 - :mod:`lrcourse.labs.early_stopping` (chapter 7): early stopping replayed on recorded
   validation curves, scored against the best epoch in hindsight.
-- :mod:`lrcourse.tuning`, :mod:`lrcourse.layerwise`, :mod:`lrcourse.games` (chapter 8): the
-  tuning recipe and its grid, layer-wise rates, two players with two rates.
+- :mod:`lrcourse.labs.tuning`, :mod:`lrcourse.labs.layerwise`, :mod:`lrcourse.labs.games`
+  (chapter 8): the tuning recipe and its grid, layer-wise rates, two players with two rates.
 
 Around them:
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from lrcourse import data, labs, models, tuning
+from lrcourse import data, labs, models
 
 
 def blas_threads():
@@ -65,7 +65,7 @@ def test_products_on_two_threads_agree_with_those_on_one_to_round_off(two_thread
 
 
 def test_a_recipe_step_runs_on_one_thread(two_threads):
-    recipe = tuning.Recipe()
+    recipe = labs.tuning.Recipe()
     with recipe.step("1. baseline"):
         inside = blas_threads()
     assert inside == [1] and blas_threads() == [2]
@@ -90,7 +90,7 @@ CHILD = """
 import json
 import numpy
 from threadpoolctl import threadpool_info, threadpool_limits
-from lrcourse import tuning
+from lrcourse.labs import tuning
 
 def count():
     return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]

@@ -10,7 +10,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lrcourse import data, models, tuning, widgets  # noqa: E402
+from lrcourse import data, models, widgets  # noqa: E402
+from lrcourse.labs import tuning  # noqa: E402
+from lrcourse.optimizers import sgd  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,8 @@ def grid():
     parts, _ = data.standardize(data.train_val_test_split(X, y, seed=0))
     split = data.Split(parts.X_train[:300], parts.y_train[:300], parts.X_val[:120], parts.y_val[:120])
     model = models.MLP(64, hidden=(16,), n_classes=10)
-    return tuning.sweep_recipes(model, split, np.array([0.03, 0.3, 1.0, 40.0]), (0, 1), (32, 64), 4)
+    lrs = np.array([0.03, 0.3, 1.0, 40.0])
+    return tuning.sweep_recipes(model, split, sgd, 4, (32, 64), lr=lrs, warmups=(0, 1))
 
 
 @pytest.fixture(scope="module")

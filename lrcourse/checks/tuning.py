@@ -2,7 +2,7 @@ r"""Checkers for the chapter on the tuning recipe.
 
 - :func:`check_layer_rates`: ``layer_rates(base_lr, decay, n_layers)`` returns the
   layer-wise rates :math:`\eta_l = \eta_{\text{base}}\, d^{\,L-l}`, first layer first
-  (the reference is :func:`lrcourse.layerwise.layer_decay`).
+  (the reference is :func:`lrcourse.labs.layerwise.layer_decay`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrcourse.checks.core import Case, check_function
-from lrcourse.layerwise import layer_decay
+from lrcourse.labs.layerwise import layer_decay
 
 __all__ = ["check_layer_rates"]
 

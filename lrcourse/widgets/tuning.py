@@ -1,7 +1,7 @@
 """The recipe dashboard: peak rate, warmup and batch size against precomputed training curves.
 
-:func:`recipe_explorer` shows a :class:`lrcourse.tuning.RecipeGrid` (every recipe
-of a grid trained once, :func:`lrcourse.tuning.sweep_recipes`). A slider move only
+:func:`recipe_explorer` shows a :class:`lrcourse.labs.tuning.RecipeGrid` (every recipe
+of a grid trained once, :func:`lrcourse.labs.tuning.sweep_recipes`). A slider move only
 looks up curves that are already there and redraws them, so it costs a few
 milliseconds. Left: the schedule the sliders describe (warmup, then cosine).
 Middle: the validation accuracy of that recipe per epoch, among the other peak
@@ -19,8 +19,8 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import PercentFormatter
 
 from lrcourse import _validate as check
+from lrcourse.labs.tuning import RecipeGrid, epochs_to_reach, warmup_cosine
 from lrcourse.plotting import PALETTE, STYLE
-from lrcourse.tuning import RecipeGrid, epochs_to_reach, warmup_cosine
 from lrcourse.widgets.batch_size import ChoiceSlider
 from lrcourse.widgets.core import Explorer
 
@@ -55,14 +55,14 @@ class RateChoice(ChoiceSlider):
 def recipe_explorer(grid, *, lr=None, warmup=None, batch_size=None, baseline=None, target=0.95, title=None):
     """Sliders for the peak rate, the warmup (epochs) and the batch size over a recipe grid.
 
-    ``grid`` is a :class:`lrcourse.tuning.RecipeGrid`. ``lr``, ``warmup`` and
+    ``grid`` is a :class:`lrcourse.labs.tuning.RecipeGrid`. ``lr``, ``warmup`` and
     ``batch_size`` are the starting values (default: the grid's best recipe);
     ``baseline`` is ``(label, val_accuracy_per_epoch)``, a curve drawn for
     comparison (say, the defaults); ``target`` the validation accuracy whose first
     epoch is marked. Everything is precomputed: a move is a lookup and a redraw.
     """
     if not isinstance(grid, RecipeGrid):
-        raise ValueError(f"grid must be a lrcourse.tuning.RecipeGrid, got {type(grid).__name__}")
+        raise ValueError(f"grid must be a lrcourse.labs.tuning.RecipeGrid, got {type(grid).__name__}")
     target = float(check.check_range("target", target, 0.0, 1.0))
     best_lr, best_w, best_b = grid.best()
     rates = [float(v) for v in grid.lrs]

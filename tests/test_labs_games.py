@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lrcourse import games
+from lrcourse.labs import games
 
 
 def test_play_follows_the_update_matrix():

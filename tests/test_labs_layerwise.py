@@ -7,7 +7,8 @@ import functools
 import numpy as np
 import pytest
 
-from lrcourse import data, layerwise, lr_finder, models, training
+from lrcourse import data, lr_finder, models, training
+from lrcourse.labs import layerwise
 from lrcourse.optimizers import adam, apply_updates, sgd
 
 

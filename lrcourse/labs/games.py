@@ -26,7 +26,7 @@ if :math:`\rho < 1`, circle it forever if :math:`\rho = 1`, and fly off if
 :math:`\rho > 1` (:func:`regime`).
 
 :func:`play` runs the game with two SGD optimizers joined by
-:func:`lrcourse.layerwise.partition`, any number of rate pairs at once.
+:func:`lrcourse.labs.layerwise.partition`, any number of rate pairs at once.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrcourse import _validate as check
-from lrcourse.layerwise import partition
+from lrcourse.labs.layerwise import partition
 from lrcourse.optimizers import apply_updates, sgd
 
 __all__ = ["REGIMES", "gradients", "play", "regime", "spectral_radius", "update_matrix", "value"]
@@ -74,7 +74,7 @@ def play(lr_g, lr_d, steps, start=(1.0, 1.0), gamma=0.0, alternating=False):
     ``lr_g`` (generator, descends on :math:`f`) and ``lr_d`` (discriminator, ascends)
     may be arrays; they broadcast to the sweep shape, one game per pair. The
     discriminator's ascent is SGD on :math:`-f`. Simultaneous updates use one
-    optimizer per player joined by :func:`lrcourse.layerwise.partition` (the two
+    optimizer per player joined by :func:`lrcourse.labs.layerwise.partition` (the two
     rates of one optimizer); ``alternating=True`` steps the discriminator first and
     the generator at the new :math:`y`, as GAN training loops usually do.
     Coordinates that overflow become ``inf``/``nan`` (no warning).

@@ -6,7 +6,7 @@ are split into named **groups** and each group gets its own optimizer:
 
 ::
 
-    from lrcourse import layerwise
+    from lrcourse.labs import layerwise
     from lrcourse.optimizers import sgd
 
     opt = layerwise.partition(
@@ -38,7 +38,7 @@ A scheduler then multiplies every group's own base rate by the same factor, whic
 is what :func:`scaled` does. A GAN's generator and discriminator usually get two
 separate optimizers instead (``opt_g = Adam(G.parameters(), lr=1e-4)``,
 ``opt_d = Adam(D.parameters(), lr=4e-4)``); :func:`partition` covers that case
-too, when both players are updated at the same time (see :mod:`lrcourse.games`).
+too, when both players are updated at the same time (see :mod:`lrcourse.labs.games`).
 """
 
 from __future__ import annotations
