@@ -81,7 +81,7 @@ def _short(value):
 
 # ----------------------------------------------------------------- hyperparameters
 #
-# The tools every optimizer here is built with (and those of lrcourse.textbook_optimizers):
+# The tools every optimizer here is built with (and those of lrcourse.labs.textbook_optimizers):
 # check each hyperparameter with hyperparameter(), give them common sweep axes with
 # with_sweep_axes(); in update(), read each at the step with value_at() and line it up
 # with a parameter with align().
@@ -210,6 +210,7 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
                 f"got momentum={_short(momentum)}, dampening={_short(dampening)}"
             )
     uses_momentum = callable(hp["momentum"]) or np.any(np.asarray(hp["momentum"]) != 0)
+    decays = callable(hp["weight_decay"]) or np.any(np.asarray(hp["weight_decay"]) != 0)
 
     def init(params):
         state = {"step": 0}
@@ -224,7 +225,7 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         )
 
         def leaf(g, p, buf=None):
-            if np.any(wd_t):
+            if decays and np.any(wd_t):  # (decays: checked once, not per step)
                 g = g + align(wd_t, p) * p
             if buf is None:
                 return -align(lr_t, p) * g, None
@@ -274,6 +275,8 @@ def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0
         }
     )
 
+    decays = callable(hp["weight_decay"]) or np.any(np.asarray(hp["weight_decay"]) != 0)
+
     def init(params):
         g0 = value_at(hp["initial_accumulator_value"], 0)
         return {
@@ -286,7 +289,7 @@ def adagrad(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0
         lr_t, decay_t, wd_t, eps_t = (value_at(hp[k], t) for k in ("lr", "lr_decay", "weight_decay", "eps"))
 
         def leaf(g, p, acc):
-            if np.any(wd_t):
+            if decays and np.any(wd_t):  # (decays: checked once, not per step)
                 g = g + align(wd_t, p) * p
             clr = align(lr_t, p) / (1 + t * align(decay_t, p))
             acc = acc + g * g
@@ -325,6 +328,7 @@ def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, cente
         }
     )
     uses_momentum = callable(hp["momentum"]) or np.any(np.asarray(hp["momentum"]) != 0)
+    decays = callable(hp["weight_decay"]) or np.any(np.asarray(hp["weight_decay"]) != 0)
 
     def init(params):
         state = {"step": 0, "square_avg": tree_zeros_like(params)}
@@ -342,7 +346,7 @@ def rmsprop(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, cente
         missing = tree_map(lambda g: None, grads)
 
         def leaf(g, p, sq, gavg, buf):
-            if np.any(wd_t):
+            if decays and np.any(wd_t):  # (decays: checked once, not per step)
                 g = g + align(wd_t, p) * p
             a = align(alpha_t, p)
             sq = a * sq + (1 - a) * (g * g)
