@@ -422,7 +422,8 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
                 _lr_of(opt, t) if rec.everyone else np.where(rec.training, _lr_of(opt, t), np.nan)
             )
             for rows in minibatches(len(y), setup.batch_size, rng, setup.shuffle, setup.drop_last):
-                loss, grads = model.loss_and_grad(params, X[rows], y[rows])
+                whole = not setup.shuffle and len(rows) == len(y)  # all rows in order: no copy
+                loss, grads = model.loss_and_grad(params, *((X, y) if whole else (X[rows], y[rows])))
                 rec.update(t, loss, _lr_of(opt, t), limit)
                 if not rec.anyone:
                     break
