@@ -35,6 +35,13 @@ every checker the same list as ``record``; each appends a :class:`CheckResult`
 
 To grade a class, :mod:`lrcourse.assign` runs each submission and calls the
 checkers itself.
+
+A checker module builds on the tools of :mod:`lrcourse.checks.core`:
+:func:`~lrcourse.checks.core.check_function`, and for a checker written by hand
+:func:`~lrcourse.checks.core.report` (run, print, record),
+:func:`~lrcourse.checks.core.format_message` and :func:`~lrcourse.checks.core.wrap`
+(the text), :func:`~lrcourse.checks.core.is_stub` (an unsolved exercise) and
+:func:`~lrcourse.checks.core.compare_values` (numbers against the reference).
 """
 
 # The machinery, then one module of checkers per topic.

@@ -24,8 +24,11 @@ class CheckResult:
     message: str = field(default="", repr=False)
 
 
-def _report(name, run, quiet, record):
+def report(name, run, quiet, record):
     """Run one check and hand its outcome to the learner: the one place every checker ends.
+
+    :func:`check_function` ends here, and so does a checker written by hand (one that
+    checks a prediction rather than a function, as in :mod:`lrcourse.checks.epochs`).
 
     ``run()`` returns ``(passed, message)``; if it raises, that is a bug in the checker,
     said as such (a checker never raises). The message is printed unless ``quiet``,
@@ -36,7 +39,7 @@ def _report(name, run, quiet, record):
         passed, message = run()
     except Exception as exc:  # a bug in the checker: say so, never raise
         passed = False
-        message = _message(f"✘ {name}: the checker itself failed ({type(exc).__name__}: {exc}).")
+        message = format_message(f"✘ {name}: the checker itself failed ({type(exc).__name__}: {exc}).")
     if not quiet:
         print(message)
     if record is not None:
@@ -87,7 +90,8 @@ def _describe_args(args, kwargs, names=None):
     return "\n".join(parts)
 
 
-def _is_stub_value(value):
+def is_stub(value):
+    """Whether ``value`` is what an unsolved exercise holds: ``None`` or ``...``."""
     return value is None or value is Ellipsis
 
 
@@ -166,13 +170,13 @@ def check_function(
     name = name or getattr(reference_fn, "__name__", "exercise")
 
     def run():
-        if _is_stub_value(learner_fn):
-            return False, _message(
+        if is_stub(learner_fn):
+            return False, format_message(
                 f"○ {name}: not yet solved.",
                 "There is no function to check yet: define it in the cell above, then run this check.",
             )
         if not callable(learner_fn):
-            return False, _message(
+            return False, format_message(
                 f"✘ {name}: expected a function, got {type(learner_fn).__name__} {_show(learner_fn, 60)}.",
                 "Pass the function itself, without calling it (no parentheses).",
             )
@@ -189,7 +193,7 @@ def check_function(
                 return False, failure
             changed = _changed_inputs(case, args, kwargs, arg_names)
             if changed:
-                return False, _message(
+                return False, format_message(
                     f"✘ {name} changed its input {changed} in place, on the input",
                     shown,
                     "Hint: build and return a new array (e.g. `x - lr * grad`) instead of updating "
@@ -197,14 +201,16 @@ def check_function(
                 )
             try:
                 problem = (
-                    compare(got, expected) if compare is not None else _compare(got, expected, rtol, atol)
+                    compare(got, expected)
+                    if compare is not None
+                    else compare_values(got, expected, rtol, atol)
                 )
             except Exception as exc:
                 problem = f"its result could not be compared ({type(exc).__name__}: {exc})"
             if problem:
                 label = f" ({case.label})" if case.label else ""
                 extra = _match_mistake(mistakes, case, got, rtol, atol) or hint
-                return False, _message(
+                return False, format_message(
                     f"✘ {name}: {problem}",
                     f"on input {i + 1}{label}:",
                     f"{shown}\nexpected: {_show(expected)}\ngot:      {_show(got)}",
@@ -212,9 +218,9 @@ def check_function(
                 )
         n_rand = len(inputs) - len(cases)
         detail = f"{len(cases)} fixed" + (f" and {n_rand} random" if n_rand else "") + " inputs"
-        return True, _message(f"✔ {name}: correct on all {len(inputs)} checks ({detail}).")
+        return True, format_message(f"✔ {name}: correct on all {len(inputs)} checks ({detail}).")
 
-    return _report(name, run, quiet, record)
+    return report(name, run, quiet, record)
 
 
 def _call(learner_fn, args, kwargs, name, shown):
@@ -222,21 +228,21 @@ def _call(learner_fn, args, kwargs, name, shown):
     try:
         got = learner_fn(*args, **kwargs)
     except NotImplementedError:
-        return None, _message(
+        return None, format_message(
             f"○ {name}: not yet solved.",
             "The function still raises NotImplementedError: replace that line with your code, "
             "run the cell, then run this check again.",
         )
     except Exception as exc:
-        return None, _message(
+        return None, format_message(
             f"✘ {name} raised {type(exc).__name__}: {exc}",
             "on the input",
             shown,
             "Hint: run your function on this input in a new cell to see where it fails.",
         )
-    if _is_stub_value(got):
+    if is_stub(got):
         what = "None" if got is None else "... (Ellipsis)"
-        return None, _message(
+        return None, format_message(
             f"○ {name}: not yet solved.",
             f"The function returned {what}. Write its body and make sure it ends with a `return` statement.",
         )
@@ -246,9 +252,9 @@ def _call(learner_fn, args, kwargs, name, shown):
 WIDTH = 58
 
 
-def _wrap(text, indent="  ", first=""):
+def wrap(text, indent="  ", first=""):
     """Fill ``text`` to :data:`WIDTH` columns: the first line starts with ``first``, the others
-    with ``indent`` (so that messages fit a page)."""
+    with ``indent`` (so that messages fit a page). Words are never split."""
     return textwrap.fill(
         text,
         WIDTH,
@@ -259,11 +265,16 @@ def _wrap(text, indent="  ", first=""):
     )
 
 
-def _message(head, *body):
-    """A wrapped headline, then paragraphs (wrapped) or blocks (kept as they are: indented or multi-line)."""
-    lines = [_wrap(head)]
+def format_message(head, *body):
+    """The text a checker prints: a headline, then one line or block per part of ``body``.
+
+    The headline and every one-line part are wrapped with :func:`wrap`; a part that is
+    indented or spans several lines (an input, an expected and a got value) is kept as
+    it is.
+    """
+    lines = [wrap(head)]
     for part in body:
-        lines.append(part if "\n" in part or part.startswith("  ") else _wrap(part, indent=""))
+        lines.append(part if "\n" in part or part.startswith("  ") else wrap(part, indent=""))
     return "\n".join(lines)
 
 
@@ -286,8 +297,14 @@ def _same(a, b):
     )
 
 
-def _compare(got, expected, rtol, atol):
-    """``None`` if ``got`` matches ``expected``, else a sentence saying what differs."""
+def compare_values(got, expected, rtol, atol):
+    """``None`` if ``got`` matches ``expected``, else a sentence saying what differs.
+
+    ``got`` must be a number or an array of numbers of the shape of ``expected``,
+    finite where ``expected`` is, and equal to it within ``rtol`` and ``atol``
+    (:func:`numpy.allclose`, NaN equal to NaN). The default comparison of
+    :func:`check_function`.
+    """
     exp = np.asarray(expected)
     try:
         arr = np.asarray(got, dtype=np.float64)
@@ -307,7 +324,7 @@ def _match_mistake(mistakes, case, got, rtol, atol):
     for wrong_fn, message in mistakes:
         try:
             wrong = wrong_fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
-            if _compare(got, wrong, rtol, atol) is None:
+            if compare_values(got, wrong, rtol, atol) is None:
                 return message
         except Exception:
             continue

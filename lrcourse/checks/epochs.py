@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrcourse.checks.core import Case, _is_stub_value, _message, _report, _wrap, check_function
+from lrcourse.checks.core import Case, check_function, format_message, is_stub, report, wrap
 from lrcourse.labs.epochs import evidence_lines
 
 __all__ = ["check_curve_labels", "check_is_overfitting"]
@@ -237,39 +237,41 @@ def check_curve_labels(labels, curves, quiet=False, record=None):
     with :func:`~lrcourse.diagnosis.diagnose`; a wrong one is explained with the
     numbers the rule decided on and the setting of that run.
     """
-    return _report("curve_labels", lambda: _check_labels(labels, curves), quiet, record)
+    return report("curve_labels", lambda: _check_labels(labels, curves), quiet, record)
 
 
 def _check_labels(labels, curves):
     name = "curve_labels"
     letters = [c.letter for c in curves]
     allowed = "'good fit', 'overfitting', 'underfitting', 'unstable' or 'diverged'"
-    if _is_stub_value(labels):
-        return False, _message(f"○ {name}: not yet solved.", f"Give one label per curve ({allowed}).")
+    if is_stub(labels):
+        return False, format_message(f"○ {name}: not yet solved.", f"Give one label per curve ({allowed}).")
     if isinstance(labels, (list, tuple)):
         if len(labels) != len(curves):
-            return False, _message(
+            return False, format_message(
                 f"✘ {name}: expected {len(curves)} labels, one per curve {', '.join(letters)}, "
                 f"got {len(labels)}."
             )
         labels = dict(zip(letters, labels, strict=True))
     if not isinstance(labels, dict):
-        return False, _message(
+        return False, format_message(
             f"✘ {name}: expected a dict such as {{'A': 'overfitting', ...}}, got {type(labels).__name__}."
         )
     labels = {str(k).strip().upper(): v for k, v in labels.items()}
-    if all(_is_stub_value(v) or v == "" for v in labels.values()):
-        return False, _message(
+    if all(is_stub(v) or v == "" for v in labels.values()):
+        return False, format_message(
             f"○ {name}: not yet solved.",
             f"Replace each ... by a label ({allowed}), then run this check again.",
         )
-    missing = [x for x in letters if x not in labels or _is_stub_value(labels[x]) or labels[x] == ""]
+    missing = [x for x in letters if x not in labels or is_stub(labels[x]) or labels[x] == ""]
     if missing:
-        return False, _message(f"✘ {name}: no label yet for curve {', '.join(missing)}.", f"Use {allowed}.")
+        return False, format_message(
+            f"✘ {name}: no label yet for curve {', '.join(missing)}.", f"Use {allowed}."
+        )
     unknown = [x for x in letters if _normalise(labels[x]) is None]
     if unknown:
         shown = ", ".join(f"{x}: {labels[x]!r}" for x in unknown)
-        return False, _message(f"✘ {name}: unknown label ({shown}).", f"Use {allowed}.")
+        return False, format_message(f"✘ {name}: unknown label ({shown}).", f"Use {allowed}.")
 
     wrong = []
     for curve in curves:
@@ -279,7 +281,7 @@ def _check_labels(labels, curves):
             wrong.append((curve, said, d))
     if not wrong:
         runs = [_block(f"{c.letter}: {c.diagnosis.verdict}, {c.setting}.") for c in curves]
-        return True, _message(
+        return True, format_message(
             f"✔ {name}: all {len(curves)} curves labelled as diagnose() labels them. The runs were:",
             "\n".join(runs),
         )
@@ -291,9 +293,9 @@ def _check_labels(labels, curves):
         lines.append(_block(f"(The run: {curve.setting}.)", "  ", "    "))
         parts.append("\n".join(lines))
     right = len(curves) - len(wrong)
-    return False, _message(f"✘ {name}: {right} of {len(curves)} right.", *parts)
+    return False, format_message(f"✘ {name}: {right} of {len(curves)} right.", *parts)
 
 
 def _block(text, first="  ", rest="     "):
     """``text`` filled to the checkers' width, with its own first-line and continuation indents."""
-    return _wrap(text, indent=rest, first=first)
+    return wrap(text, indent=rest, first=first)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrcourse.checks.core import Case, _compare, check_function
+from lrcourse.checks.core import Case, check_function, compare_values
 
 
 def _ref_gradient_step(x, grad, lr):
@@ -176,7 +176,7 @@ def check_gradient_descent(gradient_descent, quiet=False, record=None):
                 f"wrong shape: expected {exp.shape}, got {arr.shape}: one row short. "
                 "The path starts with x0 itself, then one row per step"
             )
-        return _compare(got, expected, 1e-9, 1e-12)
+        return compare_values(got, expected, 1e-9, 1e-12)
 
     mistakes = [
         (

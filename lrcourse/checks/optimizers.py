@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrcourse import optimizers
-from lrcourse.checks.core import Case, _compare, check_function
+from lrcourse.checks.core import Case, check_function, compare_values
 
 __all__ = ["check_momentum_step", "check_adam_step", "MOMENTUM_MISTAKES", "ADAM_MISTAKES"]
 
@@ -113,7 +113,7 @@ def _pair_compare(names):
                 + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else "")
             )
         for name, g, e in zip(names, got, expected, strict=True):
-            problem = _compare(g, e, 1e-6, 1e-12)
+            problem = compare_values(g, e, 1e-6, 1e-12)
             if problem:
                 return f"{name} is wrong: {problem}"
         return None

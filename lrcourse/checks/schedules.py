@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrcourse import schedules
-from lrcourse.checks.core import Case, _is_stub_value, _message, _report, check_function
+from lrcourse.checks.core import Case, check_function, format_message, is_stub, report
 
 __all__ = [
     "PLATEAU_METRICS",
@@ -148,7 +148,7 @@ def _ref_warmup_cosine(lr, warmup_steps, total_steps, eta_min=0.0):
 
 def _curve(schedule, total_steps):
     """The rates of steps ``0 .. total_steps`` from whatever the learner returned."""
-    if _is_stub_value(schedule):
+    if is_stub(schedule):
         return schedule
     if not callable(schedule):
         raise TypeError(
@@ -306,14 +306,14 @@ def check_plateau_drops(drops, quiet=False, record=None):
     ``drops`` is a list of epoch numbers (1-based, in increasing order), e.g. ``[4, 9]``,
     for ``ReduceLROnPlateau(**PLATEAU_SETTINGS)`` stepped once per epoch.
     """
-    return _report("plateau_drops", lambda: _judge_drops(drops), quiet, record)
+    return report("plateau_drops", lambda: _judge_drops(drops), quiet, record)
 
 
 def _judge_drops(drops):
     """``(passed, message)`` for a prediction of :func:`check_plateau_drops`."""
     name = "plateau_drops"
-    if _is_stub_value(drops):
-        return False, _message(
+    if is_stub(drops):
+        return False, format_message(
             f"○ {name}: not yet solved.",
             "Replace the ... with your prediction, a list of epoch numbers such as [4, 9], "
             "then run the cell again.",
@@ -321,10 +321,12 @@ def _judge_drops(drops):
     try:
         got = [int(v) for v in (drops if np.ndim(drops) else [drops])]
     except (TypeError, ValueError):
-        return False, _message(f"✘ {name}: expected a list of epoch numbers, such as [4, 9], got {drops!r}.")
+        return False, format_message(
+            f"✘ {name}: expected a list of epoch numbers, such as [4, 9], got {drops!r}."
+        )
     expected = plateau_drops()
     if got == expected:
-        return True, _message(f"✔ {name}: right, the rate is cut after epochs {expected}.")
+        return True, format_message(f"✔ {name}: right, the rate is cut after epochs {expected}.")
     p = PLATEAU_SETTINGS["patience"]
     known = [
         (
@@ -349,4 +351,6 @@ def _judge_drops(drops):
         f"epoch; when the count exceeds patience = {p}, the rate is cut and the count "
         "restarts from 0."
     )
-    return False, _message(f"✘ {name}: not quite. You predicted cuts after epochs {got}.", f"Hint: {hint}")
+    return False, format_message(
+        f"✘ {name}: not quite. You predicted cuts after epochs {got}.", f"Hint: {hint}"
+    )
