@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def _describe(value):
+def describe(value):
+    """``value`` as an error message shows it: its repr, or the shape and first values of an array."""
     arr = np.asarray(value)
     if arr.ndim == 0:
         return repr(value.item() if hasattr(value, "item") else value)
@@ -25,7 +26,7 @@ def as_float_array(name, value):
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}") from None
     if np.isnan(arr).any():
-        raise ValueError(f"{name} must not be NaN, got {_describe(value)}")
+        raise ValueError(f"{name} must not be NaN, got {describe(value)}")
     return arr
 
 
@@ -49,7 +50,7 @@ def check_range(name, value, low=None, high=None, *, low_open=False, high_open=F
         hi = "inf" if high is None else f"{high:g}"
         first_bad = arr[~ok].ravel()[0].item() if arr.ndim else arr.item()
         where = "" if arr.ndim == 0 else f" (first bad element {first_bad!r})"
-        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {_describe(value)}{where}")
+        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {describe(value)}{where}")
     return arr
 
 

@@ -91,7 +91,7 @@ def steps(t, max_t=None):
     arr = np.asarray(t)
     if arr.dtype.kind not in "iu":
         raise ValueError(
-            f"t must be an integer step or an array of integer steps (0, 1, 2, ...), got {check._describe(t)}"
+            f"t must be an integer step or an array of integer steps (0, 1, 2, ...), got {check.describe(t)}"
         )
     if arr.size and (arr.min() < 0 or (max_t is not None and arr.max() > max_t)):
         _out_of_range(t, max_t)
@@ -103,11 +103,11 @@ def _out_of_range(t, max_t):
     arr = np.asarray(t)
     if arr.min() < 0:
         where = f" (smallest {arr.min()})" if arr.ndim else ""
-        raise ValueError(f"t must be >= 0 (steps count from 0), got {check._describe(t)}{where}")
+        raise ValueError(f"t must be >= 0 (steps count from 0), got {check.describe(t)}{where}")
     where = f" (largest {arr.max()})" if arr.ndim else ""
     raise ValueError(
         f"t must be in [0, {max_t}], the last step of this schedule (one_cycle stops after "
-        f"total_steps steps), got {check._describe(t)}{where}"
+        f"total_steps steps), got {check.describe(t)}{where}"
     )
 
 
