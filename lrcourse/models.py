@@ -468,14 +468,15 @@ class MLP(_Model):
             raise ValueError("predict_proba needs a classifier; this MLP has n_classes=None (regression)")
         return softmax(self.output(params, X))
 
-    def _data_loss(self, out, y):
-        """The loss without penalty, and :math:`\\Delta_L = \\partial L / \\partial\\,\\text{out}`."""
+    def _data_loss(self, out, y, grad=True):
+        """The loss without penalty, and :math:`\\Delta_L = \\partial L / \\partial\\,\\text{out}` (``None``
+        without ``grad``)."""
         if self.n_classes is None:
             r = out[..., 0] - y
-            return np.mean(r * r, axis=-1), (2.0 / len(y)) * r[..., None]
+            return np.mean(r * r, axis=-1), ((2.0 / len(y)) * r[..., None] if grad else None)
         log_p = log_softmax(out)
         Y = _one_hot(y, self.n_classes)
-        return _cross_entropy(log_p, Y), (np.exp(log_p) - Y) / len(y)
+        return _cross_entropy(log_p, Y), ((np.exp(log_p) - Y) / len(y) if grad else None)
 
     def _total_penalty(self, params):
         return sum(self._penalty(params[f"W{l}"], axis=(-2, -1)) for l in range(1, self.n_layers + 1))
@@ -484,13 +485,13 @@ class MLP(_Model):
         """Cross-entropy or mean squared error, plus the L2 penalty on every weight matrix."""
         X, y = self._check_Xy(X, y)
         out = self._forward(params, X)[0]
-        return self._data_loss(out, y)[0] + self._total_penalty(params)
+        return self._data_loss(out, y, grad=False)[0] + self._total_penalty(params)
 
     def evaluate(self, params, X, y):
         """``(loss, accuracy)`` from a single forward pass (accuracy ``None`` for regression)."""
         X, y = self._check_Xy(X, y)
         out = self._forward(params, X)[0]
-        loss = self._data_loss(out, y)[0] + self._total_penalty(params)
+        loss = self._data_loss(out, y, grad=False)[0] + self._total_penalty(params)
         if self.n_classes is None:
             return loss, None
         return loss, np.mean(np.argmax(out, axis=-1) == y, axis=-1)
@@ -505,7 +506,9 @@ class MLP(_Model):
         grads = {}
         for l in range(self.n_layers, 0, -1):
             W = params[f"W{l}"]
-            grads[f"W{l}"] = _T(inputs[l - 1]) @ delta + self.l2 * W
+            grads[f"W{l}"] = _T(inputs[l - 1]) @ delta
+            if self.l2:
+                grads[f"W{l}"] = grads[f"W{l}"] + self.l2 * W
             grads[f"b{l}"] = delta.sum(axis=-2)
             if l > 1:
                 delta = (delta @ _T(W)) * phi_grad(pre[l - 2])
