@@ -29,8 +29,8 @@ The experiments of the chapters (each computes; the figures are drawn elsewhere)
   wall-clock time, and how noisy a minibatch gradient is.
 - :mod:`lrcourse.labs.epochs` (chapter 4): model capacity against epochs.
 - :mod:`lrcourse.labs.schedules` (chapter 5): many schedules trained side by side.
-- :mod:`lrcourse.comparison`, :mod:`lrcourse.textbook_optimizers` (chapter 6): optimizers
-  measured against each other, and the textbook forms of their update rules.
+- :mod:`lrcourse.labs.optimizers`, :mod:`lrcourse.labs.textbook_optimizers` (chapter 6):
+  optimizers measured against each other, and the textbook forms of their update rules.
 - :mod:`lrcourse.labs.early_stopping` (chapter 7): early stopping replayed on recorded
   validation curves, scored against the best epoch in hindsight.
 - :mod:`lrcourse.labs.tuning`, :mod:`lrcourse.labs.layerwise`, :mod:`lrcourse.labs.games`

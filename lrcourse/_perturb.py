@@ -12,7 +12,7 @@ With the environment variable ``LRCOURSE_PERTURB`` set to a small number ``r``
 - the features (and regression targets) of every data set in :mod:`lrcourse.data`,
 - the starting points of :func:`lrcourse.descent.run` and ``descend`` (and so of
   every landscape race built on them),
-- the features of :func:`lrcourse.comparison.make_sparse_classification`,
+- the features of :func:`lrcourse.labs.optimizers.make_sparse_classification`,
 
 by ``1 + r * u``, with ``u`` uniform in ``[-1, 1]`` from a generator seeded by
 ``LRCOURSE_PERTURB_SEED`` (default 0) and the array's size, so two arrays of the same

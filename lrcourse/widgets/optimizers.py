@@ -23,7 +23,7 @@ from matplotlib.collections import LineCollection
 
 from lrcourse import _validate as check
 from lrcourse import objectives, optimizers
-from lrcourse.comparison import rotate, rotated_quadratic
+from lrcourse.labs.optimizers import rotate, rotated_quadratic
 from lrcourse.plotting import PALETTE
 from lrcourse.widgets.core import Dropdown, Explorer, FloatSlider, LogSlider
 

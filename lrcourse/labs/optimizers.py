@@ -1,4 +1,4 @@
-r"""Measuring optimizers against each other: speed, stability and cost, on landscapes and models.
+r"""Chapter 6: measuring optimizers against each other (speed, stability, cost) and its test problems.
 
 The comparison tables in books rate optimizers with words ("fast", "stable",
 "cheap"). This module turns each word into a number that can be measured:
@@ -11,20 +11,33 @@ The comparison tables in books rate optimizers with words ("fast", "stable",
 - **cost**: the time of one update and the number of state arrays the optimizer
   keeps per parameter (:func:`step_cost`).
 
-A sweep trains every rate at once through the sweep axes of
-:mod:`lrcourse.optimizers` and :mod:`lrcourse.models`: :func:`sweep_landscape`
-on a 2-D landscape, :func:`sweep_model` on a model and a data set with the
-minibatches of :func:`lrcourse.training.minibatches`; :func:`sweep_starts` runs
-a landscape sweep from several starts at once, for example the nearly equal
-starts of :func:`nudged_starts`, to see which measurements hang on rounding.
+A sweep runs every rate at once along a sweep axis. On a model and a data set it is
+one call of :func:`lrcourse.training.fit` with an array of rates, measured by
+:func:`rate_sweep`; on a 2-D landscape, :func:`sweep_landscape` (one call of
+:func:`lrcourse.descent.descend`); :func:`sweep_starts` runs a landscape sweep
+from several starts at once, for example the nearly equal starts of
+:func:`nudged_starts`, to see which measurements hang on rounding.
 
-It also holds the small synthetic problems the chapter on momentum and adaptive
-methods measures with: :func:`make_sparse_classification` (rare features, for
-AdaGrad) and :func:`decay_under_noise` (weight decay in Adam vs AdamW).
+It also holds the small synthetic problems the chapter measures with:
+:func:`rotated_quadratic` (the ravine turned away from the axes),
+:func:`make_sparse_classification` (rare features, for AdaGrad) and
+:func:`decay_under_noise` (weight decay in Adam vs AdamW).
+
+::
+
+    import numpy as np
+    from lrcourse import data, labs, models, training
+    from lrcourse.optimizers import adam
+    split, _ = data.standardize(data.train_val_test_split(*data.load_digits(), seed=0))
+    rates = np.geomspace(1e-4, 10, 21)
+    _, history = training.fit(models.SoftmaxRegression(64, 10), (split.X_train, split.y_train),
+                              adam, epochs=4, batch_size=36, lr=rates, record=6)
+    labs.optimizers.rate_sweep(history, rates, threshold=0.1, name="Adam").summary()
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -32,19 +45,20 @@ import numpy as np
 
 from lrcourse import _validate as check
 from lrcourse._perturb import perturbed
-from lrcourse.data import unpack
+from lrcourse.data import check_xy
+from lrcourse.descent import descend
 from lrcourse.objectives import Objective
-from lrcourse.optimizers import Optimizer, apply_updates, descend
-from lrcourse.training import minibatches
+from lrcourse.optimizers import Optimizer
+from lrcourse.training import fit
 from lrcourse.tree import tree_leaves
 
 __all__ = [
     "RateSweep",
     "steps_to_threshold",
+    "rate_sweep",
     "sweep_landscape",
     "nudged_starts",
     "sweep_starts",
-    "sweep_model",
     "step_cost",
     "count_state_arrays",
     "rotated_quadratic",
@@ -58,10 +72,12 @@ __all__ = [
 
 
 def steps_to_threshold(losses, threshold):
-    """The first step at which ``losses`` (shape ``(steps + 1, *batch)``) falls below ``threshold``.
+    """The first index at which ``losses`` (shape ``(T + 1, *batch)``) falls below ``threshold``.
 
-    Returns a float array of shape ``batch``: the step index, or ``inf`` for a run
-    that never gets there (NaN losses, i.e. diverged runs, never count).
+    Returns a float array of shape ``batch``: the index along the first axis, or
+    ``inf`` for a run that never gets there (NaN losses, i.e. diverged runs, never
+    count). This is the *first* crossing: a run that dips below the threshold and
+    rises again still counts as having reached it.
     """
     losses = np.asarray(losses, dtype=np.float64)
     if losses.ndim == 0:
@@ -90,12 +106,11 @@ def _longest_run(mask):
 class RateSweep:
     r"""One optimizer run at many learning rates: when (and whether) each reached the threshold.
 
-    ``lrs`` (increasing, shape ``(S,)``), ``steps_to`` (the first step below the
-    threshold, ``inf`` if never), ``final_loss`` (NaN for diverged runs) and
-    ``diverged`` per rate; ``losses`` the loss curves, shape ``(T + 1, S)`` (``T``
-    steps, or evaluations for a model); ``steps_per_eval`` converts an
-    evaluation index into steps (1 on a landscape, the updates between two
-    evaluations on a model).
+    ``lrs`` (increasing, shape ``(S,)``), ``losses`` the loss curves, shape
+    ``(T + 1, S)`` (NaN after a run diverged), ``steps`` the number of steps (or
+    updates) made before each row of ``losses`` (``0, 1, ..., T`` on a landscape,
+    ``history.eval_updates`` for a model), and ``diverged`` per rate.
+    :attr:`steps_to` counts the steps until the loss *first* falls below ``threshold``.
 
     *Speed* is the fewest steps of any rate (:attr:`best_steps`, at
     :attr:`best_lr`); *stability* is the width of the longest run of
@@ -109,13 +124,22 @@ class RateSweep:
 
     name: str
     lrs: np.ndarray
-    steps_to: np.ndarray
-    final_loss: np.ndarray
-    diverged: np.ndarray
     losses: np.ndarray
+    steps: np.ndarray
+    diverged: np.ndarray
     threshold: float
-    steps_per_eval: int = 1
-    recorded: np.ndarray | None = None
+
+    @property
+    def steps_to(self):
+        """The steps each rate made until its loss first fell below the threshold (``inf`` if never)."""
+        first = steps_to_threshold(self.losses, self.threshold)
+        reached = np.isfinite(first)
+        return np.where(reached, self.steps[np.where(reached, first, 0).astype(int)], np.inf)
+
+    @property
+    def final_loss(self):
+        """The last loss of every rate (NaN for diverged runs)."""
+        return self.losses[-1]
 
     @property
     def converged(self):
@@ -139,7 +163,7 @@ class RateSweep:
     def best_steps(self):
         """The fewest steps to the threshold over all rates (``inf`` if none converged)."""
         i = self.best_index
-        return np.inf if i is None else float(self.steps_to[i] * self.steps_per_eval)
+        return np.inf if i is None else float(self.steps_to[i])
 
     @property
     def stable_range(self):
@@ -182,18 +206,42 @@ def _constructor(constructor):
     return constructor
 
 
-def sweep_landscape(objective, x0, constructor, lrs, steps, threshold, name=None, explode=1e6):
+def rate_sweep(history, lrs, threshold, name="optimizer"):
+    """The :class:`RateSweep` of ``history``, from ``fit(model, data, constructor, ..., lr=lrs)``.
+
+    A rate *converges* when its loss on the whole training set, evaluated when
+    ``fit``'s ``record`` says (``record=k``: every ``k`` updates), falls below
+    ``threshold``; :attr:`RateSweep.steps_to` counts updates, so it is a multiple
+    of ``k``. A rate *diverges* by fit's rule (``history.diverged``).
+    """
+    lrs = _sorted_rates(lrs)
+    if history.sweep_shape != lrs.shape:
+        raise ValueError(
+            f"history must hold one run per rate, sweep shape {lrs.shape}, got sweep shape "
+            f"{history.sweep_shape}"
+        )
+    return RateSweep(
+        name=name,
+        lrs=lrs,
+        losses=history.train_loss,
+        steps=history.eval_updates[:, 0],
+        diverged=np.asarray(history.diverged),
+        threshold=float(check.as_float_array("threshold", threshold)),
+    )
+
+
+def sweep_landscape(objective, x0, constructor, lrs, steps, threshold, name=None, divergence_factor=1e6):
     """Run ``constructor(lr=lrs)`` on ``objective`` from ``x0`` for every rate at once.
 
-    One call of :func:`~lrcourse.optimizers.descend` with the whole array of
+    One call of :func:`~lrcourse.descent.descend` with the whole array of
     rates. A run *converges* when its loss falls below ``threshold`` within
-    ``steps`` steps, and *diverges* as :func:`~lrcourse.optimizers.descend`
-    says (loss above ``explode`` times the start). Returns a :class:`RateSweep`.
+    ``steps`` steps, and *diverges* as :func:`~lrcourse.descent.descend`
+    says (loss above ``divergence_factor`` times the start). Returns a :class:`RateSweep`.
     """
     x0 = check.as_float_array("x0", x0)
     if x0.ndim != 1:
         raise ValueError(f"x0 must be one starting point, shape (d,), got shape {x0.shape}")
-    return sweep_starts(objective, x0[None], constructor, lrs, steps, threshold, name, explode)[0]
+    return sweep_starts(objective, x0[None], constructor, lrs, steps, threshold, name, divergence_factor)[0]
 
 
 def nudged_starts(x0, n, size=1e-9, seed=0):
@@ -214,10 +262,10 @@ def nudged_starts(x0, n, size=1e-9, seed=0):
     return np.concatenate([x0[None], x0 * (1.0 + size * u)])
 
 
-def sweep_starts(objective, starts, constructor, lrs, steps, threshold, name=None, explode=1e6):
+def sweep_starts(objective, starts, constructor, lrs, steps, threshold, name=None, divergence_factor=1e6):
     """:func:`sweep_landscape` from each of several ``starts`` (shape ``(K, d)``), all in one call.
 
-    Every start runs at every rate (one :func:`~lrcourse.optimizers.descend`
+    Every start runs at every rate (one :func:`~lrcourse.descent.descend`
     with a ``(K, S)`` grid of rates); returns a list of ``K`` :class:`RateSweep`,
     the one of ``starts[k]`` at index ``k``. With the starts of
     :func:`nudged_starts` this shows which measurements are reproducible.
@@ -230,117 +278,19 @@ def sweep_starts(objective, starts, constructor, lrs, steps, threshold, name=Non
         raise ValueError(f"starts must have shape (K, d), one starting point a row, got shape {starts.shape}")
     K, S = len(starts), len(lrs)
     grid = np.broadcast_to(lrs, (K, S))
-    res = descend(objective, starts[:, None, :], constructor(lr=grid), steps, explode=explode)
-    steps_to = steps_to_threshold(res.losses, threshold)
+    res = descend(objective, starts[:, None, :], constructor(lr=grid), steps, divergence_factor)
     label = name or getattr(constructor, "__name__", "optimizer")
     return [
         RateSweep(
             name=label,
             lrs=lrs,
-            steps_to=steps_to[k],
-            final_loss=res.final_loss[k],
-            diverged=res.diverged[k],
             losses=res.losses[:, k],
+            steps=np.arange(steps + 1),
+            diverged=res.diverged[k],
             threshold=float(threshold),
         )
         for k in range(K)
     ]
-
-
-def sweep_model(
-    model,
-    data,
-    constructor,
-    lrs,
-    epochs,
-    threshold,
-    batch_size=32,
-    name=None,
-    evals_per_epoch=1,
-    divergence_factor=1e3,
-    seed=0,
-    record=None,
-):
-    r"""Train ``model`` with ``constructor(lr=lrs)`` at every rate at once; measure the training loss.
-
-    Every rate starts from ``model.init(seed)`` and sees the same shuffled
-    minibatches (:func:`lrcourse.training.minibatches`, one shared
-    ``np.random.default_rng(seed)``), as in :func:`lrcourse.training.fit` with an array of rates.
-    The loss on the whole training set is evaluated before training and
-    ``evals_per_epoch`` times per epoch (after equal numbers of updates), so
-    ``steps_to`` counts updates in multiples of ``steps_per_eval``. A rate has
-    diverged when a minibatch loss is not finite or exceeds
-    ``divergence_factor`` × max(initial loss, 1), as in :func:`lrcourse.training.fit`;
-    its later losses are NaN.
-
-    ``record(state, params)``, if given, is called after every update and its
-    results are stacked into ``recorded`` of the returned :class:`RateSweep`
-    (shape ``(updates, ...)``), for example to follow an optimizer's effective rates.
-    """
-    lrs = _sorted_rates(lrs)
-    constructor = _constructor(constructor)
-    epochs = check.check_int("epochs", epochs, 1)
-    evals_per_epoch = check.check_int("evals_per_epoch", evals_per_epoch, 1)
-    X, y, _, _ = unpack(data)
-    X, y = model.validate(X, y, name="X_train")
-    batch_size = check.check_int("batch_size", batch_size, 1, len(y))
-    n_batches = len(minibatches(len(y), batch_size, np.random.default_rng(0)))
-    if evals_per_epoch > n_batches or n_batches % evals_per_epoch:
-        raise ValueError(
-            f"evals_per_epoch must divide the {n_batches} updates of an epoch, got {evals_per_epoch}"
-        )
-    every = n_batches // evals_per_epoch
-
-    S = len(lrs)
-    params = model.init(seed, sweep=(S,))
-    opt = constructor(lr=lrs)
-    state = opt.init(params)
-    rng = np.random.default_rng(seed)
-    losses = [_full_loss(model, params, X, y)]
-    limit = divergence_factor * np.maximum(losses[0], 1.0)
-    diverged = np.zeros(S, dtype=bool)
-    recorded = []
-    with np.errstate(all="ignore"):  # too-large rates are expected to blow up
-        for _ in range(epochs):
-            for i, rows in enumerate(minibatches(len(y), batch_size, rng)):
-                loss, grads = model.loss_and_grad(params, X[rows], y[rows])
-                diverged |= ~np.isfinite(loss) | (loss > limit)
-                updates, state = opt.update(grads, state, params)
-                params = apply_updates(params, updates)
-                if record is not None:
-                    recorded.append(np.asarray(record(state, params)))
-                if (i + 1) % every == 0:
-                    full = _full_loss(model, params, X, y)
-                    diverged |= ~np.isfinite(full)
-                    losses.append(np.where(diverged, np.nan, full))
-    losses = np.array(losses)
-    return RateSweep(
-        name=name or getattr(constructor, "__name__", "optimizer"),
-        lrs=lrs,
-        steps_to=steps_to_threshold(losses, threshold),
-        final_loss=losses[-1],
-        diverged=diverged,
-        losses=losses,
-        threshold=float(threshold),
-        steps_per_eval=every,
-        recorded=np.array(recorded) if record is not None else None,
-    )
-
-
-def _full_loss(model, params, X, y, chunk=64):
-    """``model.loss`` on all rows, computed over chunks of ``chunk`` rows and averaged.
-
-    The same number as ``model.loss(params, X, y)`` (the loss is a mean over rows;
-    a weight penalty is added to every chunk's mean and the weights sum to one),
-    but much faster under a sweep: numpy multiplies a shared ``X`` of many rows
-    with a stack of weight matrices slowly, a few rows at a time quickly.
-    """
-    n = len(y)
-    total = 0.0
-    for start in range(0, n, chunk):
-        rows = slice(start, start + chunk)
-        total = total + model.loss(params, X[rows], y[rows]) * (len(y[rows]) / n)
-    return total
 
 
 # ----------------------------------------------------------------- cost
@@ -363,11 +313,14 @@ def count_state_arrays(optimizer, params):
 def step_cost(constructor, n_params=100_000, repeats=30, seed=0):
     """Time one update of ``constructor(lr=1e-3)`` on a vector of ``n_params`` parameters.
 
-    Returns a dict: ``ms`` (median milliseconds per update over ``repeats``,
-    after a warm-up), ``state_arrays`` (:func:`count_state_arrays`) and
-    ``state_bytes`` (the memory of those arrays in float64). Wall-clock times
-    depend on the machine and its load: compare them with each other, measured
-    in the same session, rather than read them as absolute numbers.
+    The update (the optimizer's step and adding it to the parameters) is timed
+    ``repeats`` times from the same parameters, gradient and state: the state
+    after a first update, which also warms up and takes any first-step branch.
+    Returns a dict: ``ms`` (median milliseconds per update), ``state_arrays``
+    (:func:`count_state_arrays`) and ``state_bytes`` (the memory of those arrays
+    in float64). Wall-clock times depend on the machine and its load: compare
+    them with each other, measured in the same session, rather than read them as
+    absolute numbers.
     """
     constructor = _constructor(constructor)
     n_params = check.check_int("n_params", n_params, 1)
@@ -376,16 +329,17 @@ def step_cost(constructor, n_params=100_000, repeats=30, seed=0):
     params = rng.normal(size=n_params)
     grads = rng.normal(size=n_params)
     opt = constructor(lr=1e-3)
-    state = opt.init(params)
-    updates, state = opt.update(grads, state, params)  # warm-up (and past any first-step branch)
-    times = []
-    for _ in range(repeats):
+    _, state = opt.update(grads, opt.init(params), params)
+
+    def one_update():
         start = time.perf_counter()
-        updates, state = opt.update(grads, state, params)
-        params = params + updates
-        times.append(time.perf_counter() - start)
+        updates, _ = opt.update(grads, state, params)
+        _moved = params + updates  # applied, as in training
+        return time.perf_counter() - start
+
+    ms = 1e3 * float(np.median([one_update() for _ in range(repeats)]))
     arrays = count_state_arrays(opt, params)
-    return {"ms": 1e3 * float(np.median(times)), "state_arrays": arrays, "state_bytes": arrays * n_params * 8}
+    return {"ms": ms, "state_arrays": arrays, "state_bytes": arrays * n_params * 8}
 
 
 # ----------------------------------------------------------------- synthetic problems
@@ -491,6 +445,38 @@ def make_sparse_classification(
     return X, y, rates
 
 
+class _LinearLoss:
+    r"""A model whose loss is linear in its parameters: :math:`\ell(\theta; x) = \sum_j \theta_j x_j`.
+
+    Each row ``x`` of the data holds one number per parameter (``theta`` has
+    ``shape``, a row ``prod(shape)`` numbers) and the targets are not used. The
+    gradient on a minibatch is the mean of its rows, whatever :math:`\theta` is,
+    so rows of pure noise give :func:`~lrcourse.training.fit` updates that see
+    nothing but that noise. ``theta`` starts at 1.
+    """
+
+    task = "regression"
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def init(self, seed=0):
+        return {"theta": np.ones(self.shape)}
+
+    def validate(self, X, y, name="X"):
+        X, y = check_xy(X, y, name=name)
+        if X.shape[1] != math.prod(self.shape):
+            raise ValueError(f"{name} must have {math.prod(self.shape)} columns, got {X.shape[1]}")
+        return X, y.astype(np.float64)
+
+    def loss_and_grad(self, params, X, y):
+        grad = X.mean(axis=0).reshape(self.shape)
+        return float(np.sum(params["theta"] * grad)), {"theta": grad}
+
+    def evaluate(self, params, X, y):
+        return self.loss_and_grad(params, X, y)[0], None
+
+
 def decay_under_noise(optimizer, grad_scales, steps=2000, n_runs=200, seed=0):
     r"""Follow parameters that start at 1 and see only zero-mean gradient noise, plus the optimizer's decay.
 
@@ -501,21 +487,29 @@ def decay_under_noise(optimizer, grad_scales, steps=2000, n_runs=200, seed=0):
     ``adam(weight_decay=...)``, a decoupled shrink for ``adamw``). ``n_runs``
     independent noise sequences run at once. Returns the mean over runs of
     :math:`\theta_t`, shape ``(steps + 1, len(grad_scales))``.
+
+    The training is one call of :func:`~lrcourse.training.fit`: a model whose loss
+    is linear in the parameters (its gradient is the data row), one row of noise
+    per step, in order, with minibatches of one row.
     """
     if not isinstance(optimizer, Optimizer):
         raise ValueError(f"optimizer must be an Optimizer such as adamw(lr=1e-3), got {optimizer!r}")
     scales = check.check_nonnegative("grad_scales", grad_scales)
     if scales.ndim != 1:
         raise ValueError(f"grad_scales must be 1-D, got shape {scales.shape}")
-    steps = check.check_int("steps", steps, 0)
+    steps = check.check_int("steps", steps, 1)
     n_runs = check.check_int("n_runs", n_runs, 1)
-    rng = np.random.default_rng(seed)
-    theta = np.ones((n_runs, len(scales)))
-    state = optimizer.init(theta)
-    means = [theta.mean(axis=0)]
-    for _ in range(steps):
-        grads = scales * rng.standard_normal(theta.shape)
-        updates, state = optimizer.update(grads, state, theta)
-        theta = theta + updates
-        means.append(theta.mean(axis=0))
-    return np.array(means)
+    model = _LinearLoss((n_runs, len(scales)))
+    noise = scales * np.random.default_rng(seed).standard_normal((steps, n_runs, len(scales)))
+    _, history = fit(
+        model,
+        (noise.reshape(steps, -1), np.zeros(steps)),
+        optimizer,
+        epochs=1,
+        batch_size=1,
+        shuffle=False,
+        divergence_factor=np.finfo(np.float64).max,  # a linear loss has no floor: nothing diverges
+        record="end",
+        watch=lambda state, params: params["theta"].mean(axis=0),
+    )
+    return np.concatenate([model.init()["theta"].mean(axis=0)[None], history.watched])

@@ -22,10 +22,12 @@ difference:
 - :func:`adam_no_bias_correction`: Adam without the division by
   :math:`1-\beta^k`, to show what the correction does in the first steps.
 
-The first four return :class:`~lrcourse.optimizers.Optimizer` objects, so they run
-through :func:`~lrcourse.optimizers.run` and :func:`~lrcourse.optimizers.descend`
-with sweeps (array hyperparameters) and schedules (callable ``lr``) just like
-the PyTorch ones.
+All but :func:`nesterov_lookahead` return :class:`~lrcourse.optimizers.Optimizer`
+objects, so they run through :func:`~lrcourse.descent.run`, :func:`~lrcourse.descent.descend`
+and :func:`~lrcourse.training.fit` with sweeps (array hyperparameters) and schedules
+(callable ``lr``) just like the PyTorch ones. :func:`nesterov_lookahead` needs the
+gradient at another point than the parameters, so it takes the gradient function
+itself, and runs through :func:`~lrcourse.descent.run` too.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrcourse import _validate as check
-from lrcourse.descent import start_points
+from lrcourse.descent import run
 from lrcourse.optimizers import Optimizer, align, hyperparameter, value_at, with_sweep_axes
 from lrcourse.tree import tree_map, tree_zeros_like
 
@@ -129,27 +131,30 @@ def nesterov_lookahead(grad_fn, x0, lr, momentum, steps):
 
     The gradient is taken at the point the velocity is about to carry us to.
     Returns ``(theta, v)``, each of shape ``(steps + 1, *batch, d)`` (row 0 is the
-    start and :math:`v_0 = 0`). ``lr`` and ``momentum`` may be arrays (a sweep,
-    broadcast against the batch axes of ``x0`` as in :func:`~lrcourse.optimizers.run`).
-    PyTorch's ``sgd(nesterov=True)`` produces :math:`\phi_t = \theta_t + \mu v_t`.
+    start and :math:`v_0 = 0`); the velocities are read off the path,
+    :math:`v_t = \theta_t - \theta_{t-1}`, so they carry the rounding of
+    :math:`\theta`. ``lr`` and ``momentum`` may be arrays (a sweep, broadcast
+    against the batch axes of ``x0`` as in :func:`~lrcourse.descent.run`), and
+    ``lr`` a schedule. PyTorch's ``sgd(nesterov=True)`` produces
+    :math:`\phi_t = \theta_t + \mu v_t`.
     """
     steps = check.check_int("steps", steps, 0)
-    lr = check.check_nonnegative("lr", lr)
-    momentum = check.check_range("momentum", momentum, 0.0, 1.0, high_open=True)
-    sweep = np.broadcast_shapes(lr.shape, momentum.shape)
-    theta = start_points(x0, sweep)
-    lr = lr.reshape(lr.shape + (1,) * (theta.ndim - lr.ndim))
-    momentum = momentum.reshape(momentum.shape + (1,) * (theta.ndim - momentum.ndim))
-    v = np.zeros_like(theta)
-    thetas = np.empty((steps + 1,) + theta.shape)
-    vs = np.empty_like(thetas)
-    thetas[0], vs[0] = theta, v
-    with np.errstate(all="ignore"):
-        for t in range(steps):
-            v = momentum * v - lr * np.asarray(grad_fn(theta + momentum * v))
-            theta = theta + v
-            thetas[t + 1], vs[t + 1] = theta, v
-    return thetas, vs
+    hp = with_sweep_axes(
+        {"lr": hyperparameter("lr", lr, _rate), "momentum": hyperparameter("momentum", momentum, _unit)}
+    )
+
+    def init(theta):
+        return {"step": 0, "velocity": np.zeros_like(theta)}
+
+    def update(_, state, theta):  # the gradient run() passes, at theta, is not the one needed
+        t, v = state["step"], state["velocity"]
+        lr_t, mu_t = align(value_at(hp["lr"], t), theta), align(value_at(hp["momentum"], t), theta)
+        v = mu_t * v - lr_t * np.asarray(grad_fn(theta + mu_t * v))
+        return v, {"step": t + 1, "velocity": v}
+
+    lookahead = Optimizer("nesterov_lookahead", init, update, hp)
+    theta = run(optimizer=lookahead, grad_fn=np.zeros_like, x0=x0, steps=steps)
+    return theta, np.concatenate([np.zeros_like(theta[:1]), np.diff(theta, axis=0)])
 
 
 def rmsprop_eps_inside(lr=1e-2, alpha=0.99, eps=1e-8):

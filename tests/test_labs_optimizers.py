@@ -5,22 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lrcourse import comparison, data, models, objectives, optimizers
+from lrcourse import data, models, objectives, optimizers, training
+from lrcourse.labs import optimizers as lab
 
 QUAD = objectives.quadratic(1.0, 10.0)
 
 
 def test_steps_to_threshold_first_crossing_and_never():
     losses = np.array([[5.0, 5.0, np.nan], [2.0, 4.0, np.nan], [0.5, 3.0, np.nan], [0.1, 3.0, np.nan]])
-    np.testing.assert_array_equal(comparison.steps_to_threshold(losses, 1.0), [2.0, np.inf, np.inf])
-    assert comparison.steps_to_threshold(np.array([0.5, 0.2]), 1.0) == 0.0
+    np.testing.assert_array_equal(lab.steps_to_threshold(losses, 1.0), [2.0, np.inf, np.inf])
+    assert lab.steps_to_threshold(np.array([0.5, 0.2]), 1.0) == 0.0
+    # the first crossing counts, even if the loss rises above the threshold again
+    assert lab.steps_to_threshold(np.array([2.0, 0.5, 3.0]), 1.0) == 1.0
     with pytest.raises(ValueError, match="step axis"):
-        comparison.steps_to_threshold(1.0, 0.5)
+        lab.steps_to_threshold(1.0, 0.5)
 
 
 def test_sweep_landscape_on_a_quadratic_agrees_with_the_stability_limit():
     lrs = np.geomspace(1e-3, 1.0, 61)
-    sweep = comparison.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 3000, 1e-8, name="SGD")
+    sweep = lab.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 3000, 1e-8, name="SGD")
     assert sweep.name == "SGD"
     low, high = sweep.stable_range
     assert high < 0.2 <= sweep.lrs[np.searchsorted(sweep.lrs, high) + 1]  # 2/L = 0.2
@@ -36,7 +39,7 @@ def test_sweep_landscape_on_a_quadratic_agrees_with_the_stability_limit():
 
 def test_rate_sweep_without_any_converging_rate():
     lrs = np.array([1e-6, 2e-6])
-    sweep = comparison.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 10, 1e-8)
+    sweep = lab.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 10, 1e-8)
     assert sweep.best_index is None and np.isnan(sweep.best_lr) and sweep.best_steps == np.inf
     assert sweep.stable_range is None and np.isnan(sweep.stable_decades)
     assert np.isnan(sweep.diverging_from)
@@ -44,38 +47,38 @@ def test_rate_sweep_without_any_converging_rate():
 
 
 def test_nudged_starts_and_sweep_starts():
-    starts = comparison.nudged_starts([1.0, -2.0], 3, size=1e-6, seed=1)
+    starts = lab.nudged_starts([1.0, -2.0], 3, size=1e-6, seed=1)
     assert starts.shape == (4, 2)
     np.testing.assert_array_equal(starts[0], [1.0, -2.0])
     assert np.all(np.abs(starts[1:] / starts[0] - 1) <= 1e-6) and len(np.unique(starts[:, 0])) == 4
     lrs = np.geomspace(1e-2, 0.3, 12)
-    sweeps = comparison.sweep_starts(QUAD, starts, optimizers.sgd, lrs, 200, 1e-6, name="SGD")
+    sweeps = lab.sweep_starts(QUAD, starts, optimizers.sgd, lrs, 200, 1e-6, name="SGD")
     assert len(sweeps) == 4 and all(s.name == "SGD" for s in sweeps)
     for start, sweep in zip(starts, sweeps, strict=True):
-        alone = comparison.sweep_landscape(QUAD, start, optimizers.sgd, lrs, 200, 1e-6)
+        alone = lab.sweep_landscape(QUAD, start, optimizers.sgd, lrs, 200, 1e-6)
         np.testing.assert_array_equal(sweep.steps_to, alone.steps_to)
         np.testing.assert_array_equal(sweep.losses, alone.losses)
     # gradient descent on a quadratic does not hang on the last digits of the start
     assert len({s.best_steps for s in sweeps}) == 1
     with pytest.raises(ValueError, match="shape"):
-        comparison.sweep_starts(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 10, 1e-3)
+        lab.sweep_starts(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 10, 1e-3)
     with pytest.raises(ValueError, match="one starting point"):
-        comparison.sweep_landscape(QUAD, [[1.0, 1.0]], optimizers.sgd, lrs, 10, 1e-3)
+        lab.sweep_landscape(QUAD, [[1.0, 1.0]], optimizers.sgd, lrs, 10, 1e-3)
     with pytest.raises(ValueError, match="size"):
-        comparison.nudged_starts([1.0, 1.0], 2, size=0.1)
+        lab.nudged_starts([1.0, 1.0], 2, size=0.1)
 
 
 def test_longest_run_picks_the_widest_band():
-    assert comparison._longest_run(np.array([1, 0, 1, 1, 1, 0, 1, 1], dtype=bool)) == (2, 5)
-    assert comparison._longest_run(np.array([0, 0], dtype=bool)) is None
-    assert comparison._longest_run(np.array([0, 1], dtype=bool)) == (1, 2)
+    assert lab._longest_run(np.array([1, 0, 1, 1, 1, 0, 1, 1], dtype=bool)) == (2, 5)
+    assert lab._longest_run(np.array([0, 0], dtype=bool)) is None
+    assert lab._longest_run(np.array([0, 1], dtype=bool)) == (1, 2)
 
 
 def test_sweep_arguments_are_checked():
     with pytest.raises(ValueError, match="increasing"):
-        comparison.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, np.array([0.1, 0.01]), 10, 1e-3)
+        lab.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, np.array([0.1, 0.01]), 10, 1e-3)
     with pytest.raises(ValueError, match="constructor"):
-        comparison.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd(lr=0.1), np.array([0.1, 0.2]), 10, 1e-3)
+        lab.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd(lr=0.1), np.array([0.1, 0.2]), 10, 1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -85,68 +88,46 @@ def digits():
     return split
 
 
-def test_full_loss_in_chunks_equals_the_model_loss(digits):
-    model = models.SoftmaxRegression(64, 10, l2=0.01)
-    rng = np.random.default_rng(0)
-    params = {"W": rng.normal(size=(3, 64, 10)) * 0.1, "b": rng.normal(size=(3, 10))}
-    whole = model.loss(params, digits.X_train, digits.y_train)
-    chunked = comparison._full_loss(model, params, digits.X_train, digits.y_train, chunk=64)
-    np.testing.assert_allclose(chunked, whole, rtol=1e-12)
-
-
-def test_sweep_model_matches_fit_rate_by_rate(digits):
-    from lrcourse import training
-
+def test_rate_sweep_reads_a_fit_sweep(digits):
     model = models.SoftmaxRegression(64, 10)
-    lrs = np.array([0.01, 0.1])
-    sweep = comparison.sweep_model(model, digits, optimizers.sgd, lrs, epochs=2, threshold=0.3, batch_size=36)
-    assert sweep.steps_per_eval == 30 and sweep.losses.shape == (3, 2)
-    for i, lr in enumerate(lrs):
-        _, hist = training.fit(model, digits, optimizers.sgd(lr=float(lr)), epochs=2, batch_size=36)
-        np.testing.assert_allclose(sweep.losses[:, i], hist.train_loss, rtol=1e-10)
-
-
-def test_sweep_model_evaluates_within_epochs_and_records(digits):
-    model = models.SoftmaxRegression(64, 10)
+    train = (digits.X_train, digits.y_train)
     lrs = np.array([0.01, 0.1, 1.0])
-    sweep = comparison.sweep_model(
-        model,
-        digits,
-        optimizers.adagrad,
-        lrs,
-        epochs=2,
-        threshold=0.5,
-        batch_size=36,
-        evals_per_epoch=5,
-        record=lambda state, params: state["sum"]["b"],
-    )
-    assert sweep.losses.shape == (11, 3) and sweep.steps_per_eval == 6
-    assert sweep.recorded.shape == (60, 3, 10)
-    assert np.all(np.diff(sweep.recorded, axis=0) >= 0)  # AdaGrad's sum only grows
-    assert sweep.best_steps == sweep.steps_to[sweep.best_index] * 6
-    with pytest.raises(ValueError, match="evals_per_epoch"):
-        comparison.sweep_model(model, digits, optimizers.sgd, lrs, 1, 0.5, batch_size=36, evals_per_epoch=7)
+    _, history = training.fit(model, train, optimizers.adagrad, 2, 36, lr=lrs, record=6)
+    sweep = lab.rate_sweep(history, lrs, 0.5, name="AdaGrad")
+    assert sweep.name == "AdaGrad" and sweep.losses.shape == (11, 3)
+    np.testing.assert_array_equal(sweep.steps, np.arange(0, 61, 6))
+    for i, lr in enumerate(lrs):  # every rate is its own fit, evaluated every 6 updates
+        _, one = training.fit(model, train, optimizers.adagrad(lr=float(lr)), 2, 36, record=6)
+        np.testing.assert_allclose(sweep.losses[:, i], one.train_loss, rtol=1e-10)
+        below = np.flatnonzero(one.train_loss < 0.5)
+        assert sweep.steps_to[i] == (one.eval_updates[below[0]] if len(below) else np.inf)
+    assert 0 < sweep.best_steps < np.inf and sweep.best_steps % 6 == 0
+    assert sweep.best_steps == sweep.steps_to[sweep.best_index]
+    with pytest.raises(ValueError, match="one run per rate"):
+        lab.rate_sweep(history, lrs[:2], 0.5)
+    with pytest.raises(ValueError, match="increasing"):
+        lab.rate_sweep(history, lrs[::-1], 0.5)
 
 
-def test_sweep_model_marks_divergence(digits):
+def test_rate_sweep_marks_divergence_by_the_rule_of_fit(digits):
     model = models.MLP(64, hidden=(16,), n_classes=10)
-    sweep = comparison.sweep_model(
-        model, digits, optimizers.sgd, np.array([0.05, 50.0]), 1, 0.5, batch_size=36
-    )
-    assert sweep.diverged.tolist() == [False, True]
+    lrs = np.array([0.05, 50.0])
+    _, history = training.fit(model, (digits.X_train, digits.y_train), optimizers.sgd, 1, 36, lr=lrs)
+    sweep = lab.rate_sweep(history, lrs, 0.5)
+    assert sweep.diverged.tolist() == [False, True] and sweep.diverging_from == 50.0
     assert np.isnan(sweep.final_loss[1]) and np.isfinite(sweep.final_loss[0])
 
 
 def test_state_arrays_per_optimizer():
     params = {"w": np.zeros(5), "b": np.zeros(())}
     counts = {
-        "sgd": comparison.count_state_arrays(optimizers.sgd(lr=0.1), params),
-        "momentum": comparison.count_state_arrays(optimizers.sgd(lr=0.1, momentum=0.9), params),
-        "adagrad": comparison.count_state_arrays(optimizers.adagrad(lr=0.1), params),
-        "rmsprop": comparison.count_state_arrays(optimizers.rmsprop(lr=0.1), params),
-        "adam": comparison.count_state_arrays(optimizers.adam(lr=0.1), params),
-        "adamw": comparison.count_state_arrays(optimizers.adamw(lr=0.1), params),
-        "amsgrad": comparison.count_state_arrays(optimizers.adam(lr=0.1, amsgrad=True), params),
+        "sgd": lab.count_state_arrays(optimizers.sgd(lr=0.1), params),
+        "momentum": lab.count_state_arrays(optimizers.sgd(lr=0.1, momentum=0.9), params),
+        "adagrad": lab.count_state_arrays(optimizers.adagrad(lr=0.1), params),
+        "rmsprop": lab.count_state_arrays(optimizers.rmsprop(lr=0.1), params),
+        "adam": lab.count_state_arrays(optimizers.adam(lr=0.1), params),
+        "adamw": lab.count_state_arrays(optimizers.adamw(lr=0.1), params),
+        "amsgrad": lab.count_state_arrays(optimizers.adam(lr=0.1, amsgrad=True), params),
     }
     assert counts == {
         "sgd": 0,
@@ -160,13 +141,13 @@ def test_state_arrays_per_optimizer():
 
 
 def test_step_cost_reports_time_and_memory():
-    cost = comparison.step_cost(optimizers.adam, n_params=1000, repeats=3)
+    cost = lab.step_cost(optimizers.adam, n_params=1000, repeats=3)
     assert cost["state_arrays"] == 2 and cost["state_bytes"] == 2 * 1000 * 8
     assert cost["ms"] > 0
 
 
 def test_rotated_quadratic_gradient_and_curvature():
-    f = comparison.rotated_quadratic(1.0, 50.0, 30.0)
+    f = lab.rotated_quadratic(1.0, 50.0, 30.0)
     x = np.array([[0.3, -0.7], [1.2, 0.4]])
     h = 1e-6
     num = np.stack(
@@ -177,59 +158,75 @@ def test_rotated_quadratic_gradient_and_curvature():
     H = np.stack([(f.grad(np.eye(2)[i] * h) - f.grad(-np.eye(2)[i] * h)) / (2 * h) for i in range(2)])
     np.testing.assert_allclose(np.linalg.eigvalsh((H + H.T) / 2), [1.0, 50.0], rtol=1e-6)
     assert f.hessian_max_eigenvalue == 50.0
-    aligned = comparison.rotated_quadratic(1.0, 50.0, 0.0)
+    aligned = lab.rotated_quadratic(1.0, 50.0, 0.0)
     np.testing.assert_allclose(aligned.value(x), objectives.quadratic(1.0, 50.0).value(x))
 
 
 def test_rotation_invariant_methods_follow_the_turned_path():
-    f, g = objectives.quadratic(1.0, 50.0), comparison.rotated_quadratic(1.0, 50.0, 30.0)
+    f, g = objectives.quadratic(1.0, 50.0), lab.rotated_quadratic(1.0, 50.0, 30.0)
     start = np.array([-1.5, 1.0])
-    turned = comparison.rotate(start, 30.0)
+    turned = lab.rotate(start, 30.0)
     np.testing.assert_allclose(g.value(turned), f.value(start), rtol=1e-12)
     for opt in (optimizers.sgd(lr=0.02), optimizers.sgd(lr=0.01, momentum=0.9)):
         a = optimizers.descend(f, start, opt, 100)
         b = optimizers.descend(g, turned, opt, 100)
         np.testing.assert_allclose(b.losses, a.losses, rtol=1e-9, atol=1e-14)
-        np.testing.assert_allclose(b.path, comparison.rotate(a.path, 30.0), atol=1e-12)
+        np.testing.assert_allclose(b.path, lab.rotate(a.path, 30.0), atol=1e-12)
     a = optimizers.descend(f, start, optimizers.adam(lr=0.01), 100)
     b = optimizers.descend(g, turned, optimizers.adam(lr=0.01), 100)
     assert abs(a.final_loss - b.final_loss) > 0.1  # Adam depends on the axes
     with pytest.raises(ValueError, match="shape"):
-        comparison.rotate([1.0, 2.0, 3.0], 10.0)
+        lab.rotate([1.0, 2.0, 3.0], 10.0)
 
 
 def test_sparse_classification_has_the_requested_frequencies():
-    X, y, rates = comparison.make_sparse_classification(n_samples=20000, n_features=6, seed=1)
+    X, y, rates = lab.make_sparse_classification(n_samples=20000, n_features=6, seed=1)
     np.testing.assert_allclose(rates, np.geomspace(0.5, 0.005, 6))
     np.testing.assert_allclose(X.mean(axis=0), rates, rtol=0.2, atol=0.002)
     assert set(np.unique(X)) <= {0.0, 1.0} and set(np.unique(y)) == {0, 1}
-    again = comparison.make_sparse_classification(n_samples=20000, n_features=6, seed=1)
+    again = lab.make_sparse_classification(n_samples=20000, n_features=6, seed=1)
     np.testing.assert_array_equal(X, again[0])
     with pytest.raises(ValueError, match="min_rate"):
-        comparison.make_sparse_classification(max_rate=0.1, min_rate=0.2)
+        lab.make_sparse_classification(max_rate=0.1, min_rate=0.2)
 
 
 def test_sparse_classification_jitter_keeps_pattern_and_labels():
-    X, y, _ = comparison.make_sparse_classification(n_samples=5000, n_features=6, seed=2)
-    Xj, yj, _ = comparison.make_sparse_classification(n_samples=5000, n_features=6, jitter=0.1, seed=2)
+    X, y, _ = lab.make_sparse_classification(n_samples=5000, n_features=6, seed=2)
+    Xj, yj, _ = lab.make_sparse_classification(n_samples=5000, n_features=6, jitter=0.1, seed=2)
     np.testing.assert_array_equal(yj, y)
     np.testing.assert_array_equal(Xj > 0, X > 0)
     present = Xj[Xj > 0]
     assert present.min() >= 0.9 and present.max() <= 1.1 and len(np.unique(present)) == len(present)
     with pytest.raises(ValueError, match="jitter"):
-        comparison.make_sparse_classification(jitter=1.0)
+        lab.make_sparse_classification(jitter=1.0)
 
 
 def test_decay_under_noise_separates_adam_l2_from_adamw():
     scales = np.array([10.0, 0.01])
-    l2 = comparison.decay_under_noise(optimizers.adam(lr=1e-3, weight_decay=0.1), scales, steps=1000)
-    decoupled = comparison.decay_under_noise(optimizers.adamw(lr=1e-3, weight_decay=0.1), scales, steps=1000)
+    l2 = lab.decay_under_noise(optimizers.adam(lr=1e-3, weight_decay=0.1), scales, steps=1000)
+    decoupled = lab.decay_under_noise(optimizers.adamw(lr=1e-3, weight_decay=0.1), scales, steps=1000)
     assert l2.shape == decoupled.shape == (1001, 2)
     # AdamW: both shrink by about (1 - lr * wd) per step, whatever their gradients
     np.testing.assert_allclose(decoupled[-1], (1 - 1e-4) ** 1000, atol=0.02)
     # Adam + L2: the parameter with large gradients hardly decays, the quiet one collapses
     assert l2[-1, 0] > 0.98 and l2[-1, 1] < 0.3
-    none = comparison.decay_under_noise(optimizers.adam(lr=1e-3), scales, steps=200)
+    none = lab.decay_under_noise(optimizers.adam(lr=1e-3), scales, steps=200)
     np.testing.assert_allclose(none[-1], 1.0, atol=0.02)
     with pytest.raises(ValueError, match="Optimizer"):
-        comparison.decay_under_noise(optimizers.adam, scales)
+        lab.decay_under_noise(optimizers.adam, scales)
+    with pytest.raises(ValueError, match="steps"):
+        lab.decay_under_noise(optimizers.adamw(lr=1e-3), scales, steps=0)
+
+
+def test_decay_under_noise_is_the_plain_noise_loop():
+    """fit with the linear-loss model makes exactly the updates of a loop over noise draws."""
+    scales, opt = np.array([1.0, 0.1, 0.0]), optimizers.adam(lr=1e-2, weight_decay=0.1)
+    rng = np.random.default_rng(3)
+    theta = np.ones((5, 3))
+    state, means = opt.init(theta), [theta.mean(axis=0)]
+    for _ in range(50):
+        updates, state = opt.update(scales * rng.standard_normal(theta.shape), state, theta)
+        theta = theta + updates
+        means.append(theta.mean(axis=0))
+    got = lab.decay_under_noise(opt, scales, steps=50, n_runs=5, seed=3)
+    np.testing.assert_array_equal(got, np.array(means))

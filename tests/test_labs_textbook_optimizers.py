@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lrcourse import objectives, optimizers, schedules
-from lrcourse import textbook_optimizers as tb
+from lrcourse.labs import textbook_optimizers as tb
 
 QUAD = objectives.quadratic(1.0, 10.0)
 ROSEN = objectives.rosenbrock()
@@ -73,6 +73,22 @@ def test_pytorch_nesterov_is_the_lookahead_form_after_a_change_of_variables(mu, 
     assert np.isfinite(phi).all()
     np.testing.assert_allclose(phi, theta + mu * v, rtol=0, atol=1e-12)
     assert np.abs(phi - theta).max() > 1e-3  # the two variables themselves differ
+
+
+def test_nesterov_lookahead_follows_its_formula():
+    lr, mu = 1e-3, 0.9
+    theta, v = tb.nesterov_lookahead(ROSEN.grad, [-1.2, 1.0], lr, mu, 30)
+    th, vel = np.array([-1.2, 1.0]), np.zeros(2)
+    np.testing.assert_array_equal(theta[0], th)
+    np.testing.assert_array_equal(v[0], vel)
+    for t in range(30):
+        vel = mu * vel - lr * ROSEN.grad(th + mu * vel)
+        th = th + vel
+        np.testing.assert_array_equal(theta[t + 1], th)  # the same arithmetic
+        np.testing.assert_allclose(v[t + 1], vel, rtol=0, atol=1e-15)  # read off the path
+    # a schedule for the rate: a constant one gives the same path
+    again, _ = tb.nesterov_lookahead(ROSEN.grad, [-1.2, 1.0], schedules.constant(lr), mu, 30)
+    np.testing.assert_array_equal(again, theta)
 
 
 def test_nesterov_lookahead_sweeps_over_rates():
