@@ -160,6 +160,7 @@ def test_sweep_seeds_is_one_grid_per_seed(split):
         (lambda m, s: tuning.sweep_recipes(m, s, sgd, 2, (), lr=[0.1], warmups=(0,)), "at least one"),
         (lambda m, s: tuning.sweep_recipes(m, s, sgd(lr=0.1), 2, (32,), lr=[0.1], warmups=(0,)), "twice"),
         (lambda m, s: tuning.sweep_seeds(m, s, sgd, 2, (32,), lr=[0.1], warmups=(0,), seeds=[]), "seeds"),
+        (lambda m, s: tuning.sweep_recipes(m, s, sgd, 2, (32,), lr=[0.1], warmups=(0,), record=5), "record"),
     ],
 )
 def test_mistakes_are_explained(split, call, phrase):

@@ -238,7 +238,8 @@ def sweep_recipes(model, data, optimizer, epochs, batch_sizes, *, lr, warmups, s
     ``w`` epochs (see :func:`recipe_rates`); ``optimizer`` is a constructor such as
     ``sgd``, called with those rates. All rates and warmups of one batch size train in
     one call of :func:`~lrcourse.training.fit`. ``record`` says after which epochs the
-    curves are evaluated (as in ``fit``; the epochs left out are NaN).
+    curves are evaluated: ``"epoch"``, ``"end"`` or a list of epochs, as in ``fit`` (the
+    epochs left out are NaN).
     :func:`sweep_seeds` trains the same grid from several seeds.
     """
     seed = check.check_int("seed", seed, 0)
@@ -274,6 +275,11 @@ def _sweep(model, data, optimizer, epochs, batch_sizes, lr, warmups, seeds, reco
     if max(warmups) >= epochs:
         raise ValueError(
             f"every warmup must be shorter than the budget of {epochs} epochs, got {max(warmups)}"
+        )
+    if isinstance(record, (int, np.integer)):
+        raise ValueError(
+            f"record must be 'epoch', 'end' or a list of epochs (a grid keeps curves over epochs), "
+            f"got record={record!r}"
         )
     _, y, X_val, _ = unpack(data)
     if X_val is None:
