@@ -58,14 +58,14 @@ unit: $(STAMP)
 ## Every chapter under nbval. The notebooks are stored without outputs; the numbers their
 ## `# NBVAL_CHECK_OUTPUT` cells must print live in cell metadata and are put back into
 ## copies under _build/nbval first (tests/nbval_expected.py). One notebook per worker.
-## `make notebooks CHAPTER=05` runs the chapters whose path contains 05 only.
-CHAPTER ?= /
-NBVAL_DIR ?= _build/nbval$(if $(filter-out /,$(CHAPTER)),-$(CHAPTER))
+## `make notebooks CHAPTER=05` runs the chapters whose folder starts with 05 only.
+CHAPTER ?=
+NBVAL_DIR ?= _build/nbval$(if $(CHAPTER),-$(CHAPTER))
 notebooks: $(STAMP)
 	@case "$(NBVAL_DIR)" in _build/?*) ;; *) echo "NBVAL_DIR must be a folder under _build/ (it is emptied first)" >&2; exit 2;; esac
 	@$(BIN)/python tests/numerics.py describe
 	@rm -rf $(NBVAL_DIR); \
-	nbs="$$($(BIN)/python tests/nbval_expected.py prepare $(NBVAL_DIR) | tr ' ' '\n' | grep -F -e '$(CHAPTER)' | tr '\n' ' ')"; \
+	nbs="$$($(BIN)/python tests/nbval_expected.py prepare $(NBVAL_DIR) | tr ' ' '\n' | grep -F -e '/book/$(CHAPTER)' | tr '\n' ' ')"; \
 	[ -n "$$nbs" ] || { echo "no notebooks to run: _toc.yml lists none, or prepare failed" >&2; exit 1; }; \
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
 		-p no:cacheprovider -o testpaths= $$nbs
