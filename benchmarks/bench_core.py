@@ -23,7 +23,8 @@ import numpy as np
 from timing import median_ms
 
 from lrcourse import objectives
-from lrcourse.optimizers import adam, run
+from lrcourse.descent import run
+from lrcourse.optimizers import adam
 
 STEPS = 200
 START = [-1.5, 2.0]

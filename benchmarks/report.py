@@ -146,7 +146,8 @@ def bench_sweeps(with_torch):
     from timing import median_ms
 
     from lrcourse import objectives
-    from lrcourse.optimizers import adam, run
+    from lrcourse.descent import run
+    from lrcourse.optimizers import adam
 
     f = objectives.rosenbrock()
     opt = adam(lr=bench_core.RATES)

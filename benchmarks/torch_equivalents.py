@@ -16,8 +16,9 @@ import torch
 from timing import median_ms
 
 from lrcourse import models, objectives, training
+from lrcourse.descent import run
 from lrcourse.lr_finder import range_test
-from lrcourse.optimizers import adam, run, sgd
+from lrcourse.optimizers import adam, sgd
 
 torch.set_default_dtype(torch.float64)
 torch.set_num_threads(1)

@@ -5,9 +5,9 @@ Modules, each with one job:
 The numerical core:
 
 - :mod:`lrcourse.objectives`: 1-D and 2-D loss landscapes with exact gradients.
-- :mod:`lrcourse.optimizers`: SGD, AdaGrad, RMSprop, Adam, AdamW matching ``torch.optim``,
-  plus :func:`~lrcourse.optimizers.run` and :func:`~lrcourse.optimizers.descend`
-  (from :mod:`lrcourse.descent`).
+- :mod:`lrcourse.optimizers`: SGD, AdaGrad, RMSprop, Adam, AdamW matching ``torch.optim``.
+- :mod:`lrcourse.descent`: :func:`~lrcourse.descent.run` and :func:`~lrcourse.descent.descend`
+  run an optimizer on a landscape, sweeps included.
 - :mod:`lrcourse.schedules`: learning-rate schedules matching ``torch.optim.lr_scheduler``.
 - :mod:`lrcourse.tree`: parameters as one array or a (nested) dict of arrays.
 

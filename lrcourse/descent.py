@@ -1,7 +1,7 @@
 """Run an optimizer on a landscape: whole trajectories, sweeps included, in one call.
 
 :func:`run` returns the path; :func:`descend` also returns the losses and says
-whether, and at which step, each run diverged. Both are re-exported from
+whether, and at which step, each run diverged. The optimizers come from
 :mod:`lrcourse.optimizers`.
 """
 

@@ -12,7 +12,7 @@ Every optimizer is a pair of pure functions, in the style of optax::
 **Sweeps.** Any hyperparameter may be an array. Its axes line up with the
 *leading* axes of the parameters, so ``adam(lr=np.logspace(-4, 0, 1000))`` on
 parameters of shape ``(1000, 2)`` runs 1000 independent descents in one call.
-:func:`run` adds the sweep axes to a shared starting point for you.
+:func:`lrcourse.descent.run` adds the sweep axes to a shared starting point for you.
 
 **Schedules.** A hyperparameter may also be a function of the 0-based step
 ``t`` (for example a schedule from :mod:`lrcourse.schedules`, or
@@ -503,9 +503,6 @@ def _map_leaves(fn, n_out, grads, params, *states):
     return fn(grads, params, *states)
 
 
-# run() and descend() live in their own module; they are part of this module's API.
-from lrcourse.descent import Descent, descend, run  # noqa: E402
-
 __all__ = [
     "Optimizer",
     "sgd",
@@ -519,7 +516,4 @@ __all__ = [
     "with_sweep_axes",
     "value_at",
     "align",
-    "run",
-    "descend",
-    "Descent",
 ]

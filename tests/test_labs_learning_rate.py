@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from lrcourse import data, models, objectives, optimizers, training
+from lrcourse.descent import descend, run
 from lrcourse.labs import learning_rate as stability
 
 
 def test_step_factors_match_gradient_descent_on_a_quadratic():
     bowl = objectives.quadratic(1.0, 15.0)
     lr, steps = 0.1, 12
-    path = optimizers.run(optimizers.sgd(lr=lr), bowl.grad, [1.5, -1.0], steps)
+    path = run(optimizers.sgd(lr=lr), bowl.grad, [1.5, -1.0], steps)
     factors = stability.step_factors(lr, np.array([1.0, 15.0]))
     expected = np.array([1.5, -1.0]) * factors ** np.arange(steps + 1)[:, None]
     np.testing.assert_allclose(path, expected, rtol=1e-12, atol=1e-14)
@@ -56,7 +57,7 @@ def test_the_limit_separates_convergence_from_divergence_on_the_objectives():
         limit = stability.stability_limit(bowl.hessian_max_eigenvalue)
         lrs = limit * np.array([0.5, 0.99, 1.01, 1.5])
         x0 = np.ones(bowl.dim)
-        result = optimizers.descend(bowl, x0, optimizers.sgd(lr=lrs), steps=3000)
+        result = descend(bowl, x0, optimizers.sgd(lr=lrs), steps=3000)
         assert result.diverged.tolist() == [False, False, True, True]
 
 

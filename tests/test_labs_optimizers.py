@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lrcourse import data, models, objectives, optimizers, training
+from lrcourse.descent import descend
 from lrcourse.labs import optimizers as lab
 
 QUAD = objectives.quadratic(1.0, 10.0)
@@ -32,7 +33,7 @@ def test_sweep_landscape_on_a_quadratic_agrees_with_the_stability_limit():
     assert sweep.stable_decades == pytest.approx(np.log10(high / low))
     assert sweep.converged.sum() == np.isfinite(sweep.steps_to).sum()
     # the fastest rate's own run reaches the threshold at the reported step
-    one = optimizers.descend(QUAD, [1.0, 1.0], optimizers.sgd(lr=sweep.best_lr), 3000)
+    one = descend(QUAD, [1.0, 1.0], optimizers.sgd(lr=sweep.best_lr), 3000)
     assert np.argmax(one.losses < 1e-8) == sweep.best_steps
     assert "SGD: best lr" in sweep.summary()
 
@@ -168,12 +169,12 @@ def test_rotation_invariant_methods_follow_the_turned_path():
     turned = lab.rotate(start, 30.0)
     np.testing.assert_allclose(g.value(turned), f.value(start), rtol=1e-12)
     for opt in (optimizers.sgd(lr=0.02), optimizers.sgd(lr=0.01, momentum=0.9)):
-        a = optimizers.descend(f, start, opt, 100)
-        b = optimizers.descend(g, turned, opt, 100)
+        a = descend(f, start, opt, 100)
+        b = descend(g, turned, opt, 100)
         np.testing.assert_allclose(b.losses, a.losses, rtol=1e-9, atol=1e-14)
         np.testing.assert_allclose(b.path, lab.rotate(a.path, 30.0), atol=1e-12)
-    a = optimizers.descend(f, start, optimizers.adam(lr=0.01), 100)
-    b = optimizers.descend(g, turned, optimizers.adam(lr=0.01), 100)
+    a = descend(f, start, optimizers.adam(lr=0.01), 100)
+    b = descend(g, turned, optimizers.adam(lr=0.01), 100)
     assert abs(a.final_loss - b.final_loss) > 0.1  # Adam depends on the axes
     with pytest.raises(ValueError, match="shape"):
         lab.rotate([1.0, 2.0, 3.0], 10.0)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lrcourse import data, models, optimizers, schedules, training
+from lrcourse.descent import descend
 from lrcourse.labs import schedules as lab
 
 
@@ -246,8 +247,8 @@ def test_sharp_and_wide_minima_and_gradient():
 
 def test_a_small_rate_stays_in_the_sharp_minimum_a_larger_one_cannot():
     f = lab.sharp_and_wide()
-    small = optimizers.descend(f, [-1.5], optimizers.sgd(lr=0.02), 400)
+    small = descend(f, [-1.5], optimizers.sgd(lr=0.02), 400)
     assert small.final[0] == pytest.approx(f.minima[0, 0], abs=1e-6)
     cycled = schedules.cyclic(0.02, 0.5, step_size_up=25, cycle_momentum=False)
-    escaped = optimizers.descend(f, [-1.5], optimizers.sgd(lr=cycled), 400)
+    escaped = descend(f, [-1.5], optimizers.sgd(lr=cycled), 400)
     assert escaped.final[0] == pytest.approx(2.0, abs=1e-3)

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lrcourse import objectives, optimizers
-from lrcourse.optimizers import adagrad, adam, adamw, descend, rmsprop, run, sgd
+from lrcourse.descent import descend, run
+from lrcourse.optimizers import adagrad, adam, adamw, rmsprop, sgd
 
 ROSEN = objectives.rosenbrock()
 QUAD = objectives.quadratic(1.0, 10.0)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lrcourse import objectives, optimizers, schedules
+from lrcourse.descent import run
 
 DATA = json.loads((Path(__file__).parent / "data" / "optimizers_reference.json").read_text())
 GRADS = {
@@ -62,7 +63,7 @@ def test_matches_torch(case):
             for k in params:
                 np.testing.assert_allclose(params[k], case["path"][t + 1][k], rtol=0, atol=1e-10)
         return
-    path = optimizers.run(opt, GRADS[case["objective"]], case["x0"], steps)
+    path = run(opt, GRADS[case["objective"]], case["x0"], steps)
     np.testing.assert_allclose(path, np.array(case["path"]), rtol=0, atol=1e-10)
 
 
@@ -103,5 +104,5 @@ def test_optimizer_driven_by_lrcourse_schedule_matches_torch(case):
         else:
             kwargs["momentum"] = sched.momentum
     opt = getattr(optimizers, case["optimizer"])(**kwargs)
-    path = optimizers.run(opt, GRADS[case["objective"]], case["x0"], len(case["path"]) - 1)
+    path = run(opt, GRADS[case["objective"]], case["x0"], len(case["path"]) - 1)
     np.testing.assert_allclose(path, np.array(case["path"]), rtol=0, atol=1e-10)

@@ -12,6 +12,7 @@ import pytest
 from ulp import assert_ulp_close
 
 from lrcourse import optimizers, schedules
+from lrcourse.descent import run
 from lrcourse.schedules import (
     ReduceLROnPlateau,
     clamp,
@@ -375,7 +376,7 @@ def test_cyclic_momentum_and_sweeps_with_the_optimizers():
     cyc = one_cycle(max_lr=np.array([0.01, 0.1, 1.0]), total_steps=50)
     opt = optimizers.sgd(lr=cyc, momentum=cyc.momentum)
     assert opt.sweep_shape == (3,)
-    path = optimizers.run(opt, lambda x: x, x0=[1.0, 1.0], steps=50)
+    path = run(opt, lambda x: x, x0=[1.0, 1.0], steps=50)
     assert path.shape == (51, 3, 2)
     adam = optimizers.adam(lr=cyclic(0.001, 0.01, 5), betas=(cyclic(0.001, 0.01, 5).momentum, 0.999))
-    assert optimizers.run(adam, lambda x: x, x0=[1.0], steps=20).shape == (21, 1)
+    assert run(adam, lambda x: x, x0=[1.0], steps=20).shape == (21, 1)

@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from lrcourse import objectives, optimizers, widgets  # noqa: E402
+from lrcourse.descent import descend, run  # noqa: E402
 from lrcourse.widgets import optimizers as wo  # noqa: E402
 
 
@@ -35,9 +36,9 @@ def test_race_runs_each_optimizer_once_with_the_rates_as_a_sweep():
     res = wo.race(f, [-1.2, 1.0], lrs, momentum=0.5, steps=30)
     assert list(res) == list(wo.RACERS)
     # exact, as in test_optimizers: only the rate is swept, and it meets only + - * / sqrt
-    single = optimizers.descend(f, [-1.2, 1.0], optimizers.adam(lr=3e-3, betas=(0.5, 0.999)), 30)
+    single = descend(f, [-1.2, 1.0], optimizers.adam(lr=3e-3, betas=(0.5, 0.999)), 30)
     np.testing.assert_array_equal(res["Adam"].path[:, 1], single.path)
-    mom = optimizers.descend(f, [-1.2, 1.0], optimizers.sgd(lr=1e-3, momentum=0.5, nesterov=True), 30)
+    mom = descend(f, [-1.2, 1.0], optimizers.sgd(lr=1e-3, momentum=0.5, nesterov=True), 30)
     np.testing.assert_array_equal(res["Nesterov"].path[:, 0], mom.path)
     only = wo.race(f, [-1.2, 1.0], 1e-3, steps=5, racers=["SGD", "AdaGrad"])
     assert list(only) == ["SGD", "AdaGrad"]
@@ -68,7 +69,7 @@ def test_the_drawn_paths_are_the_optimizers_paths(explorer, name):
 def test_a_rate_off_the_grid_is_computed_directly(explorer):
     explorer.update(landscape="ravine", lr=0.0123, momentum=0.9)
     xs, _ = explorer._live.state["paths"]["SGD"].get_data()
-    direct = optimizers.run(optimizers.sgd(lr=0.0123), objectives.quadratic(1.0, 50.0).grad, [-1.5, 1.0], 60)
+    direct = run(optimizers.sgd(lr=0.0123), objectives.quadratic(1.0, 50.0).grad, [-1.5, 1.0], 60)
     np.testing.assert_allclose(xs, direct[:, 0], rtol=1e-12)
 
 

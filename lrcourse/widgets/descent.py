@@ -6,6 +6,7 @@ import numpy as np
 
 from lrcourse import _validate as check
 from lrcourse import optimizers as _optimizers
+from lrcourse.descent import descend
 from lrcourse.widgets.core import Explorer, FloatSlider, LogSlider, diverged_badge
 
 _PATH = "#d62728"
@@ -82,7 +83,7 @@ def descent_explorer(
     Left: the contour of ``objective`` with the trajectory from ``x0``; right: the
     loss per step. A run that blows up is marked "diverged at step k" (its loss
     exceeded ``explode`` times the starting loss, as in
-    :func:`~lrcourse.optimizers.descend`). With ``start_sliders=True`` two more sliders move the starting point. Extra keywords
+    :func:`~lrcourse.descent.descend`). With ``start_sliders=True`` two more sliders move the starting point. Extra keywords
     (``momentum=0.9``, ...) go to the optimizer. A 1-D objective is handed to
     :func:`descent_explorer_1d`.
     """
@@ -141,9 +142,7 @@ def descent_explorer(
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
             state["bad_loss"] = diverged_badge(ax_loss, _BAD, alpha=0.9, fontsize="large")
-        res = _optimizers.descend(
-            objective, start, _make_optimizer(optimizer_name, lr, hyper), steps, explode=explode
-        )
+        res = descend(objective, start, _make_optimizer(optimizer_name, lr, hyper), steps, explode=explode)
         path = res.path
         ok = np.isfinite(path).all(axis=-1)
         state["path"].set_data(path[ok, 0], path[ok, 1])
@@ -221,7 +220,7 @@ def descent_explorer_1d(
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
             state["bad_loss"] = diverged_badge(ax_loss, _BAD, alpha=0.9, fontsize="large")
-        res = _optimizers.descend(
+        res = descend(
             objective, [x_start], _make_optimizer(optimizer_name, lr, hyper), steps, explode=explode
         )
         x = res.path[:, 0]

@@ -16,6 +16,7 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
 from lrcourse import _validate as check
 from lrcourse import labs, objectives, optimizers
+from lrcourse.descent import descend
 from lrcourse.plotting import PALETTE
 from lrcourse.widgets.core import Explorer, FloatSlider
 
@@ -131,7 +132,7 @@ def stability_explorer(
             (state["dots"],) = ax_f.plot([], [], "o", color="k", ms=5, animated=True, zorder=6)
             state["info"] = ax_f.set_title("", fontsize="medium", animated=True)
 
-        run = optimizers.descend(bowl, x0, optimizers.sgd(lr=lr), steps)
+        run = descend(bowl, x0, optimizers.sgd(lr=lr), steps)
         ok = np.isfinite(run.path).all(axis=-1)
         state["path"].set_data(run.path[ok, 0], run.path[ok, 1])
         state["loss"].set_data(step_axis, np.maximum(run.losses, 1e-300))

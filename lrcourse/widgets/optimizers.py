@@ -23,6 +23,7 @@ from matplotlib.collections import LineCollection
 
 from lrcourse import _validate as check
 from lrcourse import objectives, optimizers
+from lrcourse.descent import descend
 from lrcourse.labs.optimizers import rotate, rotated_quadratic
 from lrcourse.plotting import PALETTE
 from lrcourse.widgets.core import Dropdown, Explorer, FloatSlider, LogSlider
@@ -67,7 +68,7 @@ LANDSCAPES = {
 def race(objective, x0, lr, momentum=0.9, steps=120, racers=None, explode=1e6):
     """Run every optimizer of :data:`RACERS` (or the names in ``racers``) from ``x0``.
 
-    One :func:`~lrcourse.optimizers.descend` call per optimizer; ``lr`` may be an
+    One :func:`~lrcourse.descent.descend` call per optimizer; ``lr`` may be an
     array of rates (a sweep: every rate in the same call). ``momentum`` is the
     momentum of "momentum" and "Nesterov" and β₁ of Adam; the others ignore it.
     Returns ``{name: Descent}``.
@@ -78,8 +79,7 @@ def race(objective, x0, lr, momentum=0.9, steps=120, racers=None, explode=1e6):
     check.check_range("momentum", momentum, 0.0, 1.0, high_open=True)
     steps = check.check_int("steps", steps, 1)
     return {
-        name: optimizers.descend(objective, x0, RACERS[name][2](lr, momentum), steps, explode=explode)
-        for name in names
+        name: descend(objective, x0, RACERS[name][2](lr, momentum), steps, explode=explode) for name in names
     }
 
 
