@@ -59,9 +59,9 @@ def main():
     args = parser.parse_args()
 
     f = objectives.rosenbrock()
-    single = median_ms(lambda: run(adam(lr=0.01), f.grad, START, STEPS), args.repeats)
+    single = median_ms(lambda: run(f.grad, START, adam(lr=0.01), STEPS), args.repeats)
     sweep_opt = adam(lr=RATES)
-    sweep = median_ms(lambda: run(sweep_opt, f.grad, START, STEPS), args.repeats)
+    sweep = median_ms(lambda: run(f.grad, START, sweep_opt, STEPS), args.repeats)
 
     print(
         f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, numpy {np.__version__}"
@@ -81,7 +81,7 @@ def main():
         start = time.perf_counter()
         finals_torch = torch_loop(RATES)
         loop_ms = (time.perf_counter() - start) * 1e3
-        finals = run(sweep_opt, f.grad, START, STEPS)[-1]
+        finals = run(f.grad, START, sweep_opt, STEPS)[-1]
         same = np.allclose(finals, finals_torch, rtol=1e-9, atol=1e-9, equal_nan=True)
         ratio = loop_ms / sweep
         print(f"torch.optim.Adam loop over the {len(RATES)} rates:       {loop_ms:8.0f} ms  (one run)")

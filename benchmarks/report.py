@@ -151,8 +151,8 @@ def bench_sweeps(with_torch):
 
     f = objectives.rosenbrock()
     opt = adam(lr=bench_core.RATES)
-    sweep_ms = median_ms(lambda: run(opt, f.grad, bench_core.START, bench_core.STEPS), 21)
-    single_ms = median_ms(lambda: run(adam(lr=0.01), f.grad, bench_core.START, bench_core.STEPS), 21)
+    sweep_ms = median_ms(lambda: run(f.grad, bench_core.START, opt, bench_core.STEPS), 21)
+    single_ms = median_ms(lambda: run(f.grad, bench_core.START, adam(lr=0.01), bench_core.STEPS), 21)
     out = {"single_ms": single_ms, "sweep_ms": sweep_ms}
     fit_ms, range_ms = bench_training.measure(repeats=7)
     out.update(fit_ms=fit_ms, parallel_range_ms=range_ms)

@@ -47,11 +47,11 @@ def torch_mlp(params):
 def compare_sweep():
     f = objectives.rosenbrock()
     opt = adam(lr=bench_core.RATES)
-    ours_ms = median_ms(lambda: run(opt, f.grad, bench_core.START, bench_core.STEPS), 21)
+    ours_ms = median_ms(lambda: run(f.grad, bench_core.START, opt, bench_core.STEPS), 21)
     start = time.perf_counter()
     finals_torch = bench_core.torch_loop(bench_core.RATES)
     torch_ms = (time.perf_counter() - start) * 1e3
-    finals = run(opt, f.grad, bench_core.START, bench_core.STEPS)[-1]
+    finals = run(f.grad, bench_core.START, opt, bench_core.STEPS)[-1]
     same = bool(np.allclose(finals, finals_torch, rtol=1e-9, atol=1e-9, equal_nan=True))
     return {
         "what": "Adam, 1000 rates x 200 steps (torch: a loop of runs)",

@@ -42,7 +42,7 @@ def start_points(x0, sweep_shape):
     return perturbed(np.broadcast_to(x0, lead + x0.shape[k:]).copy())
 
 
-def run(optimizer, grad_fn, x0, steps):
+def run(grad_fn, x0, optimizer, steps):
     """Apply ``optimizer`` for ``steps`` updates from ``x0``; return the trajectory.
 
     .. math:: x_{t+1} = x_t + \\mathrm{update}(\\nabla f(x_t)),\\quad t = 0, \\dots, T-1
@@ -89,21 +89,23 @@ class Descent:
         return self.losses[-1]
 
 
-def descend(objective, x0, optimizer, steps, explode=1e6):
+def descend(objective, x0, optimizer, steps, divergence_factor=1e6):
     """Minimise ``objective`` with ``optimizer`` from ``x0``; report losses and divergence.
 
-    A run *diverges* at the first step ``t`` where a coordinate or the loss is not
-    finite, or the loss has exploded:
+    :func:`run` on ``objective.grad``, with the same order of arguments. A run
+    *diverges* at the first step ``t`` where a coordinate or the loss is not finite,
+    or the loss has exploded:
 
-    .. math:: |f(x_t)| > \\text{explode} \\cdot \\max(|f(x_0)|, 1)
+    .. math:: |f(x_t)| > \\text{divergence\\_factor} \\cdot \\max(|f(x_0)|, 1)
 
     From that step on its path and losses are NaN: training stopped there.
+    (:func:`lrcourse.training.fit` has the same knob, with a smaller default.)
     """
-    explode = float(check.check_positive("explode", explode))
-    path = run(optimizer, objective.grad, x0, steps)
+    divergence_factor = float(check.check_positive("divergence_factor", divergence_factor))
+    path = run(objective.grad, x0, optimizer, steps)
     with np.errstate(all="ignore"):
         losses = objective.value(path)
-        limit = explode * np.maximum(np.abs(losses[0]), 1.0)
+        limit = divergence_factor * np.maximum(np.abs(losses[0]), 1.0)
         bad = ~np.isfinite(losses) | ~np.isfinite(path).all(axis=-1) | (np.abs(losses) > limit)
     diverged = bad.any(axis=0)
     diverged_at = np.where(diverged, bad.argmax(axis=0), -1)

@@ -13,7 +13,7 @@ from lrcourse.labs import learning_rate as stability
 def test_step_factors_match_gradient_descent_on_a_quadratic():
     bowl = objectives.quadratic(1.0, 15.0)
     lr, steps = 0.1, 12
-    path = run(optimizers.sgd(lr=lr), bowl.grad, [1.5, -1.0], steps)
+    path = run(bowl.grad, [1.5, -1.0], optimizers.sgd(lr=lr), steps)
     factors = stability.step_factors(lr, np.array([1.0, 15.0]))
     expected = np.array([1.5, -1.0]) * factors ** np.arange(steps + 1)[:, None]
     np.testing.assert_allclose(path, expected, rtol=1e-12, atol=1e-14)

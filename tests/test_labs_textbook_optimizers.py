@@ -18,8 +18,8 @@ def _ones(x):
 
 
 def test_heavy_ball_equals_pytorch_momentum_for_a_constant_rate():
-    a = run(optimizers.sgd(lr=0.02, momentum=0.9), QUAD.grad, [1.5, 1.5], 200)
-    b = run(tb.heavy_ball(lr=0.02, momentum=0.9), QUAD.grad, [1.5, 1.5], 200)
+    a = run(QUAD.grad, [1.5, 1.5], optimizers.sgd(lr=0.02, momentum=0.9), 200)
+    b = run(QUAD.grad, [1.5, 1.5], tb.heavy_ball(lr=0.02, momentum=0.9), 200)
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
 
 
@@ -37,16 +37,16 @@ def test_heavy_ball_velocity_is_minus_lr_times_the_pytorch_buffer():
 
 def test_rate_inside_or_outside_differs_only_after_the_rate_changes():
     sched = schedules.step_decay(0.02, step_size=30, gamma=0.1)
-    a = run(optimizers.sgd(lr=sched, momentum=0.9), QUAD.grad, [1.5, 1.5], 60)
-    b = run(tb.heavy_ball(lr=sched, momentum=0.9), QUAD.grad, [1.5, 1.5], 60)
+    a = run(QUAD.grad, [1.5, 1.5], optimizers.sgd(lr=sched, momentum=0.9), 60)
+    b = run(QUAD.grad, [1.5, 1.5], tb.heavy_ball(lr=sched, momentum=0.9), 60)
     gap = np.abs(a - b).max(axis=-1)
     assert gap[:31].max() < 1e-13
     assert gap[31:].max() > 0.1
 
 
 def test_ema_momentum_first_step_is_one_minus_mu_of_pytorch_dampened_first_step():
-    torch_path = run(optimizers.sgd(lr=0.1, momentum=0.9, dampening=0.9), _ones, [0.0], 3)
-    ema_path = run(tb.ema_momentum(lr=0.1, momentum=0.9), _ones, [0.0], 3)
+    torch_path = run(_ones, [0.0], optimizers.sgd(lr=0.1, momentum=0.9, dampening=0.9), 3)
+    ema_path = run(_ones, [0.0], tb.ema_momentum(lr=0.1, momentum=0.9), 3)
     np.testing.assert_allclose(np.diff(torch_path[:, 0]), [-0.1, -0.1, -0.1])
     np.testing.assert_allclose(np.diff(ema_path[:, 0]), [-0.01, -0.019, -0.0271])
 
@@ -69,7 +69,7 @@ def test_ema_momentum_equals_dampened_pytorch_after_the_first_buffer():
 
 @pytest.mark.parametrize(("mu", "lr"), [(0.5, 1e-3), (0.9, 1e-3), (0.99, 1e-4)])
 def test_pytorch_nesterov_is_the_lookahead_form_after_a_change_of_variables(mu, lr):
-    phi = run(optimizers.sgd(lr=lr, momentum=mu, nesterov=True), ROSEN.grad, [-1.2, 1.0], 300)
+    phi = run(ROSEN.grad, [-1.2, 1.0], optimizers.sgd(lr=lr, momentum=mu, nesterov=True), 300)
     theta, v = tb.nesterov_lookahead(ROSEN.grad, [-1.2, 1.0], lr, mu, 300)
     assert np.isfinite(phi).all()
     np.testing.assert_allclose(phi, theta + mu * v, rtol=0, atol=1e-12)
@@ -101,15 +101,15 @@ def test_nesterov_lookahead_sweeps_over_rates():
 
 
 def test_rmsprop_eps_inside_matches_pytorch_for_large_gradients_only():
-    big = run(optimizers.rmsprop(lr=0.01), QUAD.grad, [1.5, 1.5], 50)
-    big_in = run(tb.rmsprop_eps_inside(lr=0.01), QUAD.grad, [1.5, 1.5], 50)
+    big = run(QUAD.grad, [1.5, 1.5], optimizers.rmsprop(lr=0.01), 50)
+    big_in = run(QUAD.grad, [1.5, 1.5], tb.rmsprop_eps_inside(lr=0.01), 50)
     np.testing.assert_allclose(big, big_in, rtol=1e-6)
 
     def tiny(x):
         return np.full_like(x, 1e-6)
 
-    out = run(optimizers.rmsprop(lr=0.01), tiny, [0.0], 1)[1, 0]
-    inside = run(tb.rmsprop_eps_inside(lr=0.01), tiny, [0.0], 1)[1, 0]
+    out = run(tiny, [0.0], optimizers.rmsprop(lr=0.01), 1)[1, 0]
+    inside = run(tiny, [0.0], tb.rmsprop_eps_inside(lr=0.01), 1)[1, 0]
     # v = 0.01 * 1e-12; outside: 1e-6 / (1e-7 + 1e-8); inside: 1e-6 / sqrt(1e-14 + 1e-8)
     assert out == pytest.approx(-0.01 * 1e-6 / (1e-7 + 1e-8))
     assert inside == pytest.approx(-0.01 * 1e-6 / np.sqrt(1e-14 + 1e-8))
@@ -117,21 +117,21 @@ def test_rmsprop_eps_inside_matches_pytorch_for_large_gradients_only():
 
 
 def test_adam_without_bias_correction_takes_longer_first_steps():
-    path = run(tb.adam_no_bias_correction(lr=1e-3), _ones, [0.0], 10)
+    path = run(_ones, [0.0], tb.adam_no_bias_correction(lr=1e-3), 10)
     steps = -np.diff(path[:, 0]) / 1e-3
     k = np.arange(1, 11)
     expected = (1 - 0.9**k) / (np.sqrt(1 - 0.999**k) + 1e-8)
     np.testing.assert_allclose(steps, expected, rtol=1e-6)
     assert steps[0] == pytest.approx(np.sqrt(10), rel=1e-6)
-    corrected = -np.diff(run(optimizers.adam(lr=1e-3), _ones, [0.0], 10)[:, 0]) / 1e-3
+    corrected = -np.diff(run(_ones, [0.0], optimizers.adam(lr=1e-3), 10)[:, 0]) / 1e-3
     np.testing.assert_allclose(corrected, 1.0, rtol=1e-6)
 
 
 def test_textbook_optimizers_sweep_like_the_pytorch_ones():
     lrs = np.array([1e-3, 1e-2])
     for make in (tb.heavy_ball, tb.ema_momentum, tb.rmsprop_eps_inside, tb.adam_no_bias_correction):
-        swept = run(make(lr=lrs), QUAD.grad, [1.0, 1.0], 20)
-        single = run(make(lr=1e-2), QUAD.grad, [1.0, 1.0], 20)
+        swept = run(QUAD.grad, [1.0, 1.0], make(lr=lrs), 20)
+        single = run(QUAD.grad, [1.0, 1.0], make(lr=1e-2), 20)
         # exact: the swept rate meets only +, -, *, / and sqrt, correctly rounded everywhere
         np.testing.assert_array_equal(swept[:, 1], single)
 

@@ -32,10 +32,10 @@ def test_sweep_equals_runs_one_at_a_time_exactly(name, lrs, start):
     # Bit for bit on every CPU: the swept rate meets only +, -, *, / and sqrt, which
     # round correctly everywhere, and the betas (raised to powers) are not swept.
     make = FACTORIES[name]
-    swept = run(make(np.array(lrs)), QUAD.grad, list(start), 30)
+    swept = run(QUAD.grad, list(start), make(np.array(lrs)), 30)
     assert swept.shape == (31, len(lrs), 2)
     for i, lr in enumerate(lrs):
-        single = run(make(lr), QUAD.grad, list(start), 30)
+        single = run(QUAD.grad, list(start), make(lr), 30)
         np.testing.assert_array_equal(swept[:, i], single)
 
 
@@ -43,14 +43,14 @@ def test_sweep_over_two_hyperparameters_and_several_starts():
     lrs = np.array([0.001, 0.01, 0.1])[:, None]
     momenta = np.array([0.0, 0.5, 0.9, 0.99])
     starts = np.array([[-1.5, 2.0], [1.0, 1.0], [0.0, 0.0], [2.0, -1.0]])
-    path = run(sgd(lr=lrs / 100, momentum=momenta), ROSEN.grad, starts, 10)
+    path = run(ROSEN.grad, starts, sgd(lr=lrs / 100, momentum=momenta), 10)
     assert path.shape == (11, 3, 4, 2)
-    single = run(sgd(lr=0.1 / 100, momentum=0.5), ROSEN.grad, starts[1], 10)
+    single = run(ROSEN.grad, starts[1], sgd(lr=0.1 / 100, momentum=0.5), 10)
     np.testing.assert_array_equal(path[:, 2, 1], single)  # exact, as above
 
 
 def test_shared_start_is_broadcast_over_a_1000_rate_sweep():
-    path = run(adam(lr=np.logspace(-4, 0, 1000)), ROSEN.grad, [-1.5, 2.0], 5)
+    path = run(ROSEN.grad, [-1.5, 2.0], adam(lr=np.logspace(-4, 0, 1000)), 5)
     assert path.shape == (6, 1000, 2)
     np.testing.assert_array_equal(path[0], np.broadcast_to([-1.5, 2.0], (1000, 2)))
 
@@ -160,10 +160,13 @@ BAD = [
     (lambda: adam(betas=0.9), "betas must be a pair"),
     (lambda: adamw(weight_decay=-0.1), "weight_decay must be in [0, inf)"),
     (lambda: adam(lr=lambda t: -1.0), "lr must be in [0, inf)"),
-    (lambda: run(sgd(), QUAD.grad, [0.0, 0.0], -1), "steps must be an integer in [0, inf]"),
-    (lambda: run(sgd(), QUAD.grad, [np.nan, 0.0], 5), "x0 must not be NaN"),
-    (lambda: run(sgd(lr=np.ones(3)), QUAD.grad, np.zeros((4, 2)), 5), "does not line up"),
-    (lambda: descend(QUAD, [0.0, 0.0], sgd(), 5, explode=0), "explode must be in (0, inf)"),
+    (lambda: run(QUAD.grad, [0.0, 0.0], sgd(), -1), "steps must be an integer in [0, inf]"),
+    (lambda: run(QUAD.grad, [np.nan, 0.0], sgd(), 5), "x0 must not be NaN"),
+    (lambda: run(QUAD.grad, np.zeros((4, 2)), sgd(lr=np.ones(3)), 5), "does not line up"),
+    (
+        lambda: descend(QUAD, [0.0, 0.0], sgd(), 5, divergence_factor=0),
+        "divergence_factor must be in (0, inf)",
+    ),
 ]
 
 

@@ -63,7 +63,7 @@ def test_matches_torch(case):
             for k in params:
                 np.testing.assert_allclose(params[k], case["path"][t + 1][k], rtol=0, atol=1e-10)
         return
-    path = run(opt, GRADS[case["objective"]], case["x0"], steps)
+    path = run(GRADS[case["objective"]], case["x0"], opt, steps)
     np.testing.assert_allclose(path, np.array(case["path"]), rtol=0, atol=1e-10)
 
 
@@ -104,5 +104,5 @@ def test_optimizer_driven_by_lrcourse_schedule_matches_torch(case):
         else:
             kwargs["momentum"] = sched.momentum
     opt = getattr(optimizers, case["optimizer"])(**kwargs)
-    path = run(opt, GRADS[case["objective"]], case["x0"], len(case["path"]) - 1)
+    path = run(GRADS[case["objective"]], case["x0"], opt, len(case["path"]) - 1)
     np.testing.assert_allclose(path, np.array(case["path"]), rtol=0, atol=1e-10)

@@ -33,11 +33,11 @@ def test_reaches_weights_data_and_starting_points(monkeypatch):
     W0 = mlp.init(seed=0)["W1"]
     X0 = data.make_linear_regression(seed=0)[0]
     f = objectives.quadratic(1.0, 10.0)
-    p0 = run(optimizers.sgd(lr=0.0), f.grad, [1.0, 2.0], steps=0)[0]
+    p0 = run(f.grad, [1.0, 2.0], optimizers.sgd(lr=0.0), steps=0)[0]
     monkeypatch.setenv("LRCOURSE_PERTURB", "1e-12")
     assert 0 < np.abs(mlp.init(seed=0)["W1"] / W0 - 1).max() <= 1e-12
     assert 0 < np.abs(data.make_linear_regression(seed=0)[0] / X0 - 1).max() <= 1e-12
-    p = run(optimizers.sgd(lr=0.0), f.grad, [1.0, 2.0], steps=0)[0]
+    p = run(f.grad, [1.0, 2.0], optimizers.sgd(lr=0.0), steps=0)[0]
     assert 0 < np.abs(p / p0 - 1).max() <= 1e-12
 
 

@@ -69,7 +69,7 @@ def test_the_drawn_paths_are_the_optimizers_paths(explorer, name):
 def test_a_rate_off_the_grid_is_computed_directly(explorer):
     explorer.update(landscape="ravine", lr=0.0123, momentum=0.9)
     xs, _ = explorer._live.state["paths"]["SGD"].get_data()
-    direct = run(optimizers.sgd(lr=0.0123), objectives.quadratic(1.0, 50.0).grad, [-1.5, 1.0], 60)
+    direct = run(objectives.quadratic(1.0, 50.0).grad, [-1.5, 1.0], optimizers.sgd(lr=0.0123), 60)
     np.testing.assert_allclose(xs, direct[:, 0], rtol=1e-12)
 
 

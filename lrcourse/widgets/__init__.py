@@ -16,7 +16,7 @@ dict ``state`` that is empty on the first call, and one keyword per control::
             ax = fig.subplots()
             ax.contourf(X, Y, Z)                         # precomputed once, outside draw
             (state["path"],) = ax.plot([], [], "o-")
-        path = descent.run(optimizers.sgd(lr=lr), f.grad, x0, 50)
+        path = descent.run(f.grad, x0, optimizers.sgd(lr=lr), 50)
         state["path"].set_data(path[:, 0], path[:, 1])   # later calls: update only
 
 Creating artists once and then only updating them (``set_data``,

@@ -75,14 +75,14 @@ def descent_explorer(
     start_sliders=False,
     loss_scale="auto",
     title=None,
-    explode=1e6,
+    divergence_factor=1e6,
     **hyper,
 ):
     """Gradient descent on a 2-D landscape, with a learning-rate slider.
 
     Left: the contour of ``objective`` with the trajectory from ``x0``; right: the
     loss per step. A run that blows up is marked "diverged at step k" (its loss
-    exceeded ``explode`` times the starting loss, as in
+    exceeded ``divergence_factor`` times the starting loss, as in
     :func:`~lrcourse.descent.descend`). With ``start_sliders=True`` two more sliders move the starting point. Extra keywords
     (``momentum=0.9``, ...) go to the optimizer. A 1-D objective is handed to
     :func:`descent_explorer_1d`.
@@ -97,7 +97,7 @@ def descent_explorer(
             lr_range,
             loss_scale=loss_scale,
             title=title,
-            explode=explode,
+            divergence_factor=divergence_factor,
             **hyper,
         )
     if objective.dim != 2:
@@ -107,7 +107,7 @@ def descent_explorer(
         raise ValueError(f"x0 must be a point (x, y) of shape (2,), got shape {x0.shape}")
     steps = check.check_int("steps", steps, 1, 5000)
     _make_optimizer(optimizer_name, lr, hyper)  # fail early on a bad name or hyperparameter
-    check.check_positive("explode", explode)
+    check.check_positive("divergence_factor", divergence_factor)
     scale = _loss_scale(objective, loss_scale)
     X, Y, Z = objective.grid(150)  # computed once, shared by every redraw
     levels = _levels(Z)
@@ -142,7 +142,13 @@ def descent_explorer(
             ax_loss.grid(True, alpha=0.3)
             state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
             state["bad_loss"] = diverged_badge(ax_loss, _BAD, alpha=0.9, fontsize="large")
-        res = descend(objective, start, _make_optimizer(optimizer_name, lr, hyper), steps, explode=explode)
+        res = descend(
+            objective,
+            start,
+            _make_optimizer(optimizer_name, lr, hyper),
+            steps,
+            divergence_factor=divergence_factor,
+        )
         path = res.path
         ok = np.isfinite(path).all(axis=-1)
         state["path"].set_data(path[ok, 0], path[ok, 1])
@@ -173,14 +179,14 @@ def descent_explorer_1d(
     start_slider=True,
     loss_scale="linear",
     title=None,
-    explode=1e6,
+    divergence_factor=1e6,
     **hyper,
 ):
     """Gradient descent on a 1-D curve (``two_valleys``, ``parabola``) with a rate slider.
 
     Left: the curve with every iterate on it, joined in order, so overshooting
     shows as a zig-zag; right: the loss per step. A run that blows up is marked
-    "diverged at step k" (its loss exceeded ``explode`` times the starting loss).
+    "diverged at step k" (its loss exceeded ``divergence_factor`` times the starting loss).
     With ``start_slider=True`` a second slider moves ``x0``.
     """
     if objective.dim != 1:
@@ -188,7 +194,7 @@ def descent_explorer_1d(
     x0 = float(check.as_float_array("x0", x0).reshape(-1)[0])
     steps = check.check_int("steps", steps, 1, 5000)
     _make_optimizer(optimizer_name, lr, hyper)
-    check.check_positive("explode", explode)
+    check.check_positive("divergence_factor", divergence_factor)
     scale = _loss_scale(objective, loss_scale)
     ((b0, b1),) = objective.bounds
     xs = np.linspace(b0, b1, 400)
@@ -221,7 +227,11 @@ def descent_explorer_1d(
             state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
             state["bad_loss"] = diverged_badge(ax_loss, _BAD, alpha=0.9, fontsize="large")
         res = descend(
-            objective, [x_start], _make_optimizer(optimizer_name, lr, hyper), steps, explode=explode
+            objective,
+            [x_start],
+            _make_optimizer(optimizer_name, lr, hyper),
+            steps,
+            divergence_factor=divergence_factor,
         )
         x = res.path[:, 0]
         ok = np.isfinite(x)

@@ -65,7 +65,7 @@ LANDSCAPES = {
 ``((x0, x1), (y0, y1))``, or ``None`` for the objective's own ``bounds``)."""
 
 
-def race(objective, x0, lr, momentum=0.9, steps=120, racers=None, explode=1e6):
+def race(objective, x0, lr, momentum=0.9, steps=120, racers=None, divergence_factor=1e6):
     """Run every optimizer of :data:`RACERS` (or the names in ``racers``) from ``x0``.
 
     One :func:`~lrcourse.descent.descend` call per optimizer; ``lr`` may be an
@@ -79,7 +79,10 @@ def race(objective, x0, lr, momentum=0.9, steps=120, racers=None, explode=1e6):
     check.check_range("momentum", momentum, 0.0, 1.0, high_open=True)
     steps = check.check_int("steps", steps, 1)
     return {
-        name: descend(objective, x0, RACERS[name][2](lr, momentum), steps, explode=explode) for name in names
+        name: descend(
+            objective, x0, RACERS[name][2](lr, momentum), steps, divergence_factor=divergence_factor
+        )
+        for name in names
     }
 
 
@@ -120,13 +123,13 @@ def _scene(name):
 
 
 def optimizer_race_explorer(
-    landscape="rosenbrock", lr=0.003, momentum=0.9, steps=120, lr_range=(1e-4, 1.0), explode=1e6
+    landscape="rosenbrock", lr=0.003, momentum=0.9, steps=120, lr_range=(1e-4, 1.0), divergence_factor=1e6
 ):
     """Six optimizers race on a landscape: paths on the contour (left), loss per step (right).
 
     Controls: the landscape (:data:`LANDSCAPES`), one learning rate for all
     (log slider over ``lr_range``, 20 steps per decade) and the momentum / β₁
-    (0 to 0.99). A run that diverged (its loss exceeded ``explode`` times the
+    (0 to 0.99). A run that diverged (its loss exceeded ``divergence_factor`` times the
     start) ends in a cross, and the loss panel names the step. For landscapes with a minimum the loss
     panel shows :math:`f(x_t) - f_\\min` on a log scale; for the saddle,
     :math:`f(x_t)` on a linear one.
@@ -147,12 +150,18 @@ def optimizer_race_explorer(
         sc = scenes[name]
         if name not in fixed:
             fixed[name] = race(
-                sc["f"], sc["x0"], grid, 0.0, steps, [r for r in RACERS if not RACERS[r][1]], explode
+                sc["f"],
+                sc["x0"],
+                grid,
+                0.0,
+                steps,
+                [r for r in RACERS if not RACERS[r][1]],
+                divergence_factor,
             )
         key = (name, round(float(mu), 6))
         if key not in moving:
             moving[key] = race(
-                sc["f"], sc["x0"], grid, mu, steps, [r for r in RACERS if RACERS[r][1]], explode
+                sc["f"], sc["x0"], grid, mu, steps, [r for r in RACERS if RACERS[r][1]], divergence_factor
             )
         return {**fixed[name], **moving[key]}
 
@@ -166,7 +175,7 @@ def optimizer_race_explorer(
             res = runs(name, mu)
             return {r: (d.path[:, i], d.losses[:, i], int(d.diverged_at[i])) for r, d in res.items()}
         sc = scenes[name]
-        res = race(sc["f"], sc["x0"], lr, mu, steps, None, explode)
+        res = race(sc["f"], sc["x0"], lr, mu, steps, None, divergence_factor)
         return {r: (d.path, d.losses, int(d.diverged_at)) for r, d in res.items()}
 
     t_axis = np.arange(steps + 1)
