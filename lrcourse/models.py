@@ -277,6 +277,13 @@ class LogisticRegression(_Model):
         z = self.logits(params, X)
         return np.mean(np.logaddexp(0.0, z) - y * z, axis=-1) + self._penalty(params["w"], axis=-1)
 
+    def evaluate(self, params, X, y):
+        """``(loss, accuracy)`` from one computation of the logits (the numbers of ``loss`` and ``accuracy``)."""
+        X, y = self._check_Xy(X, y)
+        z = self.logits(params, X)
+        loss = np.mean(np.logaddexp(0.0, z) - y * z, axis=-1) + self._penalty(params["w"], axis=-1)
+        return loss, np.mean((z > 0).astype(np.int64) == y, axis=-1)
+
     def loss_and_grad(self, params, X, y):
         r"""The loss and :math:`\nabla_w = \frac1n X^\top(p - y) + \lambda w`, :math:`\partial_b = \frac1n\sum_i(p_i - y_i)`."""
         X, y = self._check_Xy(X, y)
@@ -339,6 +346,15 @@ class SoftmaxRegression(_Model):
         X, y = self._check_Xy(X, y)
         log_p = log_softmax(self.logits(params, X))
         return _cross_entropy(log_p, _one_hot(y, self.n_classes)) + self._penalty(params["W"], axis=(-2, -1))
+
+    def evaluate(self, params, X, y):
+        """``(loss, accuracy)`` from one computation of the logits (the numbers of ``loss`` and ``accuracy``)."""
+        X, y = self._check_Xy(X, y)
+        Z = self.logits(params, X)
+        loss = _cross_entropy(log_softmax(Z), _one_hot(y, self.n_classes)) + self._penalty(
+            params["W"], axis=(-2, -1)
+        )
+        return loss, np.mean(np.argmax(Z, axis=-1) == y, axis=-1)
 
     def loss_and_grad(self, params, X, y):
         r"""The loss and :math:`\nabla_W = \frac1n X^\top(P - Y) + \lambda W`, :math:`\nabla_b = \frac1n\sum_i (P-Y)_i`."""

@@ -225,3 +225,18 @@ def test_evaluate_is_loss_and_accuracy(model, y):
         assert accuracy == model.accuracy(params, X, y)
     else:
         assert accuracy is None
+
+
+@pytest.mark.parametrize("kind", ["logistic", "softmax"])
+def test_evaluate_gives_the_numbers_of_loss_and_accuracy(kind):
+    """evaluate computes the logits once; its numbers are those of loss and accuracy, bit for bit."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4))
+    if kind == "logistic":
+        model, y = models.LogisticRegression(4, l2=0.1), rng.integers(0, 2, 50)
+    else:
+        model, y = models.SoftmaxRegression(4, 3, l2=0.1), rng.integers(0, 3, 50)
+    params = {k: rng.normal(size=(5,) + v.shape) for k, v in model.init(0).items()}
+    loss, accuracy = model.evaluate(params, X, y)
+    np.testing.assert_array_equal(loss, model.loss(params, X, y))
+    np.testing.assert_array_equal(accuracy, model.accuracy(params, X, y))
