@@ -121,7 +121,7 @@ def with_sweep_axes(hp):
             n = np.ndim(h(0))
             if n == k:
                 return h
-            return lambda t, f=h: np.reshape(f(t), (1,) * (k - n) + np.shape(f(t)))
+            return lambda t, f=h: np.expand_dims(f(t), tuple(range(k - n)))  # f(t) once a step
         if isinstance(h, np.ndarray) and h.ndim < k:
             return h.reshape((1,) * (k - h.ndim) + h.shape)
         return h
