@@ -182,7 +182,7 @@ def range_test(
     start_lr=1e-7,
     end_lr=10.0,
     steps=100,
-    batch_size=32,
+    batch_size=None,
     beta=0.95,
     stop_factor=4.0,
     params=None,
@@ -194,7 +194,9 @@ def range_test(
 
     .. math:: \eta_i = \eta_\text{start}\,(\eta_\text{end}/\eta_\text{start})^{\,i/(\text{steps}-1)}
 
-    on the next shuffled minibatch of the training data. The test stops early
+    on the next shuffled minibatch of ``batch_size`` rows of the training data
+    (``None``: the whole training set, as in :func:`~lrcourse.training.fit`; the
+    test is usually run with minibatches, e.g. ``batch_size=32``). The test stops early
     when a loss is not finite or when the smoothed loss (:func:`smooth` with
     ``beta``; 0.95 as in ``torch-lr-finder``, fastai uses 0.98, which lags more)
     exceeds ``stop_factor`` × its lowest value so far.
@@ -217,7 +219,7 @@ def range_test(
     beta = float(check.check_range("beta", beta, 0.0, 1.0, high_open=True))
     X, y, _, _ = unpack(data)
     X, y = model.validate(X, y, name="X_train")
-    batch_size = check.check_int("batch_size", batch_size, 1, len(y))
+    batch_size = len(y) if batch_size is None else check.check_int("batch_size", batch_size, 1, len(y))
 
     lrs = start_lr * (end_lr / start_lr) ** (np.arange(steps) / (steps - 1))
 

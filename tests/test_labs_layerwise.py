@@ -109,7 +109,7 @@ def test_fit_records_the_largest_rate(problem):
     _, h = training.fit(model, split, opt, 2, 50)
     assert np.all(h.update_lr == 0.2)
     make = layerwise.scaled(sgd, {"a": 0.1, "b": 1.0}, {"a": "*1", "b": "*"})
-    result = lr_finder.range_test(model, split, make, steps=20)
+    result = lr_finder.range_test(model, split, make, steps=20, batch_size=32)
     assert len(result.lrs) > 0
 
 

@@ -85,7 +85,9 @@ def test_inverse_sqrt_rule():
 
 
 def test_range_test_grows_the_rate_exponentially_and_stops_on_explosion(blobs):
-    r = lr_finder.range_test(models.SoftmaxRegression(2, 3), blobs, start_lr=1e-4, end_lr=1e4, steps=80)
+    r = lr_finder.range_test(
+        models.SoftmaxRegression(2, 3), blobs, start_lr=1e-4, end_lr=1e4, steps=80, batch_size=32
+    )
     ratios = r.lrs[1:] / r.lrs[:-1]
     np.testing.assert_allclose(ratios, 10 ** (8 / 79))
     assert r.lrs[0] == pytest.approx(1e-4)
@@ -98,14 +100,22 @@ def test_range_test_grows_the_rate_exponentially_and_stops_on_explosion(blobs):
 
 
 def test_range_test_runs_to_the_end_when_nothing_explodes(blobs):
-    r = lr_finder.range_test(models.SoftmaxRegression(2, 3), blobs, start_lr=1e-5, end_lr=1e-2, steps=30)
+    r = lr_finder.range_test(
+        models.SoftmaxRegression(2, 3), blobs, start_lr=1e-5, end_lr=1e-2, steps=30, batch_size=32
+    )
     assert len(r.lrs) == 30 and r.lrs[-1] == pytest.approx(1e-2)
     assert r.stop_reason == "reached end_lr=0.01"
 
 
 def test_range_test_stops_on_a_non_finite_loss(linear):
     r = lr_finder.range_test(
-        models.LinearRegression(8), linear, start_lr=1e-3, end_lr=1e250, steps=60, stop_factor=1e300
+        models.LinearRegression(8),
+        linear,
+        start_lr=1e-3,
+        end_lr=1e250,
+        steps=60,
+        batch_size=32,
+        stop_factor=1e300,
     )
     assert "non-finite" in r.stop_reason and np.isfinite(r.losses).all()
 
@@ -114,8 +124,9 @@ def test_range_test_leaves_the_parameters_alone_and_is_seeded(blobs):
     model = models.MLP(2, hidden=(8,), n_classes=3)
     start = model.init(seed=3)
     saved = {k: v.copy() for k, v in start.items()}
-    r1 = lr_finder.range_test(model, blobs, partial(adam, betas=(0.9, 0.99)), params=start, steps=40, seed=1)
-    r2 = lr_finder.range_test(model, blobs, partial(adam, betas=(0.9, 0.99)), params=start, steps=40, seed=1)
+    adam_099 = partial(adam, betas=(0.9, 0.99))
+    r1 = lr_finder.range_test(model, blobs, adam_099, params=start, steps=40, batch_size=32, seed=1)
+    r2 = lr_finder.range_test(model, blobs, adam_099, params=start, steps=40, batch_size=32, seed=1)
     for k in start:
         np.testing.assert_array_equal(start[k], saved[k])
     np.testing.assert_array_equal(r1.losses, r2.losses)
@@ -158,6 +169,15 @@ def test_range_test_through_fit_gives_the_losses_of_a_loop_by_hand(blobs, steps,
     expected = _range_test_by_hand(model, *blobs.train, r.lrs, batch_size, 0.95, 4.0, seed=2)
     np.testing.assert_array_equal(r.losses, expected)
     assert r.stop_reason.startswith("reached" if end_lr < 1 else "smoothed")
+
+
+def test_range_test_is_full_batch_by_default_as_fit(blobs):
+    model = models.SoftmaxRegression(2, 3)
+    full = lr_finder.range_test(model, blobs, start_lr=1e-5, end_lr=1e-2, steps=30)
+    same = lr_finder.range_test(model, blobs, start_lr=1e-5, end_lr=1e-2, steps=30, batch_size=160)
+    np.testing.assert_array_equal(full.losses, same.losses)
+    expected = _range_test_by_hand(model, *blobs.train, full.lrs, 160, 0.95, 4.0, seed=0)
+    np.testing.assert_array_equal(full.losses, expected)
 
 
 def test_range_test_trains_no_further_than_its_last_rate(blobs):

@@ -114,7 +114,9 @@ def test_train_val_accuracy_needs_a_classifier(split):
 
 def test_range_test_plot_with_suggestions():
     X, y = make_blobs(n_samples=150, seed=0)
-    r = lr_finder.range_test(models.SoftmaxRegression(2, 3), (X, y), start_lr=1e-4, end_lr=1e3, steps=60)
+    r = lr_finder.range_test(
+        models.SoftmaxRegression(2, 3), (X, y), start_lr=1e-4, end_lr=1e3, steps=60, batch_size=32
+    )
     suggestions = r.suggestions()
     ax = plotting.plot_range_test(r, suggestions)
     assert ax.get_xscale() == "log"
