@@ -84,6 +84,14 @@ def _axes(ax):
     return plt.gca() if ax is None else ax
 
 
+def _label_axes(ax, x, y, log=False):
+    """Label the axes with :data:`LABELS` ``x`` and ``y``; ``log``: the vertical axis on a log scale."""
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(LABELS[x])
+    ax.set_ylabel(LABELS[y])
+
+
 def _legend(ax):
     """A legend with one entry per label (several diverged runs share one "diverged")."""
     handles, labels = ax.get_legend_handles_labels()
@@ -127,10 +135,7 @@ def plot_loss(source, *, per="update", log=True, label=None, color=None, diverge
         finite = np.flatnonzero(np.isfinite(values[: diverged_at + 1]))
         if len(finite):
             ax.plot(diverged_at, values[finite[-1]], **STYLE["diverged"])
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel(LABELS[per])
-    ax.set_ylabel(LABELS["loss"])
+    _label_axes(ax, per, "loss", log)
     _legend(ax)
     return ax
 
@@ -141,10 +146,7 @@ def plot_lr(source, *, per="update", log=False, label=None, color=None, ax=None)
     x, values = _series(source, per, "lr")
     color = STYLE["lr"]["color"] if color is None else color
     ax.plot(x, values, color=color, label=label, drawstyle="steps-post" if per == "epoch" else "default")
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel(LABELS[per])
-    ax.set_ylabel(LABELS["lr"])
+    _label_axes(ax, per, "lr", log)
     _legend(ax)
     return ax
 
@@ -172,10 +174,7 @@ def plot_train_val(history, *, metric="loss", log=False, ax=None):
             label=f"stopped ({history.stop_reason}) at epoch {history.epochs_run}",
             **STYLE["stopped"],
         )
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel(LABELS["epoch"])
-    ax.set_ylabel(LABELS[metric])
+    _label_axes(ax, "epoch", metric, log)
     _legend(ax)
     return ax
 
@@ -201,8 +200,7 @@ def plot_range_test(result, suggestions=(), *, ax=None):
     top = 1.25 * max(result.smoothed[0], result.initial_loss)
     ax.set_ylim(min(0.0, np.min(result.losses)), top)
     ax.set_xscale("log")
-    ax.set_xlabel(LABELS["lr"])
-    ax.set_ylabel(LABELS["loss"])
+    _label_axes(ax, "lr", "loss")
     _legend(ax)
     return ax
 
@@ -236,10 +234,7 @@ def plot_diagnosis(history, diagnosis=None, *, notes=None, title=None, log=True,
         last = np.flatnonzero(np.isfinite(train))
         if len(last):
             ax.plot(epochs[last[-1]], train[last[-1]], **STYLE["diverged"])
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel(LABELS["epoch"])
-    ax.set_ylabel(LABELS["loss"])
+    _label_axes(ax, "epoch", "loss", log)
     if title is not None or diagnosis is not None:
         ax.set_title(title if title is not None else diagnosis.verdict, fontweight="bold")
     if notes:
