@@ -16,7 +16,7 @@ import numpy as np
 from lrcourse import _validate as check
 from lrcourse.labs.batch_size import LineSGD
 from lrcourse.plotting import PALETTE
-from lrcourse.widgets.core import Control, Explorer, LogSlider, diverged_badge
+from lrcourse.widgets.core import SLIDER_LOOK, Control, Explorer, LogSlider, diverged_badge
 
 __all__ = ["ChoiceSlider", "batch_size_explorer", "powers_of_two"]
 
@@ -50,16 +50,18 @@ class ChoiceSlider(Control):
         picks = np.unique(np.round(np.linspace(0, len(self.options) - 1, n)).astype(int))
         return [self.options[i] for i in picks]
 
+    def _option_label(self, value):
+        """The text the slider shows for ``value``."""
+        return str(value)
+
     def widget(self):
         import ipywidgets as w
 
         return w.SelectionSlider(
-            options=[(str(v), v) for v in self.options],
+            options=[(self._option_label(v), v) for v in self.options],
             value=self.value,
             description=self.description,
-            continuous_update=True,
-            style={"description_width": "initial"},
-            layout=w.Layout(width="min(100%, 420px)"),
+            **SLIDER_LOOK,
         )
 
 

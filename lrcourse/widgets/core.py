@@ -58,21 +58,53 @@ def _fmt(value):
     return str(value)
 
 
-class LogSlider(Control):
+SLIDER_LOOK = {
+    "continuous_update": True,
+    "style": {"description_width": "initial"},
+    "layout": {"width": "min(100%, 420px)"},
+}
+"""Keywords shared by every ipywidgets slider: redraw while it moves, the whole label, at most 420 px wide."""
+
+
+def _check_order(low, high):
+    if not low < high:
+        raise ValueError(f"low must be below high, got low={low!r}, high={high!r}")
+
+
+def _linear_widget(control, make, **options):
+    """``make`` (an ipywidgets slider class) from ``control.low`` to ``control.high`` in steps of ``control.step``."""
+    return make(
+        value=control.value,
+        min=control.low,
+        max=control.high,
+        step=control.step,
+        description=control.description,
+        **options,
+        **SLIDER_LOOK,
+    )
+
+
+class _FloatRange(Control):
+    """A slider over the floats from ``low`` to ``high`` (both already converted to float)."""
+
+    def __init__(self, name, low, high, value, description):
+        _check_order(low, high)
+        check.check_range("value", value, low, high)
+        super().__init__(name, float(value), description)
+        self.low, self.high = low, high
+
+    def validate(self, value):
+        return float(check.check_range(self.name, value, self.low, self.high))
+
+
+class LogSlider(_FloatRange):
     """A slider on a log scale, from ``low`` to ``high`` (both > 0): for learning rates."""
 
     def __init__(self, name, low, high, value, description=None, steps_per_decade=20):
         low = float(check.check_positive("low", low))
         high = float(check.check_positive("high", high))
-        if not low < high:
-            raise ValueError(f"low must be below high, got low={low!r}, high={high!r}")
-        check.check_range("value", value, low, high)
-        super().__init__(name, float(value), description)
-        self.low, self.high = low, high
+        super().__init__(name, low, high, value, description)
         self.steps_per_decade = check.check_int("steps_per_decade", steps_per_decade, 1)
-
-    def validate(self, value):
-        return float(check.check_range(self.name, value, self.low, self.high))
 
     def grid(self, n):
         return [float(v) for v in np.geomspace(self.low, self.high, n)]
@@ -88,27 +120,18 @@ class LogSlider(Control):
             step=1 / self.steps_per_decade,
             description=self.description,
             readout_format=".3g",
-            continuous_update=True,
-            style={"description_width": "initial"},
-            layout=w.Layout(width="min(100%, 420px)"),
+            **SLIDER_LOOK,
         )
 
 
-class FloatSlider(Control):
+class FloatSlider(_FloatRange):
     """A linear slider from ``low`` to ``high`` in steps of ``step``."""
 
     def __init__(self, name, low, high, value, step=None, description=None):
         low = float(check.as_float_array("low", low))
         high = float(check.as_float_array("high", high))
-        if not low < high:
-            raise ValueError(f"low must be below high, got low={low!r}, high={high!r}")
-        check.check_range("value", value, low, high)
-        super().__init__(name, float(value), description)
-        self.low, self.high = low, high
+        super().__init__(name, low, high, value, description)
         self.step = float(check.check_positive("step", step)) if step is not None else (high - low) / 100
-
-    def validate(self, value):
-        return float(check.check_range(self.name, value, self.low, self.high))
 
     def grid(self, n):
         return [float(v) for v in np.linspace(self.low, self.high, n)]
@@ -116,17 +139,7 @@ class FloatSlider(Control):
     def widget(self):
         import ipywidgets as w
 
-        return w.FloatSlider(
-            value=self.value,
-            min=self.low,
-            max=self.high,
-            step=self.step,
-            description=self.description,
-            readout_format=".3g",
-            continuous_update=True,
-            style={"description_width": "initial"},
-            layout=w.Layout(width="min(100%, 420px)"),
-        )
+        return _linear_widget(self, w.FloatSlider, readout_format=".3g")
 
 
 class IntSlider(Control):
@@ -134,8 +147,7 @@ class IntSlider(Control):
 
     def __init__(self, name, low, high, value, step=1, description=None):
         low, high = check.check_int("low", low), check.check_int("high", high)
-        if not low < high:
-            raise ValueError(f"low must be below high, got low={low!r}, high={high!r}")
+        _check_order(low, high)
         super().__init__(name, check.check_int("value", value, low, high), description)
         self.low, self.high, self.step = low, high, check.check_int("step", step, 1)
 
@@ -150,16 +162,7 @@ class IntSlider(Control):
     def widget(self):
         import ipywidgets as w
 
-        return w.IntSlider(
-            value=self.value,
-            min=self.low,
-            max=self.high,
-            step=self.step,
-            description=self.description,
-            continuous_update=True,
-            style={"description_width": "initial"},
-            layout=w.Layout(width="min(100%, 420px)"),
-        )
+        return _linear_widget(self, w.IntSlider)
 
 
 class Dropdown(Control):
@@ -199,17 +202,25 @@ class Dropdown(Control):
 # ----------------------------------------------------------------- explorer
 
 
+def axes_text(ax, x, y, **style):
+    """An empty, animated text at ``(x, y)`` in axes coordinates, for a line the draw function fills in.
+
+    The draw function writes it with ``set_text(...)``; being animated, a change
+    redraws only the text (see :class:`_Canvas`). ``style`` goes to ``ax.text``.
+    """
+    return ax.text(x, y, "", transform=ax.transAxes, animated=True, **style)
+
+
 def diverged_badge(ax, color, alpha=None, fontsize=None):
     """A hidden label in the middle of ``ax``, white on ``color``, for "diverged at step k".
 
     The draw function shows it with ``set_visible(True)`` and ``set_text(...)``. It is
     animated, so showing or hiding it redraws only the badge (see :class:`_Canvas`).
     """
-    return ax.text(
+    return axes_text(
+        ax,
         0.5,
         0.5,
-        "",
-        transform=ax.transAxes,
         ha="center",
         va="center",
         fontsize=fontsize,
@@ -218,7 +229,6 @@ def diverged_badge(ax, color, alpha=None, fontsize=None):
         bbox={"boxstyle": "round", "facecolor": color, "edgecolor": "none", "alpha": alpha},
         visible=False,
         zorder=10,
-        animated=True,
     )
 
 

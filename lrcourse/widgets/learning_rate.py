@@ -18,7 +18,7 @@ from lrcourse import _validate as check
 from lrcourse import labs, objectives, optimizers
 from lrcourse.descent import descend
 from lrcourse.plotting import PALETTE
-from lrcourse.widgets.core import Explorer, FloatSlider
+from lrcourse.widgets.core import Explorer, FloatSlider, axes_text
 
 __all__ = ["stability_explorer", "run_status"]
 
@@ -95,16 +95,14 @@ def stability_explorer(
             ax_loss.yaxis.set_minor_locator(NullLocator())
             ax_loss.xaxis.set_major_locator(MaxNLocator(4))
             ax_loss.grid(True, alpha=0.3)
-            state["status"] = ax_loss.text(
+            state["status"] = axes_text(
+                ax_loss,
                 0.5,
                 0.95,
-                "",
-                transform=ax_loss.transAxes,
                 ha="center",
                 va="top",
                 fontsize="small",
                 fontweight="bold",
-                animated=True,
                 bbox={"boxstyle": "round", "facecolor": "w", "edgecolor": "0.7", "alpha": 0.9},
             )
 

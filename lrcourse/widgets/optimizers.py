@@ -26,7 +26,7 @@ from lrcourse import objectives, optimizers
 from lrcourse.descent import descend
 from lrcourse.labs.optimizers import rotate, rotated_quadratic
 from lrcourse.plotting import PALETTE
-from lrcourse.widgets.core import Dropdown, Explorer, FloatSlider, LogSlider
+from lrcourse.widgets.core import Dropdown, Explorer, FloatSlider, LogSlider, axes_text
 
 __all__ = ["RACERS", "LANDSCAPES", "race", "optimizer_race_explorer"]
 
@@ -211,15 +211,7 @@ def optimizer_race_explorer(
             ax_loss.grid(True, alpha=0.3)
             ax_loss.set_title("loss per step (one rate for all)", fontsize="medium")
             ax_loss.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-            state["bad"] = ax_loss.text(
-                0.02,
-                0.03,
-                "",
-                transform=ax_loss.transAxes,
-                fontsize="small",
-                color=PALETTE["vermillion"],
-                animated=True,
-            )
+            state["bad"] = axes_text(ax_loss, 0.02, 0.03, fontsize="small", color=PALETTE["vermillion"])
             state["scene"] = None
         ax, ax_loss = state["ax"], state["ax_loss"]
         if state["scene"] != landscape:

@@ -39,17 +39,8 @@ class RateChoice(ChoiceSlider):
         options = np.asarray(self.options, dtype=np.float64)
         return self.options[int(np.argmin(np.abs(np.log(options) - np.log(value))))]
 
-    def widget(self):
-        import ipywidgets as w
-
-        return w.SelectionSlider(
-            options=[(f"{v:.3g}", v) for v in self.options],
-            value=self.value,
-            description=self.description,
-            continuous_update=True,
-            style={"description_width": "initial"},
-            layout=w.Layout(width="min(100%, 420px)"),
-        )
+    def _option_label(self, value):
+        return f"{value:.3g}"
 
 
 def recipe_explorer(grid, *, lr=None, warmup=None, batch_size=None, baseline=None, target=0.95, title=None):
