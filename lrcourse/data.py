@@ -9,6 +9,7 @@ labels ``0..9``.
   optionally correlated features (for the :math:`1/\\sqrt{d}` learning-rate rule).
 - :func:`make_polynomial_regression`: few points, many polynomial features: overfits.
 - :func:`load_digits`: the UCI handwritten digits (8 × 8 images), shipped in the package.
+- :func:`noisy_labels`: a copy of class labels with a fraction of them wrong.
 
 Then :func:`train_val_test_split` cuts a data set in three and :func:`standardize`
 rescales the features with statistics of the *training* part only.
@@ -145,6 +146,30 @@ def load_digits(as_images=False):
     if not as_images:
         X = X.reshape(len(X), -1)
     return perturbed(X), target.astype(np.int64)
+
+
+# ----------------------------------------------------------------- label noise
+
+
+def noisy_labels(y, fraction, n_classes, seed=0):
+    """A copy of the labels ``y`` in which a random ``fraction`` of them has a different, random class.
+
+    Exactly ``round(fraction * len(y))`` labels change (drawn with
+    ``numpy.random.default_rng(seed)``); each gets one of the other
+    ``n_classes - 1`` classes with equal chance. Real data sets carry such wrong
+    labels too; a model that memorises them gets worse on new data.
+    """
+    y = np.asarray(y)
+    n_classes = check.check_int("n_classes", n_classes, 2)
+    fraction = float(check.check_range("fraction", fraction, 0.0, 1.0))
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(f"y must be 1-D integer labels in [0, {n_classes - 1}]")
+    rng = np.random.default_rng(seed)
+    n_flip = int(round(fraction * len(y)))
+    which = rng.choice(len(y), size=n_flip, replace=False)
+    noisy = y.copy()
+    noisy[which] = (y[which] + rng.integers(1, n_classes, size=n_flip)) % n_classes
+    return noisy
 
 
 # ----------------------------------------------------------------- splitting and scaling

@@ -132,3 +132,17 @@ def test_standardize_uses_training_statistics_only():
 def test_generators_reject_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_noisy_labels_change_exactly_the_fraction():
+    y = np.arange(200) % 10
+    noisy = data.noisy_labels(y, 0.2, 10, seed=3)
+    changed = noisy != y
+    assert changed.sum() == 40 and noisy.min() >= 0 and noisy.max() <= 9
+    np.testing.assert_array_equal(noisy, data.noisy_labels(y, 0.2, 10, seed=3))
+    np.testing.assert_array_equal(data.noisy_labels(y, 0.0, 10), y)
+    assert y[0] == 0  # the input is not modified
+    with pytest.raises(ValueError, match="labels"):
+        data.noisy_labels(np.array([0.5, 1.0]), 0.1, 2)
+    with pytest.raises(ValueError, match="fraction"):
+        data.noisy_labels(y, 1.5, 10)

@@ -183,23 +183,6 @@ def test_selection_bias_arguments(points):
         epochs_lab.selection_bias(sweep, [])
 
 
-# ----------------------------------------------------------------- noisy labels
-
-
-def test_noisy_labels_change_exactly_the_fraction():
-    y = np.arange(200) % 10
-    noisy = epochs_lab.noisy_labels(y, 0.2, 10, seed=3)
-    changed = noisy != y
-    assert changed.sum() == 40 and noisy.min() >= 0 and noisy.max() <= 9
-    np.testing.assert_array_equal(noisy, epochs_lab.noisy_labels(y, 0.2, 10, seed=3))
-    np.testing.assert_array_equal(epochs_lab.noisy_labels(y, 0.0, 10), y)
-    assert y[0] == 0  # the input is not modified
-    with pytest.raises(ValueError, match="labels"):
-        epochs_lab.noisy_labels(np.array([0.5, 1.0]), 0.1, 2)
-    with pytest.raises(ValueError, match="fraction"):
-        epochs_lab.noisy_labels(y, 1.5, 10)
-
-
 # ----------------------------------------------------------------- evidence in words
 
 

@@ -7,9 +7,10 @@ from functools import partial
 import numpy as np
 import pytest
 
-from lrcourse import data, models, optimizers, schedules, training
+from lrcourse import data, models, schedules, training
 from lrcourse.descent import descend
 from lrcourse.labs import schedules as lab
+from lrcourse.optimizers import sgd
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +37,11 @@ def test_each_member_is_the_fit_of_its_schedule(split, mlp):
         "cosine": schedules.cosine(0.3, T_max=3 * per_epoch),
         "warmup": schedules.warmup(schedules.step_decay(0.2, step_size=per_epoch, gamma=0.5), 10),
     }
-    params, runs = lab.train_schedules(mlp, split, plan, epochs=3, batch_size=32, seed=4)
+    params, runs = lab.train_schedules(mlp, split, sgd, 3, 32, schedules=plan, seed=4)
     assert runs.sweep_shape == (3,)
     assert runs.update_lr.shape == (3 * per_epoch, 3) and runs.train_loss.shape == (4, 3)
     for i, lr in enumerate(plan.values()):
-        alone, history = training.fit(mlp, split, optimizers.sgd, 3, 32, lr=lr, seed=4)
+        alone, history = training.fit(mlp, split, sgd, 3, 32, lr=lr, seed=4)
         np.testing.assert_array_equal(runs.update_lr[:, i], history.update_lr)
         np.testing.assert_allclose(runs.update_loss[:, i], history.update_loss, rtol=1e-10)
         np.testing.assert_allclose(runs.train_loss[:, i], history.train_loss, rtol=1e-10)
@@ -51,8 +52,8 @@ def test_each_member_is_the_fit_of_its_schedule(split, mlp):
 
 def test_per_epoch_stepping_and_momentum_match_fit(split, mlp):
     plan = {"step": schedules.step_decay(0.1, step_size=1, gamma=0.5)}
-    heavy = partial(optimizers.sgd, momentum=0.9)
-    _, runs = lab.train_schedules(mlp, split, plan, 3, 50, heavy, lr_step="epoch")
+    heavy = partial(sgd, momentum=0.9)
+    _, runs = lab.train_schedules(mlp, split, heavy, 3, 50, schedules=plan, lr_step="epoch")
     _, history = training.fit(mlp, split, heavy, 3, 50, lr=plan["step"], lr_step="epoch")
     np.testing.assert_array_equal(runs.update_lr[:, 0], history.update_lr)
     np.testing.assert_allclose(runs.val_loss[:, 0], history.val_loss, rtol=1e-10)
@@ -60,19 +61,19 @@ def test_per_epoch_stepping_and_momentum_match_fit(split, mlp):
 
 
 def test_a_diverging_member_stops_alone(split, mlp):
-    _, runs = lab.train_schedules(mlp, split, {"ok": 0.05, "huge": 80.0}, 2, 32)
+    _, runs = lab.train_schedules(mlp, split, sgd, 2, 32, schedules={"ok": 0.05, "huge": 80.0})
     assert runs.diverged.tolist() == [False, True]
     assert runs.diverged_at[0] == -1 and runs.diverged_at[1] >= 0
     final = runs.final("val_loss")
     assert np.isnan(final[1]) and np.isfinite(final[0])
-    _, history = training.fit(mlp, split, optimizers.sgd, 2, 32, lr=80.0)
+    _, history = training.fit(mlp, split, sgd, 2, 32, lr=80.0)
     assert history.diverged and history.diverged_at == runs.diverged_at[1]
 
 
 def test_regression_and_no_validation():
     X, y, _ = data.make_linear_regression(60, 3, seed=1)
     plan = {"a": 0.1, "b": 0.01}
-    _, runs = lab.train_schedules(models.LinearRegression(3), (X, y), plan, 2, 10)
+    _, runs = lab.train_schedules(models.LinearRegression(3), (X, y), sgd, 2, 10, schedules=plan)
     assert runs.val_loss is None and runs.train_accuracy is None
     assert runs.train_loss[-1, 0] < runs.train_loss[-1, 1] < runs.train_loss[0, 0]
     with pytest.raises(ValueError, match="no val_loss"):
@@ -81,22 +82,24 @@ def test_regression_and_no_validation():
 
 def test_summarize_over_seeds(split, mlp):
     plan = {"a": 0.05, "b": schedules.cosine(0.1, T_max=20)}
-    _, runs = lab.train_schedules(mlp, split, plan, 1, 64, seed=np.arange(3), record="end")
+    _, runs = lab.train_schedules(mlp, split, sgd, 1, 64, schedules=plan, seed=np.arange(3), record="end")
     assert runs.sweep_shape == (3, 2)
-    finals = np.array([lab.train_schedules(mlp, split, plan, 1, 64, seed=s)[1].final() for s in range(3)])
+    finals = np.array(
+        [lab.train_schedules(mlp, split, sgd, 1, 64, schedules=plan, seed=s)[1].final() for s in range(3)]
+    )
     np.testing.assert_allclose(runs.final(), finals, rtol=1e-10)
     table = lab.summarize(runs, plan, "val_accuracy")
     assert list(table) == ["a", "b"]
     accuracy = runs.final("val_accuracy")
     assert table["b"] == pytest.approx((accuracy[:, 1].mean(), accuracy[:, 1].std(ddof=1)))
-    _, one = lab.train_schedules(mlp, split, plan, 1, 64, seed=1, record="end")
+    _, one = lab.train_schedules(mlp, split, sgd, 1, 64, schedules=plan, seed=1, record="end")
     assert lab.summarize(one, plan, "val_accuracy")["b"] == (pytest.approx(finals[1, 1]), 0.0)  # no spread
     with pytest.raises(ValueError, match="names"):
         lab.summarize(runs, ["a", "b", "c"])
 
 
 def test_a_schedule_that_diverges_for_one_seed_has_no_mean(split, mlp):
-    _, runs = lab.train_schedules(mlp, split, {"ok": 0.05, "huge": 80.0}, 1, 64, seed=[0, 1])
+    _, runs = lab.train_schedules(mlp, split, sgd, 1, 64, schedules={"ok": 0.05, "huge": 80.0}, seed=[0, 1])
     table = lab.summarize(runs, ["ok", "huge"])
     assert np.isfinite(table["ok"]).all() and np.isnan(table["huge"]).all()
 
@@ -114,16 +117,16 @@ def test_a_schedule_that_diverges_for_one_seed_has_no_mean(split, mlp):
 )
 def test_bad_schedules_are_named(split, mlp, plan, match):
     with pytest.raises(ValueError, match=match):
-        lab.train_schedules(mlp, split, plan, 1, 32)
+        lab.train_schedules(mlp, split, sgd, 1, 32, schedules=plan)
 
 
 def test_bad_settings_are_named(split, mlp):
     with pytest.raises(ValueError, match="lr_step"):
-        lab.train_schedules(mlp, split, {"a": 0.1}, 1, 32, lr_step="batch")
+        lab.train_schedules(mlp, split, sgd, 1, 32, schedules={"a": 0.1}, lr_step="batch")
     with pytest.raises(ValueError, match="batch_size"):
-        lab.train_schedules(mlp, split, {"a": 0.1}, 1, 0)
+        lab.train_schedules(mlp, split, sgd, 1, 0, schedules={"a": 0.1})
     with pytest.raises(ValueError, match="record"):
-        lab.train_schedules(mlp, split, {"a": 0.1}, 1, 32, record="never")
+        lab.train_schedules(mlp, split, sgd, 1, 32, schedules={"a": 0.1}, record="never")
 
 
 # ----------------------------------------------------------------- label noise
@@ -143,6 +146,11 @@ def test_label_noise_flips_exactly_the_fraction(split):
         lab.with_label_noise((split.X_train, split.y_train), 0.1)
     with pytest.raises(ValueError, match="fraction"):
         lab.with_label_noise(split, 1.5)
+
+
+def test_label_noise_is_the_draw_of_data_noisy_labels(split):
+    noisy = lab.with_label_noise(split, 0.3, seed=5)
+    np.testing.assert_array_equal(noisy.y_train, data.noisy_labels(split.y_train, 0.3, 10, seed=5))
 
 
 # ----------------------------------------------------------------- the extra schedules
@@ -199,7 +207,7 @@ def test_noisy_regression_is_minibatch_sgd_on_fixed_batches():
     pair = problem.run(np.array([0.01, 0.1]))
     assert pair.shape == (121, 2)
     np.testing.assert_allclose(pair[:, 1], problem.run(0.1), rtol=1e-12)  # a sweep member = its run alone
-    assert problem.run(0.05, optimizer=partial(optimizers.sgd, momentum=0.5)).shape == (121,)
+    assert problem.run(0.05, optimizer=partial(sgd, momentum=0.5)).shape == (121,)
 
 
 def test_noisy_regression_shows_the_trade_off():
@@ -247,8 +255,8 @@ def test_sharp_and_wide_minima_and_gradient():
 
 def test_a_small_rate_stays_in_the_sharp_minimum_a_larger_one_cannot():
     f = lab.sharp_and_wide()
-    small = descend(f, [-1.5], optimizers.sgd(lr=0.02), 400)
+    small = descend(f, [-1.5], sgd(lr=0.02), 400)
     assert small.final[0] == pytest.approx(f.minima[0, 0], abs=1e-6)
     cycled = schedules.cyclic(0.02, 0.5, step_size_up=25, cycle_momentum=False)
-    escaped = descend(f, [-1.5], optimizers.sgd(lr=cycled), 400)
+    escaped = descend(f, [-1.5], sgd(lr=cycled), 400)
     assert escaped.final[0] == pytest.approx(2.0, abs=1e-3)

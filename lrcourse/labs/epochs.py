@@ -14,8 +14,8 @@ Three tools for the chapter on epochs, overfitting and underfitting:
   (good fit, overfitting, ...); :func:`evidence_lines` says in words which numbers
   :func:`~lrcourse.diagnosis.diagnose` decided on.
 
-:func:`noisy_labels` gives a fraction of the labels a wrong class, the setting in
-which training longer hurts most.
+:func:`lrcourse.data.noisy_labels` gives a fraction of the labels a wrong class, the
+setting in which training longer hurts most.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ __all__ = [
     "SelectionBias",
     "curve_quiz",
     "evidence_lines",
-    "noisy_labels",
     "polynomial_sweep",
     "selection_bias",
 ]
@@ -346,30 +345,6 @@ def selection_bias(sweep, epochs, *, n_select=20, repeats=200, noise=0.3, n_refe
         chosen[r], selected[r] = k, score[k]
         fresh[r] = errors(n_select, seed + 2 + 2 * r)[k]
     return SelectionBias(candidates, chosen, selected, fresh, true[chosen], n_select)
-
-
-# ----------------------------------------------------------------- label noise
-
-
-def noisy_labels(y, fraction, n_classes, seed=0):
-    """A copy of the labels ``y`` in which a random ``fraction`` of them has a different, random class.
-
-    Exactly ``round(fraction * len(y))`` labels change (drawn with
-    ``numpy.random.default_rng(seed)``); each gets one of the other
-    ``n_classes - 1`` classes with equal chance. Real data sets carry such wrong
-    labels too; a model that memorises them gets worse on new data.
-    """
-    y = np.asarray(y)
-    n_classes = check.check_int("n_classes", n_classes, 2)
-    fraction = float(check.check_range("fraction", fraction, 0.0, 1.0))
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= n_classes:
-        raise ValueError(f"y must be 1-D integer labels in [0, {n_classes - 1}]")
-    rng = np.random.default_rng(seed)
-    n_flip = int(round(fraction * len(y)))
-    which = rng.choice(len(y), size=n_flip, replace=False)
-    noisy = y.copy()
-    noisy[which] = (y[which] + rng.integers(1, n_classes, size=n_flip)) % n_classes
-    return noisy
 
 
 # ----------------------------------------------------------------- reading a diagnosis

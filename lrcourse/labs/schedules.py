@@ -23,11 +23,12 @@ r"""Experiments with learning-rate schedules: many schedules trained at once, an
 
     import numpy as np
     from lrcourse import data, labs, models, schedules
+    from lrcourse.optimizers import sgd
     split, _ = data.standardize(data.train_val_test_split(*data.load_digits(), seed=0))
     plan = {"constant": schedules.constant(0.1), "cosine": schedules.cosine(0.3, T_max=510)}
     _, history = labs.schedules.train_schedules(
-        models.MLP(64, hidden=(32,), n_classes=10), split, plan, epochs=15, batch_size=32,
-        seed=np.arange(3))
+        models.MLP(64, hidden=(32,), n_classes=10), split, sgd, epochs=15, batch_size=32,
+        schedules=plan, seed=np.arange(3))
     labs.schedules.summarize(history, plan, "val_loss")   # {'constant': (mean, sd), ...}
 """
 
@@ -39,7 +40,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lrcourse import _validate as check
-from lrcourse.data import Split, make_linear_regression, unpack
+from lrcourse.data import Split, make_linear_regression, noisy_labels, unpack
 from lrcourse.models import LinearRegression
 from lrcourse.objectives import Objective
 from lrcourse.optimizers import sgd
@@ -86,21 +87,21 @@ def _rates(schedule, steps):
 
 
 def train_schedules(
-    model, data, schedules, epochs, batch_size=None, optimizer=sgd, *, lr_step="update", **settings
+    model, data, optimizer, epochs, batch_size=None, *, schedules, lr_step="update", **fit_options
 ):
     """Train ``model`` once per schedule in one call of :func:`~lrcourse.training.fit`; return fit's ``(params, history)``.
 
     Parameters
     ----------
     model, data, epochs, batch_size : as in :func:`~lrcourse.training.fit` (one batch size).
+    optimizer : an optimizer constructor such as ``sgd`` or
+        ``functools.partial(sgd, momentum=0.9)``, called with the stacked rates as ``lr``.
     schedules : dict ``{name: schedule}``; a schedule is a number or a function of the
         step such as ``lrcourse.schedules.cosine(lr=0.3, T_max=510)`` (one rate per step).
         Member ``i`` (the last sweep axis of the history) follows the ``i``-th schedule.
-    optimizer : an optimizer constructor (default ``sgd``), called with the stacked
-        rates as ``lr``; e.g. ``functools.partial(sgd, momentum=0.9)``.
     lr_step : ``"update"`` evaluates the schedules at the update count, ``"epoch"``
         at the epoch index, as ``fit``'s ``lr_step``.
-    settings : passed on to ``fit``: ``seed`` (an array of seeds puts a seed axis in
+    fit_options : passed on to ``fit``: ``seed`` (an array of seeds puts a seed axis in
         front of the schedules), ``record="end"`` (only the final numbers, much faster),
         ``divergence_factor``, ``drop_last``, ...
 
@@ -113,12 +114,12 @@ def train_schedules(
     batch_size = n if batch_size is None else check.check_int("batch_size", batch_size, 1, n)
     lr_step = check.check_choice("lr_step", lr_step, ("update", "epoch"))
     epochs = check.check_int("epochs", epochs, 1)
-    per_epoch = updates_per_epoch(n, batch_size, settings.get("drop_last", False))
+    per_epoch = updates_per_epoch(n, batch_size, fit_options.get("drop_last", False))
     steps = np.arange(epochs * per_epoch)
     if lr_step == "epoch":
         steps = steps // per_epoch
     table = np.stack([_rates(s, steps) for s in schedules.values()], axis=1)  # (updates, schedules)
-    return fit(model, data, optimizer, epochs, batch_size, lr=lambda t: table[t], **settings)
+    return fit(model, data, optimizer, epochs, batch_size, lr=lambda t: table[t], **fit_options)
 
 
 def summarize(history, names, metric="val_loss"):
@@ -145,24 +146,20 @@ def with_label_noise(split, fraction, seed=0):
     """A copy of ``split`` in which a ``fraction`` of the *training* labels is wrong.
 
     The chosen rows get a different class, drawn uniformly from the others (so the
-    fraction of wrong labels is exactly ``round(fraction * n_train) / n_train``).
-    Validation and test labels stay clean, so they still measure the real task.
+    fraction of wrong labels is exactly ``round(fraction * n_train) / n_train``):
+    :func:`lrcourse.data.noisy_labels` of ``y_train``, the classes counted over all
+    parts of the split. Validation and test labels stay clean, so they still
+    measure the real task.
     """
     if not isinstance(split, Split):
         raise ValueError(f"split must be a lrcourse.data.Split, got {type(split).__name__}")
-    fraction = float(check.check_range("fraction", fraction, 0.0, 1.0))
     y = np.asarray(split.y_train)
     if y.dtype.kind not in "iu":
         raise ValueError("label noise needs integer class labels in y_train")
     classes = int(max(y.max(), *(0 if p is None else p.max() for p in (split.y_val, split.y_test)))) + 1
     if classes < 2:
         raise ValueError("label noise needs at least two classes")
-    rng = np.random.default_rng(seed)
-    n_flip = int(round(fraction * len(y)))
-    which = rng.choice(len(y), size=n_flip, replace=False)
-    noisy = y.copy()
-    noisy[which] = (y[which] + rng.integers(1, classes, size=n_flip)) % classes
-    return replace(split, y_train=noisy)
+    return replace(split, y_train=noisy_labels(y, fraction, classes, seed))
 
 
 # ----------------------------------------------------------------- two more schedules
