@@ -82,19 +82,10 @@ def stopping_explorer(curves, *, patience=5, min_delta=0.0, max_patience=30, max
             ax.add_collection(state["trained"])
             ax.add_collection(state["left"])
             marks = {"s": 40, "edgecolors": "black", "linewidths": 0.6, "animated": True}
+            star = {**marks, "marker": "*", "c": STYLE["minimum"]["color"], "s": 120}  # the oracle epoch
             state["best"] = ax.scatter([], [], marker="o", zorder=5, **marks)
             state["stop"] = ax.scatter([], [], marker="|", s=150, linewidths=2.2, zorder=5, animated=True)
-            state["star"] = ax.scatter(
-                [],
-                [],
-                marker="*",
-                c=STYLE["minimum"]["color"],
-                s=120,
-                zorder=4,
-                edgecolors="black",
-                linewidths=0.6,
-                animated=True,
-            )
+            state["star"] = ax.scatter([], [], zorder=4, **star)
             ax.scatter([], [], marker="o", c="0.6", edgecolors="black", s=40, label="restored epoch")
             ax.scatter([], [], marker="|", c="0.3", s=150, linewidths=2.2, label="stopped here")
             ax.scatter(
@@ -114,17 +105,7 @@ def stopping_explorer(curves, *, patience=5, min_delta=0.0, max_patience=30, max
             state["bar_best"] = ax_bar.scatter(
                 [], [], marker="o", c=PALETTE["bluish green"], zorder=5, **marks
             )
-            state["bar_oracle"] = ax_bar.scatter(
-                [],
-                [],
-                marker="*",
-                c=STYLE["minimum"]["color"],
-                s=120,
-                zorder=5,
-                edgecolors="black",
-                linewidths=0.6,
-                animated=True,
-            )
+            state["bar_oracle"] = ax_bar.scatter([], [], zorder=5, **star)
             ax_bar.set(
                 xlabel="epochs run", ylabel="seed", yticks=np.arange(n_seeds), ylim=(n_seeds - 0.4, -0.6)
             )
