@@ -96,7 +96,10 @@ class History:
         if not self.diverged:
             return None
         if self.diverged_at_evaluation:
-            return f"non-finite loss on a whole data set after update {self.diverged_at}"
+            return (
+                f"after update {self.diverged_at} the loss on a whole data set was not finite "
+                "or exceeded divergence_factor x max(initial loss, 1)"
+            )
         loss = self.update_loss[self.diverged_at]
         if not np.isfinite(loss):
             return f"non-finite minibatch loss ({loss}) at update {self.diverged_at}"
@@ -107,8 +110,8 @@ class History:
         values = getattr(self, check.check_choice("metric", metric, METRICS))
         if values is None:
             raise ValueError(f"this history has no {metric} (no validation set, or a regression model)")
-        last = values[np.asarray(self.n_evals) - 1, ...] if not self.sweep_shape else values[-1]
-        return np.where(self.diverged, np.nan, last)
+        last = np.asarray(self.n_evals) - 1  # each run's last evaluation
+        return np.where(self.diverged, np.nan, np.take_along_axis(values, last[None, ...], axis=0)[0])
 
     def __getitem__(self, index):
         """Run ``index`` of a sweep as a :class:`History` of its own (ending where it stopped);
@@ -148,7 +151,8 @@ class History:
         ]
         if self.val_loss is not None:
             lines.append(f"val loss {self.val_loss[0]:.4g} -> {self.val_loss[-1]:.4g}")
-        lines.append(f"best {self.monitor} {self.best_loss:.4g} at epoch {self.best_epoch}")
+        if self.best_epoch >= 0:
+            lines.append(f"best {self.monitor} {self.best_loss:.4g} at epoch {self.best_epoch}")
         if self.diverged:
             lines.append(f"diverged at update {self.diverged_at}: {self.divergence_reason}")
         return "\n".join(lines)
@@ -189,17 +193,18 @@ class Recorder:
         self.n_updates, self.n_evals, self.epochs_run = (np.zeros(shape, dtype=int) for _ in range(3))
         self.stop_reason = np.full(shape, "epochs done", dtype=object)
         self.watched = []
+        self.limit = np.inf  # the divergence limit, set after the first evaluation
 
-    def update(self, t, loss, lr, limit):
+    def update(self, t, loss, lr):
         """Record the minibatch loss before update ``t``; runs whose loss is too large diverge."""
         if self.everyone:
             self.update_loss[t], self.update_lr[t] = loss, lr
-            if np.all(loss <= limit):
+            if np.all(loss <= self.limit):
                 return
         else:
             self.update_loss[t] = np.where(self.training, loss, np.nan)
             self.update_lr[t] = np.where(self.training, lr, np.nan)
-        self._diverge(self.training & ~(np.asarray(loss) <= limit), t, at_evaluation=False)
+        self._diverge(self.training & ~(np.asarray(loss) <= self.limit), t, at_evaluation=False)
 
     def evaluation(self, t, metrics):
         """Record the losses on the whole data sets after ``t`` updates; non-finite ones diverge."""
@@ -208,10 +213,10 @@ class Recorder:
             if value is not None:
                 self.metrics[key][k] = value if self.everyone else np.where(self.training, value, np.nan)
         self.n_evals += self.training
-        finite = np.isfinite(metrics["train_loss"])
+        good = np.asarray(metrics["train_loss"]) <= self.limit  # False for NaN
         if metrics["val_loss"] is not None:
-            finite &= np.isfinite(metrics["val_loss"])
-        self._diverge(self.training & ~finite, t, at_evaluation=True)
+            good &= np.isfinite(metrics["val_loss"])
+        self._diverge(self.training & ~good, t, at_evaluation=True)
         return metrics
 
     def _diverge(self, bad, t, at_evaluation):
@@ -227,8 +232,20 @@ class Recorder:
         self.training = self.training & ~where
         self.everyone, self.anyone = bool(self.training.all()), bool(self.training.any())
 
+    def _watched(self):
+        """What ``watch`` returned after every update, NaN after a run stopped."""
+        if not self.watched:
+            return None
+        watched = np.array(self.watched, dtype=np.float64)
+        t = np.arange(len(watched)).reshape((-1,) + (1,) * len(self.shape))
+        stopped = (t >= self.n_updates) if self.shape else np.zeros_like(t, dtype=bool)
+        if watched.ndim > stopped.ndim:
+            stopped = stopped.reshape(stopped.shape + (1,) * (watched.ndim - stopped.ndim))
+        return np.where(stopped, np.nan, watched) if self.shape else watched
+
     def history(self, tracker, seconds):
-        """The :class:`History` of the call (one run: cut where it stopped, counts as numbers)."""
+        """The :class:`History` of the call (one run: cut where it stopped, counts as numbers);
+        without a ``tracker`` (not evaluated after every epoch) there is no best epoch: -1."""
         s = self.setup
         keep = {"train_loss": True, "val_loss": self.has_val, "train_accuracy": self.classifier}
         keep["val_accuracy"] = self.classifier and self.has_val
@@ -248,14 +265,14 @@ class Recorder:
             n_updates=self.n_updates,
             n_evals=self.n_evals,
             epochs_run=self.epochs_run,
-            best_epoch=tracker.best_epoch,
-            best_loss=tracker.best_loss,
+            best_epoch=np.full(self.shape, -1) if tracker is None else tracker.best_epoch,
+            best_loss=np.full(self.shape, np.nan) if tracker is None else tracker.best_loss,
             stop_reason=self.stop_reason,
             diverged=self.diverged,
             diverged_at=self.diverged_at,
             diverged_at_evaluation=self.at_evaluation,
             wall_time=seconds,
-            watched=np.array(self.watched) if self.watched else None,
+            watched=self._watched(),
             **metrics,
         )
         if self.shape:

@@ -206,50 +206,39 @@ def fit(
     sizes = np.asarray(n if batch_size is None else batch_size)
     seeds = np.asarray(seed)
     if sizes.ndim or seeds.ndim:
-        return _fit_grid(
-            model,
-            (X, y, X_val, y_val),
-            optimizer,
-            epochs,
-            sizes,
-            seeds,
-            lr,
-            lr_step,
-            params,
-            **{
-                "shuffle": shuffle,
-                "drop_last": drop_last,
-                "patience": patience,
-                "min_delta": min_delta,
-                "restore_best": restore_best,
-                "divergence_factor": divergence_factor,
-                "record": record,
-                "watch": watch,
-            },
-        )
-    batch_size = check.check_int("batch_size", int(sizes), 1, n)
-    seed = check.check_int("seed", int(seeds), 0)
+        if callback is not None:
+            raise ValueError("callback follows one run; arrays of batch_size or seed train a grid of runs")
+        settings = dict(shuffle=shuffle, drop_last=drop_last, patience=patience, min_delta=min_delta)
+        settings.update(restore_best=restore_best, divergence_factor=divergence_factor, record=record)
+        settings.update(watch=watch, lr=lr, lr_step=lr_step, params=params, progress=progress)
+        return _fit_grid(model, (X, y, X_val, y_val), optimizer, epochs, sizes, seeds, settings)
+    batch_size = check.check_int("batch_size", sizes.item(), 1, n)
+    seed = check.check_int("seed", seeds.item(), 0)
     per_epoch = updates_per_epoch(n, batch_size, drop_last)
+    evals, every_epoch = _evaluation_points(record, epochs, per_epoch)
     setup = _Setup(
         epochs=epochs,
         batch_size=batch_size,
         per_epoch=per_epoch,
-        shuffle=shuffle,
-        drop_last=drop_last,
-        patience=EarlyStopping(patience, min_delta).patience,
-        min_delta=float(min_delta),
-        restore_best=restore_best,
+        shuffle=bool(shuffle),
+        drop_last=bool(drop_last),
+        patience=None if patience is None else check.check_int("patience", patience, 0),
+        min_delta=float(check.check_nonnegative("min_delta", min_delta)),
+        restore_best=bool(restore_best),
         divergence_factor=float(
             check.check_range("divergence_factor", divergence_factor, 1.0, low_open=True)
         ),
-        evals=_evaluation_points(record, epochs, per_epoch),
+        evals=evals,
+        every_epoch=every_epoch,
         rates=_Rates.of(optimizer, lr, lr_step, per_epoch),
     )
-    if patience is not None or setup.rates.plateau is not None:
-        if record != "epoch":
-            raise ValueError(
-                f"early stopping and plateau schedules need record='epoch', got record={record!r}"
-            )
+    if not every_epoch and (setup.patience is not None or setup.rates.plateau is not None or callback):
+        raise ValueError(
+            f"early stopping, plateau schedules and callbacks need record='epoch', got record={record!r}"
+        )
+    for name, function in (("watch", watch), ("callback", callback)):
+        if function is not None and not callable(function):
+            raise ValueError(f"{name} must be a function or None, got {function!r}")
     start = model.init(seed) if params is None else _checked_params(model, params)
     return _train(
         model, (X, y, X_val, y_val), start, np.random.default_rng(seed), setup, watch, callback, progress
@@ -270,20 +259,28 @@ class _Setup:
     restore_best: bool
     divergence_factor: float
     evals: frozenset
+    every_epoch: bool
     rates: _Rates
 
 
 def _evaluation_points(record, epochs, per_epoch):
-    """The update counts after which :func:`fit` evaluates on the whole data sets."""
+    """The update counts after which :func:`fit` evaluates on the whole data sets, and whether
+    that is after every epoch (what early stopping, plateaus and callbacks need)."""
     total = epochs * per_epoch
     if isinstance(record, str):
-        chosen = check.check_choice("record", record, ("epoch", "end"))
-        return frozenset(range(per_epoch, total + 1, per_epoch) if chosen == "epoch" else [total])
-    if isinstance(record, (int, np.integer)):
-        k = check.check_int("record", record, 1, total)
-        return frozenset(range(k, total + 1, k)) | {total}
-    chosen = [check.check_int("record", int(e), 1, epochs) for e in np.atleast_1d(record) if int(e) != 0]
-    return frozenset(e * per_epoch for e in chosen) | {total}
+        every = check.check_choice("record", record, ("epoch", "end")) == "epoch"
+        return frozenset(range(per_epoch, total + 1, per_epoch) if every else [total]), every or epochs == 1
+    if isinstance(record, (int, np.integer)) and not isinstance(record, bool):
+        k = check.check_int("record (every k updates)", record, 1, total)
+        points = frozenset(range(k, total + 1, k)) | {total}
+    elif isinstance(record, (list, tuple, range)) and all(isinstance(e, (int, np.integer)) for e in record):
+        chosen = [check.check_int("record (a list of epochs)", e, 0, epochs) for e in record]
+        points = frozenset(e * per_epoch for e in chosen if e > 0) | {total}
+    else:
+        raise ValueError(
+            f"record must be 'epoch', 'end', a number of updates or a list of epochs, got {record!r}"
+        )
+    return points, all(e * per_epoch in points for e in range(1, epochs + 1))
 
 
 class _Rates:
@@ -305,8 +302,13 @@ class _Rates:
                 raise ValueError(
                     "lr_step='epoch' needs lr given to fit together with an optimizer constructor"
                 )
-            own = optimizer.hyperparams.get("lr")  # a plateau inside the optimizer is read as it goes
-            return cls(lambda rate: optimizer, own if _is_plateau(own) else None)
+            own = optimizer.hyperparams.get("lr")
+            if _is_plateau(own) or any(_is_plateau(d) for d in getattr(own, "__defaults__", None) or ()):
+                raise ValueError(
+                    "a ReduceLROnPlateau goes to fit as lr=, with an optimizer constructor: "
+                    "fit(model, data, sgd, epochs, lr=plateau)"
+                )
+            return cls(lambda rate: optimizer, None)
         if not callable(optimizer):
             raise ValueError(
                 f"optimizer must be an Optimizer or a constructor such as sgd, got {optimizer!r}"
@@ -352,13 +354,6 @@ def _checked_params(model, params):
     return tree_copy(params)
 
 
-def _sweep_of(model, params):
-    """The sweep axes that ``params`` carry in front of the model's shapes."""
-    key, value = next(iter(model.init(0).items()))
-    shape = np.shape(params[key])
-    return shape[: len(shape) - value.ndim]
-
-
 def _evaluate(model, params, X, y, X_val, y_val):
     """Loss (and accuracy for a classifier) on the whole training and validation sets."""
     train_loss, train_accuracy = model.evaluate(params, X, y)
@@ -384,34 +379,28 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
     """The training loop of the course: every run of every chapter goes through here."""
     X, y, X_val, y_val = data
     rates = setup.rates
+    if rates.plateau is not None:
+        rates.plateau.reset()  # every run starts from the plateau's first rate
     opt = rates.build(None if rates.plateau is None else rates.plateau.lr)
-    try:
-        shape = np.broadcast_shapes(opt.sweep_shape, _sweep_of(model, params))
-    except ValueError:
-        raise ValueError(
-            f"the sweep shape {opt.sweep_shape} of the optimizer does not broadcast with the sweep shape "
-            f"{_sweep_of(model, params)} of the parameters"
-        ) from None
-    params = {
-        k: np.broadcast_to(v, shape + np.shape(v)[len(np.shape(v)) - model.init(0)[k].ndim :]).copy()
-        for k, v in params.items()
-    }
+    params, shape = _with_sweep(model, params, opt)
+    if callback is not None and shape:
+        raise ValueError(f"callback follows one run; this call trains a sweep of shape {shape}")
     rec = Recorder(model, setup, shape, len(y), X_val is not None)
     tracker = EarlyStopping(setup.patience, setup.min_delta, shape)
     state = opt.init(params)
     bar = _progress_bar(progress, setup.epochs)
-    spent = {"evaluating": 0.0}
+    seconds = {"evaluating": 0.0}
 
     def evaluate(t):
         begin = time.perf_counter()
         metrics = rec.evaluation(t, _evaluate(model, params, X, y, X_val, y_val))
-        spent["evaluating"] += time.perf_counter() - begin
+        seconds["evaluating"] += time.perf_counter() - begin
         return metrics
 
     start = time.perf_counter()
     with np.errstate(all="ignore"):  # divergence is detected and reported, not warned about
         metrics = evaluate(0)
-        limit = setup.divergence_factor * np.maximum(metrics["train_loss"], 1.0)
+        rec.limit = setup.divergence_factor * np.maximum(metrics["train_loss"], 1.0)
         tracker.update(0, metrics[rec.monitor])
         best = last_good = params
         t = 0
@@ -424,7 +413,7 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
             for rows in minibatches(len(y), setup.batch_size, rng, setup.shuffle, setup.drop_last):
                 whole = not setup.shuffle and len(rows) == len(y)  # all rows in order: no copy
                 loss, grads = model.loss_and_grad(params, *((X, y) if whole else (X[rows], y[rows])))
-                rec.update(t, loss, _lr_of(opt, t), limit)
+                rec.update(t, loss, _lr_of(opt, t))
                 if not rec.anyone:
                     break
                 updates, state = opt.update(grads, state, params)
@@ -434,42 +423,61 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
                 rec.n_updates += rec.training
                 if watch is not None:
                     rec.watched.append(np.asarray(watch(state, params)))
-                if t in setup.evals and t % setup.per_epoch:
+                if t in setup.evals and t % setup.per_epoch:  # an evaluation within the epoch
                     evaluate(t)
                     last_good = _where(rec.training, params, last_good)
             if not rec.anyone:
                 break
             rec.epochs_run += rec.training
-            if t not in setup.evals:
-                continue
-            metrics = evaluate(t)
-            last_good = _where(rec.training, params, last_good)
-            if len(setup.evals) < setup.epochs:
-                continue  # not evaluated after every epoch: no early stopping, no plateau
-            monitored = np.where(rec.training, metrics[rec.monitor], np.nan)
-            stop = rec.training & tracker.update(epoch + 1, np.where(rec.training, monitored, np.inf))
-            if setup.patience is not None:  # the best parameters are returned only with early stopping
-                best = _where(rec.training & (tracker.best_epoch == epoch + 1), params, best)
-            if rates.plateau is not None:
-                rates.plateau.step(monitored)
             if bar is not None:
                 bar.update(1)
-            if callback is not None and not shape:
-                logs = {k: float(v) for k, v in metrics.items() if v is not None}
-                if callback(
-                    epoch + 1, params, {**logs, "epoch": epoch + 1, "lr": float(rec.epoch_lr[epoch])}
-                ):
-                    rec.stop(rec.training, "callback")
-            if np.any(stop):
-                rec.stop(stop, "early stopping")
+            if t in setup.evals:
+                metrics = evaluate(t)
+                last_good = _where(rec.training, params, last_good)
+                if setup.every_epoch:
+                    best = _end_of_epoch(epoch + 1, metrics, params, best, rec, tracker, setup, callback)
             if not rec.anyone:
                 break
     if bar is not None:
         bar.close()
-    history = rec.history(tracker, time.perf_counter() - start - spent["evaluating"])
+    history = rec.history(
+        tracker if setup.every_epoch else None, time.perf_counter() - start - seconds["evaluating"]
+    )
     if setup.patience is not None and setup.restore_best:
         return best, history
     return _where(np.asarray(history.diverged), last_good, params), history
+
+
+def _end_of_epoch(epoch, metrics, params, best, rec, tracker, setup, callback):
+    """After an epoch: early stopping, the plateau, the callback; returns the best parameters so far."""
+    monitored = np.where(rec.training, metrics[rec.monitor], np.nan)
+    stop = rec.training & tracker.update(epoch, np.where(rec.training, monitored, np.inf))
+    if setup.patience is not None:  # the best parameters are returned only with early stopping
+        best = _where(rec.training & (tracker.best_epoch == epoch), params, best)
+    if setup.rates.plateau is not None:
+        setup.rates.plateau.step(monitored)
+    if callback is not None and rec.anyone:
+        logs = {key: float(value) for key, value in metrics.items() if value is not None}
+        if callback(epoch, params, {**logs, "epoch": epoch, "lr": float(rec.epoch_lr[epoch - 1])}):
+            rec.stop(rec.training, "callback")
+    if np.any(stop):
+        rec.stop(stop, "early stopping")
+    return best
+
+
+def _with_sweep(model, params, opt):
+    """``params`` given the sweep axes of the optimizer and of the parameters themselves, and that shape."""
+    shapes = {key: value.shape for key, value in model.init(0).items()}
+    key = next(iter(shapes))
+    own = np.shape(params[key])[: np.ndim(params[key]) - len(shapes[key])]
+    try:
+        shape = np.broadcast_shapes(opt.sweep_shape, own)
+    except ValueError:
+        raise ValueError(
+            f"the sweep shape {opt.sweep_shape} of the optimizer does not broadcast with the sweep shape "
+            f"{own} of the parameters"
+        ) from None
+    return {k: np.broadcast_to(v, shape + shapes[k]).copy() for k, v in params.items()}, shape
 
 
 def _where(mask, new, old):
@@ -484,22 +492,12 @@ def _where(mask, new, old):
     }
 
 
-def _fit_grid(model, data, optimizer, epochs, sizes, seeds, lr, lr_step, params, **settings):
+def _fit_grid(model, data, optimizer, epochs, sizes, seeds, settings):
     """:func:`fit` over arrays of batch sizes and seeds: one call per pair, stacked as sweep axes in front."""
-    results = [
-        fit(
-            model,
-            data,
-            optimizer,
-            epochs,
-            int(b),
-            lr=lr,
-            lr_step=lr_step,
-            seed=int(s),
-            params=params,
-            **settings,
+    if sizes.size == 0 or seeds.size == 0:
+        raise ValueError(
+            f"batch_size and seed must not be empty arrays, got shapes {sizes.shape} and {seeds.shape}"
         )
-        for b in sizes.reshape(-1)
-        for s in seeds.reshape(-1)
-    ]
+    cells = [(b, s) for b in sizes.reshape(-1).tolist() for s in seeds.reshape(-1).tolist()]
+    results = [fit(model, data, optimizer, epochs, b, seed=s, **settings) for b, s in cells]
     return stack([p for p, _ in results], [h for _, h in results], sizes.shape + seeds.shape)

@@ -42,11 +42,14 @@ def overfit():
 
 
 class FakePlateau:
-    """The ReduceLROnPlateau contract (mode 'min', absolute threshold 0): .lr and .step(metric)."""
+    """The ReduceLROnPlateau contract (mode 'min', absolute threshold 0): .reset(), .lr, .step(metric)."""
 
     def __init__(self, lr, factor=0.5, patience=0):
-        self.lr, self.factor, self.patience = lr, factor, patience
-        self.best, self.bad = np.inf, 0
+        self.initial_lr, self.factor, self.patience = lr, factor, patience
+        self.reset()
+
+    def reset(self):
+        self.lr, self.best, self.bad = self.initial_lr, np.inf, 0
         self.seen = []
 
     def step(self, metric):
@@ -388,11 +391,14 @@ def test_real_reduce_on_plateau_replays_from_the_validation_losses(overfit):
     expected = [0.05] + [replay.step(v) for v in h.val_loss[1:-1]]
     np.testing.assert_allclose(h.epoch_lr, expected)
     assert h.epoch_lr[-1] < 0.05
-    # the same object as the optimizer's own rate is stepped too
-    inside = ReduceLROnPlateau(0.05, factor=0.5, patience=3)
-    _, h_inside = fit(models.LinearRegression(12), overfit, sgd(lr=inside), epochs=300)
-    np.testing.assert_allclose(h_inside.epoch_lr, h.epoch_lr)
-    np.testing.assert_allclose(h_inside.update_loss, h.update_loss)
+    # fit starts every run from the plateau's first rate: a second run is the same run
+    _, again = fit(models.LinearRegression(12), overfit, sgd, epochs=300, lr=plateau)
+    np.testing.assert_array_equal(again.epoch_lr, h.epoch_lr)
+    # a plateau inside a built optimizer could not be stepped: it is refused with advice
+    with pytest.raises(ValueError, match="goes to fit as lr="):
+        fit(models.LinearRegression(12), overfit, sgd(lr=plateau), epochs=3)
+    with pytest.raises(ValueError, match="goes to fit as lr="):
+        fit(models.LinearRegression(12), overfit, sgd(lr=plateau, momentum=np.array([0.0, 0.5])), epochs=3)
 
 
 # ----------------------------------------------------------------- properties
@@ -490,3 +496,37 @@ def test_indexing_a_grid_keeps_the_remaining_axes(classification):
     assert row.sweep_shape == (2,) and row.train_loss.shape == (3, 2)
     assert row[0].eval_updates.tolist() == grid[1, 0].eval_updates.tolist() == [0, 3, 6]
     np.testing.assert_array_equal(row[1].train_loss, grid[1, 1].train_loss)
+
+
+def test_final_is_each_runs_last_evaluation(regression):
+    """final() reads every run at its own last evaluation (early stopping, grids of batch sizes)."""
+    model = models.LinearRegression(5)
+    _, h = fit(model, regression, sgd, 30, 10, lr=[0.001, 0.05, 0.3], patience=0)
+    for i in range(3):
+        assert h.final("val_loss")[i] == h[i].val_loss[-1]
+    _, grid = fit(model, regression, sgd, 4, [10, 40], lr=0.05, record=3)
+    assert np.isfinite(grid.final("train_loss")).all()
+
+
+def test_divergence_does_not_depend_on_the_budget(regression):
+    """A loss on the whole training set above the limit is divergence too, also at the last epoch."""
+    model = models.LinearRegression(5)
+    _, long = fit(model, regression, sgd, 40, None, lr=1.5)
+    _, short = fit(model, regression, sgd, long.diverged_at, None, lr=1.5)
+    assert long.diverged and short.diverged and short.diverged_at == long.diverged_at
+
+
+def test_record_other_than_epoch(regression):
+    model = models.LinearRegression(5)
+    _, h = fit(model, regression, sgd(lr=0.05), 4, 20, record="end")
+    assert h.best_epoch == -1 and np.isnan(h.best_loss) and "best" not in str(h)
+    with pytest.raises(ValueError, match="callbacks need record='epoch'"):
+        fit(model, regression, sgd(lr=0.05), 4, 20, record="end", callback=lambda *a: False)
+    with pytest.raises(ValueError, match="record must be"):
+        fit(model, regression, sgd(lr=0.05), 4, 20, record=2.0)
+    with pytest.raises(ValueError, match="callback follows one run"):
+        fit(model, regression, sgd(lr=[0.01, 0.05]), 2, 20, callback=lambda *a: False)
+    with pytest.raises(ValueError, match="batch_size"):
+        fit(model, regression, sgd(lr=0.05), 2, 32.7)
+    with pytest.raises(ValueError, match="watch must be a function"):
+        fit(model, regression, sgd(lr=0.05), 2, 20, watch=3)
