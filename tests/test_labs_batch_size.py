@@ -41,7 +41,7 @@ def test_stack_seeds():
 def test_sweep_matches_fit_run_by_run(split):
     model = models.MLP(64, hidden=(8,), n_classes=10)
     lrs = np.array([0.01, 0.1])
-    _, sweep = bs.sweep_batch_sizes(model, split, sgd, 3, [16, 240], lr=lrs, seeds=(0, 1), shuffle_seed=5)
+    _, sweep = bs.sweep_batch_sizes(model, split, sgd, 3, [16, 240], lr=lrs, seed=(0, 1), shuffle_seed=5)
     assert sweep.sweep_shape == (2, 2, 2)
     assert sweep.train_loss.shape == (4, 2, 2, 2)
     np.testing.assert_array_equal(sweep.updates_per_epoch[:, 0, 0], [15, 1])
@@ -55,6 +55,17 @@ def test_sweep_matches_fit_run_by_run(split):
                 np.testing.assert_allclose(sweep.val_loss[:, k, s, j], h.val_loss, rtol=1e-9)
                 np.testing.assert_allclose(sweep.val_accuracy[:, k, s, j], h.val_accuracy)
     assert not sweep.diverged.any()
+
+
+def test_one_seed_keeps_the_seed_axis(split):
+    model = models.SoftmaxRegression(64, 10)
+    lrs = np.array([0.01, 0.1])
+    _, one = bs.sweep_batch_sizes(model, split, sgd, 2, [32], lr=lrs, seed=3)
+    _, listed = bs.sweep_batch_sizes(model, split, sgd, 2, [32], lr=lrs, seed=[3])
+    assert one.sweep_shape == listed.sweep_shape == (1, 1, 2)
+    np.testing.assert_array_equal(one.val_loss, listed.val_loss)
+    _, h = training.fit(model, split, sgd(lr=0.1), 2, 32, params=model.init(3), seed=0)
+    np.testing.assert_allclose(one.val_loss[:, 0, 0, 1], h.val_loss, rtol=1e-9)
 
 
 def test_sweep_marks_divergence_and_tuned_skips_it(split):
@@ -76,7 +87,7 @@ def small_sweep(split):
     """A sweep of shape (2 batch sizes, 2 seeds, 3 rates), evaluated after epochs 1 and 2."""
     model = models.SoftmaxRegression(64, 10)
     lrs = np.array([0.1, 1.0, 10.0])
-    return lrs, bs.sweep_batch_sizes(model, split, sgd, 2, [120, 240], lr=lrs, seeds=(0, 1))[1]
+    return lrs, bs.sweep_batch_sizes(model, split, sgd, 2, [120, 240], lr=lrs, seed=(0, 1))[1]
 
 
 def test_tuned_picks_best_mean_and_flags_edges(small_sweep):
@@ -104,8 +115,8 @@ def test_tuned_picks_best_mean_and_flags_edges(small_sweep):
 def test_tuned_reads_the_evaluated_epochs(split):
     model = models.SoftmaxRegression(64, 10)
     lrs = np.array([0.05, 0.2])
-    _, full = bs.sweep_batch_sizes(model, split, sgd, 4, [32], lr=lrs, seeds=(0, 1))
-    _, some = bs.sweep_batch_sizes(model, split, sgd, 4, [32], lr=lrs, seeds=(0, 1), record=[2])
+    _, full = bs.sweep_batch_sizes(model, split, sgd, 4, [32], lr=lrs, seed=(0, 1))
+    _, some = bs.sweep_batch_sizes(model, split, sgd, 4, [32], lr=lrs, seed=(0, 1), record=[2])
     np.testing.assert_array_equal(some.eval_updates[:, 0, 0, 0], [0, 16, 32])
     np.testing.assert_array_equal(some.val_accuracy, full.val_accuracy[[0, 2, 4]])
     for epoch in (2, 4):
@@ -139,8 +150,8 @@ def test_sweep_checks_arguments(split):
         bs.sweep_batch_sizes(model, split, sgd, 1, [8], lr=[[0.1]])
     with pytest.raises(ValueError, match="epochs"):
         bs.sweep_batch_sizes(model, split, sgd, 0, [8], lr=[0.1])
-    with pytest.raises(ValueError, match="seeds"):
-        bs.sweep_batch_sizes(model, split, sgd, 1, [8], lr=[0.1], seeds=())
+    with pytest.raises(ValueError, match="seed"):
+        bs.sweep_batch_sizes(model, split, sgd, 1, [8], lr=[0.1], seed=())
 
 
 # ----------------------------------------------------------------- wall-clock time
@@ -154,6 +165,8 @@ def test_time_per_epoch(split):
     np.testing.assert_allclose(per_update, per_epoch / np.array([240, 1]))
     with pytest.raises(ValueError, match="repeats"):
         bs.time_per_epoch(model, split, sgd, [8], lr=0.01, repeats=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        bs.time_per_epoch(model, split, sgd, [0], lr=0.01)
 
 
 # ----------------------------------------------------------------- a line

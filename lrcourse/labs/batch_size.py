@@ -90,19 +90,20 @@ def stack_seeds(model, seeds, n_rates):
 
 
 def sweep_batch_sizes(
-    model, data, optimizer, epochs, batch_sizes, *, lr, seeds=(0,), shuffle_seed=0, **fit_options
+    model, data, optimizer, epochs, batch_size, *, lr, seed=0, shuffle_seed=0, **fit_options
 ):
     r"""Train ``model`` for every batch size, rate and seed; return :func:`~lrcourse.training.fit`'s ``(params, history)``.
 
-    One call of :func:`~lrcourse.training.fit` with the array ``batch_sizes``, the
+    One call of :func:`~lrcourse.training.fit` with the 1-D array ``batch_size``, the
     rates ``lr`` (a 1-D array) given to the optimizer constructor (``sgd``, or
     ``functools.partial(sgd, momentum=0.9)``) and starting parameters stacked by
-    :func:`stack_seeds`, seed ``s`` starting from ``model.init(s)``. The minibatches
-    are shuffled with the one seed ``shuffle_seed``: the runs of a batch size share
-    their minibatch order and differ in the rate and the initialisation. The
-    history's sweep axes are ``(batch size, seed, rate)``, so ``history.val_accuracy[k, i, s, j]``
-    is evaluation ``k`` of batch size ``batch_sizes[i]``, seed ``seeds[s]`` and rate
-    ``lr[j]``. ``fit_options`` go to ``fit`` (``record=``, ``divergence_factor=``,
+    :func:`stack_seeds`: ``seed`` is one seed or a list, and seed ``s`` starts from
+    ``model.init(s)``. The minibatches are shuffled with the one seed ``shuffle_seed``:
+    the runs of a batch size share their minibatch order and differ in the rate and the
+    initialisation. The history's sweep axes are always ``(batch size, seed, rate)``, so
+    ``history.val_accuracy[k, i, s, j]`` is evaluation ``k`` of batch size
+    ``batch_size[i]``, seed ``seed[s]`` and rate ``lr[j]``. ``fit_options`` go to
+    ``fit`` (``record=``, ``divergence_factor=``,
     ``drop_last=``, ...). The matrix products run on one BLAS thread
     (:mod:`threadpoolctl`), which is faster for these small products on a busy CPU.
     """
@@ -110,12 +111,12 @@ def sweep_batch_sizes(
     lr = check.check_positive("lr", lr)
     if lr.ndim != 1 or len(lr) == 0:
         raise ValueError(f"lr must be a 1-D array of rates, got shape {lr.shape}")
-    seeds = [check.check_int("seeds", int(s), 0) for s in np.atleast_1d(seeds)]
+    seeds = [check.check_int("seed", int(s), 0) for s in np.atleast_1d(seed)]
     if not seeds:
-        raise ValueError("seeds must hold at least one seed")
-    sizes = np.atleast_1d(np.asarray(batch_sizes))
+        raise ValueError("seed must hold at least one seed")
+    sizes = np.atleast_1d(np.asarray(batch_size))
     if sizes.ndim != 1 or len(sizes) == 0:
-        raise ValueError(f"batch_sizes must be a 1-D list of sizes, got shape {sizes.shape}")
+        raise ValueError(f"batch_size must be a 1-D list of sizes, got shape {sizes.shape}")
     params = stack_seeds(model, seeds, len(lr))
     rates = np.broadcast_to(lr, (len(seeds), len(lr))).copy()  # the optimizer's axes: (seed, rate)
     with threadpool_limits(limits=1, user_api="blas"):
@@ -147,11 +148,11 @@ class Tuned:
     at_edge: np.ndarray
 
 
-def tuned(history, lr, metric="val_accuracy", epoch=None):
+def tuned(history, lrs, metric="val_accuracy", epoch=None):
     """The best rate of every batch size by ``metric`` after ``epoch`` epochs (default: the last).
 
     ``history`` comes from :func:`sweep_batch_sizes` (sweep axes ``(batch size, seed,
-    rate)``) and ``lr`` holds its rates. Accuracy is maximised, losses minimised,
+    rate)``) and ``lrs`` holds its rates. Accuracy is maximised, losses minimised,
     both averaged over the seeds; a rate that diverged for any seed by then is
     never chosen. Ties go to the smaller rate.
     """
@@ -163,10 +164,10 @@ def tuned(history, lr, metric="val_accuracy", epoch=None):
         raise ValueError(
             f"history must have the sweep axes (batch size, seed, rate), got sweep shape {history.sweep_shape}"
         )
-    lr = np.asarray(lr, dtype=np.float64)
-    if lr.shape != history.sweep_shape[-1:]:
+    lrs = np.asarray(lrs, dtype=np.float64)
+    if lrs.shape != history.sweep_shape[-1:]:
         raise ValueError(
-            f"lr must hold the {history.sweep_shape[-1]} rates of the sweep, got shape {lr.shape}"
+            f"lrs must hold the {history.sweep_shape[-1]} rates of the sweep, got shape {lrs.shape}"
         )
     # every batch size is evaluated after the same epochs: read them off the first one
     evaluated = history.eval_updates[:, 0, 0, 0] / history.updates_per_epoch[0, 0, 0]
@@ -192,19 +193,19 @@ def tuned(history, lr, metric="val_accuracy", epoch=None):
         metric=metric,
         epoch=int(evaluated[k]) if float(evaluated[k]).is_integer() else float(evaluated[k]),
         best_index=best,
-        best_lr=lr[best],
+        best_lr=lrs[best],
         value=mean[rows, best],
         std=per_seed.std(axis=1),
         per_seed=per_seed,
-        at_edge=(best == 0) | (best == len(lr) - 1),
+        at_edge=(best == 0) | (best == len(lrs) - 1),
     )
 
 
 # ----------------------------------------------------------------- wall-clock time
 
 
-def time_per_epoch(model, data, optimizer, batch_sizes, *, lr=None, repeats=3, seed=0):
-    """Wall-clock seconds of one epoch of minibatch updates for each batch size.
+def time_per_epoch(model, data, optimizer, batch_size, *, lr=None, repeats=3, seed=0):
+    """Wall-clock seconds of one epoch of minibatch updates for each of ``batch_size`` (a list).
 
     Each epoch is one :func:`~lrcourse.training.fit` of one epoch with
     ``record="end"``, timed by its ``history.wall_time`` (the updates only, not the
@@ -216,7 +217,7 @@ def time_per_epoch(model, data, optimizer, batch_sizes, *, lr=None, repeats=3, s
     """
     X, y, _, _ = training.checked_data(model, data)
     n = len(y)
-    sizes = [check.check_int("batch_sizes", int(b), 1, n) for b in np.atleast_1d(batch_sizes)]
+    sizes = [check.check_int("batch_size", int(b), 1, n) for b in np.atleast_1d(batch_size)]
     repeats = check.check_int("repeats", repeats, 1)
     best = np.full(len(sizes), np.inf)
     with threadpool_limits(limits=1, user_api="blas"):
