@@ -26,6 +26,15 @@ def _make_optimizer(name, lr, hyper):
     return getattr(_optimizers, name)(lr=lr, **hyper)
 
 
+def _check_settings(objective, optimizer_name, lr, hyper, steps, divergence_factor, loss_scale):
+    """Check the settings both explorers share, failing early on a bad optimizer name or
+    hyperparameter; return ``steps`` and the scale of the loss panel."""
+    steps = check.check_int("steps", steps, 1, 5000)
+    _make_optimizer(optimizer_name, lr, hyper)
+    check.check_positive("divergence_factor", divergence_factor)
+    return steps, _loss_scale(objective, loss_scale)
+
+
 def _loss_scale(objective, scale):
     check.check_choice("loss_scale", scale, ("auto", "log", "linear"))
     if scale != "auto":
@@ -48,13 +57,24 @@ def _loss_limits(scale, f0, low, high):
     return low - pad, high + pad
 
 
-def _set_loss(line, losses, scale):
-    steps = np.arange(len(losses))
-    line.set_data(steps, np.maximum(losses, 1e-300) if scale == "log" else losses)
+def _finish_panels(ax, ax_loss, state, title, steps, scale, limits, **line):
+    """Both panels' titles and "diverged" badges (shown by :func:`_show_losses`), and on
+    ``ax_loss`` the loss per step on fixed ``limits``, ``line`` styling its curve."""
+    ax.set_title(title, fontsize="medium")
+    state["bad"] = diverged_badge(ax, _BAD, alpha=0.9, fontsize="large")
+    (state["loss"],) = ax_loss.plot([], [], color=_LOSS, lw=1.6, animated=True, **line)
+    ax_loss.set_yscale(scale)
+    ax_loss.set(xlim=(0, steps), ylim=limits, xlabel="step $t$", ylabel="loss $f(x_t)$")
+    ax_loss.grid(True, alpha=0.3)
+    state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
+    state["bad_loss"] = diverged_badge(ax_loss, _BAD, alpha=0.9, fontsize="large")
 
 
-def _show_divergence(state, res):
-    """Show or hide the "diverged at step k" badges of both panels; return whether it diverged."""
+def _show_losses(state, res, scale):
+    """Draw the loss per step of ``res``, show or hide the "diverged at step k" badges of both
+    panels; return whether the run diverged."""
+    losses = res.losses
+    state["loss"].set_data(np.arange(len(losses)), np.maximum(losses, 1e-300) if scale == "log" else losses)
     diverged = bool(res.diverged)
     for key in ("bad", "bad_loss"):
         state[key].set_visible(diverged)
@@ -105,10 +125,7 @@ def descent_explorer(
     x0 = np.asarray(check.as_float_array("x0", x0), dtype=float)
     if x0.shape != (2,):
         raise ValueError(f"x0 must be a point (x, y) of shape (2,), got shape {x0.shape}")
-    steps = check.check_int("steps", steps, 1, 5000)
-    _make_optimizer(optimizer_name, lr, hyper)  # fail early on a bad name or hyperparameter
-    check.check_positive("divergence_factor", divergence_factor)
-    scale = _loss_scale(objective, loss_scale)
+    steps, scale = _check_settings(objective, optimizer_name, lr, hyper, steps, divergence_factor, loss_scale)
     X, Y, Z = objective.grid(150)  # computed once, shared by every redraw
     levels = _levels(Z)
     z_low, z_high = float(Z.min()), float(Z.max())
@@ -134,29 +151,16 @@ def descent_explorer(
             (state["start"],) = ax.plot([], [], "o", color="w", mec="k", ms=7, zorder=7, animated=True)
             (state["end"],) = ax.plot([], [], "s", color=_PATH, mec="k", ms=6, zorder=7, animated=True)
             ax.set(xlim=(bx0, bx1), ylim=(by0, by1), xlabel="$x$", ylabel="$y$", aspect="auto")
-            ax.set_title(title or objective.name, fontsize="medium")
-            state["bad"] = diverged_badge(ax, _BAD, alpha=0.9, fontsize="large")
-            (state["loss"],) = ax_loss.plot([], [], color=_LOSS, lw=1.6, animated=True)
-            ax_loss.set_yscale(scale)
-            ax_loss.set(xlim=(0, steps), ylim=loss_limits, xlabel="step $t$", ylabel="loss $f(x_t)$")
-            ax_loss.grid(True, alpha=0.3)
-            state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
-            state["bad_loss"] = diverged_badge(ax_loss, _BAD, alpha=0.9, fontsize="large")
-        res = descend(
-            objective,
-            start,
-            _make_optimizer(optimizer_name, lr, hyper),
-            steps,
-            divergence_factor=divergence_factor,
-        )
+            _finish_panels(ax, ax_loss, state, title or objective.name, steps, scale, loss_limits)
+        optimizer = _make_optimizer(optimizer_name, lr, hyper)
+        res = descend(objective, start, optimizer, steps, divergence_factor=divergence_factor)
         path = res.path
         ok = np.isfinite(path).all(axis=-1)
         state["path"].set_data(path[ok, 0], path[ok, 1])
         state["start"].set_data([start[0]], [start[1]])
         last = path[ok][-1]
         state["end"].set_data([last[0]], [last[1]])
-        _set_loss(state["loss"], res.losses, scale)
-        diverged = _show_divergence(state, res)
+        diverged = _show_losses(state, res, scale)
         final = "—" if diverged else f"{res.final_loss:.3g}"
         state["info"].set_text(f"{optimizer_name}, lr = {lr:.3g}: final loss {final}")
 
@@ -192,10 +196,7 @@ def descent_explorer_1d(
     if objective.dim != 1:
         raise ValueError(f"objective must be 1-D, got dim={objective.dim} (use descent_explorer)")
     x0 = float(check.as_float_array("x0", x0).reshape(-1)[0])
-    steps = check.check_int("steps", steps, 1, 5000)
-    _make_optimizer(optimizer_name, lr, hyper)
-    check.check_positive("divergence_factor", divergence_factor)
-    scale = _loss_scale(objective, loss_scale)
+    steps, scale = _check_settings(objective, optimizer_name, lr, hyper, steps, divergence_factor, loss_scale)
     ((b0, b1),) = objective.bounds
     xs = np.linspace(b0, b1, 400)
     fs = objective.value(xs[:, None])
@@ -218,21 +219,11 @@ def descent_explorer_1d(
             )
             (state["start"],) = ax.plot([], [], "o", color="w", mec="k", ms=8, zorder=8, animated=True)
             ax.set(xlim=(b0, b1), ylim=(fs.min() - pad, fs.max() + pad), xlabel="$x$", ylabel="$f(x)$")
-            ax.set_title(title or objective.name, fontsize="medium")
-            state["bad"] = diverged_badge(ax, _BAD, alpha=0.9, fontsize="large")
-            (state["loss"],) = ax_loss.plot([], [], color=_LOSS, lw=1.6, marker="o", ms=2, animated=True)
-            ax_loss.set_yscale(scale)
-            ax_loss.set(xlim=(0, steps), ylim=loss_limits, xlabel="step $t$", ylabel="loss $f(x_t)$")
-            ax_loss.grid(True, alpha=0.3)
-            state["info"] = ax_loss.set_title("", fontsize="medium", animated=True)
-            state["bad_loss"] = diverged_badge(ax_loss, _BAD, alpha=0.9, fontsize="large")
-        res = descend(
-            objective,
-            [x_start],
-            _make_optimizer(optimizer_name, lr, hyper),
-            steps,
-            divergence_factor=divergence_factor,
-        )
+            _finish_panels(
+                ax, ax_loss, state, title or objective.name, steps, scale, loss_limits, marker="o", ms=2
+            )
+        optimizer = _make_optimizer(optimizer_name, lr, hyper)
+        res = descend(objective, [x_start], optimizer, steps, divergence_factor=divergence_factor)
         x = res.path[:, 0]
         ok = np.isfinite(x)
         x, f = x[ok], res.losses[ok]
@@ -240,8 +231,7 @@ def descent_explorer_1d(
         state["dots"].set_offsets(np.column_stack([x, f]))
         state["dots"].set_array(np.arange(len(x), dtype=float))
         state["start"].set_data([x[0]], [f[0]])
-        _set_loss(state["loss"], res.losses, scale)
-        diverged = _show_divergence(state, res)
+        diverged = _show_losses(state, res, scale)
         end = "—" if diverged else f"x = {x[-1]:.3g}, loss {f[-1]:.3g}"
         state["info"].set_text(f"{optimizer_name}, lr = {lr:.3g}: {end}")
 
