@@ -79,7 +79,7 @@ def test_stopping_epoch_equals_fit_on_an_mlp_with_a_plateau_rate():
 
 def test_restored_and_last_test_losses_equal_what_fit_returns(poly):
     model, split = poly
-    curves = es.record_curves(model, split, sgd(lr=0.1), 80, 5, seeds=[0, 1])
+    curves = es.record_curves(model, split, sgd(lr=0.1), 80, 5, seed=[0, 1])
     out = es.evaluate_stopping(curves, 3, 0.001)
     for i, seed in enumerate(curves.seeds):
         for restore, expected in ((True, out.test_best), (False, out.test_last)):
@@ -180,7 +180,7 @@ def test_bad_arguments():
 
 def test_record_curves_and_the_oracle(poly):
     model, split = poly
-    curves = es.record_curves(model, split, sgd(lr=0.1), 40, 5, seeds=range(3), label="poly")
+    curves = es.record_curves(model, split, sgd(lr=0.1), 40, 5, seed=range(3), label="poly")
     assert curves.val_loss.shape == curves.test_loss.shape == curves.train_loss.shape == (3, 41)
     assert curves.budget == 40 and list(curves.epochs) == list(range(41)) and "poly" in repr(curves)
     assert curves.test_loss[0, 0] == pytest.approx(model.loss(model.init(0), split.X_test, split.y_test))
@@ -202,10 +202,10 @@ def test_record_curves_resets_a_plateau_rate_and_draws_a_split_per_seed():
 
     model = models.SoftmaxRegression(64, 10)
     rate = schedules.ReduceLROnPlateau(1.0, patience=0, factor=0.5)
-    curves = es.record_curves(model, split, sgd, 6, 20, seeds=[0, 0], lr=rate)
+    curves = es.record_curves(model, split, sgd, 6, 20, seed=[0, 0], lr=rate)
     assert np.array_equal(curves.val_loss[0], curves.val_loss[1])  # the same run twice
     assert curves.test_loss is None
     with pytest.raises(ValueError, match="replayed"):
-        es.record_curves(model, split, sgd, 6, seeds=[0], lr=0.1, patience=2)
+        es.record_curves(model, split, sgd, 6, seed=[0], lr=0.1, patience=2)
     with pytest.raises(ValueError, match="validation"):
-        es.record_curves(model, data.Split(X[:50], y[:50]), sgd(lr=0.1), 2, seeds=[0])
+        es.record_curves(model, data.Split(X[:50], y[:50]), sgd(lr=0.1), 2, seed=[0])

@@ -223,37 +223,38 @@ class Curves:
         return f"Curves({self.label!r}, seeds={len(self.seeds)}, epochs={self.budget})"
 
 
-def record_curves(model, data, optimizer, epochs, batch_size=None, *, seeds, label="", **fit_kwargs):
+def record_curves(model, data, optimizer, epochs, batch_size=None, *, seed=0, label="", **fit_options):
     """Train with :func:`~lrcourse.training.fit` for the whole budget once per seed; return :class:`Curves`.
 
-    ``data`` is a :class:`~lrcourse.data.Split` with validation (and, for test
-    losses, test) parts, or a function ``data(seed)`` returning one, so each of
-    ``seeds`` may also draw its own split. ``optimizer``, ``batch_size`` and the keywords (``lr=``,
-    ``lr_step=``, ...) go to ``fit`` unchanged; a ``ReduceLROnPlateau`` rate is
-    reset before every run. Every run uses ``fit(..., seed=seed)`` without early
+    ``seed`` is one seed or a list of them. ``data`` is a :class:`~lrcourse.data.Split`
+    with validation (and, for test losses, test) parts, or a function ``data(seed)``
+    returning one, so each seed may also draw its own split. ``optimizer``,
+    ``batch_size`` and the keywords (``lr=``, ``lr_step=``, ...) go to ``fit``
+    unchanged; a ``ReduceLROnPlateau`` rate is reset before every run. Every run
+    uses ``fit(..., seed=s)``, ``s`` one of the seeds, without early
     stopping, and the test loss is measured after every epoch through ``fit``'s
     callback. A run that diverges is padded with NaN.
     """
-    seeds = np.atleast_1d(np.asarray(seeds, dtype=np.int64))
+    seeds = np.atleast_1d(np.asarray(seed, dtype=np.int64))
     epochs = check.check_int("epochs", epochs, 1)
-    if "patience" in fit_kwargs:
+    if "patience" in fit_options:
         raise ValueError("record_curves trains the whole budget: early stopping is replayed afterwards")
     rows = {"train": [], "val": [], "test": []}
     all_test = True
-    for seed in seeds:
-        split = data(int(seed)) if callable(data) else data
+    for s in seeds:
+        split = data(int(s)) if callable(data) else data
         if split.X_val is None:
             raise ValueError(
                 "record_curves needs a validation set: early stopping monitors the validation loss"
             )
-        for rate in (fit_kwargs.get("lr"), getattr(optimizer, "hyperparams", {}).get("lr")):
+        for rate in (fit_options.get("lr"), getattr(optimizer, "hyperparams", {}).get("lr")):
             if hasattr(rate, "reset"):
                 rate.reset()  # a ReduceLROnPlateau remembers the last run
         has_test = split.X_test is not None
         all_test = all_test and has_test
         test = []
         if has_test:
-            start = fit_kwargs.get("params") or model.init(int(seed))
+            start = fit_options.get("params") or model.init(int(s))
             test.append(float(model.evaluate(start, split.X_test, split.y_test)[0]))
 
         def on_epoch(epoch, params, logs, split=split, test=test, has_test=has_test):
@@ -261,7 +262,7 @@ def record_curves(model, data, optimizer, epochs, batch_size=None, *, seeds, lab
                 test.append(float(model.evaluate(params, split.X_test, split.y_test)[0]))
 
         _, history = _training.fit(
-            model, split, optimizer, epochs, batch_size, seed=int(seed), callback=on_epoch, **fit_kwargs
+            model, split, optimizer, epochs, batch_size, seed=int(s), callback=on_epoch, **fit_options
         )
         for key, values in (("train", history.train_loss), ("val", history.val_loss), ("test", test)):
             row = np.full(epochs + 1, np.nan)
