@@ -185,18 +185,8 @@ def _check_l2(l2):
 
 
 @dataclass
-class LinearRegression(_Model):
-    r"""Linear regression :math:`\hat y = x^\top w + b` with the mean squared error.
-
-    .. math::
-
-        L(w, b) = \frac1n \sum_{i=1}^n (\hat y_i - y_i)^2 + \frac{\lambda}{2}\lVert w\rVert^2, \qquad
-        \nabla_w L = \frac2n X^\top r + \lambda w, \quad \frac{\partial L}{\partial b} = \frac2n \sum_i r_i
-
-    with residuals :math:`r = \hat y - y`. The Hessian is :math:`\frac2n X^\top X + \lambda I`:
-    gradient descent is stable for :math:`\eta < 2/\lambda_{\max}` of it.
-    Parameters ``{"w": (n_features,), "b": ()}``, initialised at zero.
-    """
+class _LinearModel(_Model):
+    """A weight vector ``w`` and a bias ``b``, both starting at zero: :math:`Xw + b`."""
 
     n_features: int
     l2: float = 0.0
@@ -209,10 +199,29 @@ class LinearRegression(_Model):
         """Zero weights and bias (``seed`` is accepted for a uniform interface; the loss is convex)."""
         return _repeat({"w": np.zeros(self.n_features), "b": np.zeros(())}, _sweep_shape(sweep))
 
-    def predict(self, params, X):
-        r""":math:`\hat y = X w + b`, shape ``(*sweep, n)``."""
+    def _linear(self, params, X):
+        """:math:`Xw + b`, shape ``(*sweep, n)``."""
         X = self._check_X(X)
         return params["w"] @ X.T + params["b"][..., None]
+
+
+@dataclass
+class LinearRegression(_LinearModel):
+    r"""Linear regression :math:`\hat y = x^\top w + b` with the mean squared error.
+
+    .. math::
+
+        L(w, b) = \frac1n \sum_{i=1}^n (\hat y_i - y_i)^2 + \frac{\lambda}{2}\lVert w\rVert^2, \qquad
+        \nabla_w L = \frac2n X^\top r + \lambda w, \quad \frac{\partial L}{\partial b} = \frac2n \sum_i r_i
+
+    with residuals :math:`r = \hat y - y`. The Hessian is :math:`\frac2n X^\top X + \lambda I`:
+    gradient descent is stable for :math:`\eta < 2/\lambda_{\max}` of it.
+    Parameters ``{"w": (n_features,), "b": ()}``, initialised at zero.
+    """
+
+    def predict(self, params, X):
+        r""":math:`\hat y = X w + b`, shape ``(*sweep, n)``."""
+        return self._linear(params, X)
 
     def loss(self, params, X, y):
         r""":math:`\frac1n\sum_i (\hat y_i - y_i)^2 + \frac\lambda2 \lVert w\rVert^2`."""
@@ -230,7 +239,7 @@ class LinearRegression(_Model):
 
 
 @dataclass
-class LogisticRegression(_Model):
+class LogisticRegression(_LinearModel):
     r"""Binary logistic regression :math:`p = \sigma(x^\top w + b)` with the cross-entropy loss.
 
     With logits :math:`z = Xw + b` and labels :math:`y_i \in \{0, 1\}`:
@@ -245,23 +254,12 @@ class LogisticRegression(_Model):
     Parameters ``{"w": (n_features,), "b": ()}``, initialised at zero.
     """
 
-    n_features: int
-    l2: float = 0.0
     task = "classification"
     _n_labels = 2
 
-    def __post_init__(self):
-        self.n_features = check.check_int("n_features", self.n_features, 1)
-        self.l2 = _check_l2(self.l2)
-
-    def init(self, seed=0, sweep=()):
-        """Zero weights and bias (``seed`` is accepted for a uniform interface; the loss is convex)."""
-        return _repeat({"w": np.zeros(self.n_features), "b": np.zeros(())}, _sweep_shape(sweep))
-
     def logits(self, params, X):
         r""":math:`z = Xw + b`, shape ``(*sweep, n)``."""
-        X = self._check_X(X)
-        return params["w"] @ X.T + params["b"][..., None]
+        return self._linear(params, X)
 
     def predict_proba(self, params, X):
         r""":math:`p = \sigma(z)`, the probability of class 1."""
