@@ -23,6 +23,11 @@ class PlateauState(NamedTuple):
     """Steps of cooldown left."""
 
 
+def _from_state(field, doc):
+    """A read-only property: ``state.<field>`` as a number, or a copy of the array."""
+    return property(lambda self: _value(getattr(self.state, field)), doc=doc)
+
+
 class ReduceLROnPlateau:
     r"""Divide the rate by ``1 / factor`` when a metric has not improved for ``patience`` steps.
 
@@ -184,25 +189,12 @@ class ReduceLROnPlateau:
         self.history.append(lr)
         return lr
 
-    @property
-    def lr(self):
-        """The rate in force: a float, or an array of the sweep shape."""
-        return _value(self.state.lr)
-
-    @property
-    def best(self):
-        """The best metric so far (``state.best``)."""
-        return _value(self.state.best)
-
-    @property
-    def num_bad_epochs(self):
-        """Steps in a row without improvement (``state.num_bad_epochs``)."""
-        return _value(self.state.num_bad_epochs)
-
-    @property
-    def cooldown_counter(self):
-        """Steps of cooldown left (``state.cooldown_counter``)."""
-        return _value(self.state.cooldown_counter)
+    lr = _from_state("lr", "The rate in force: a float, or an array of the sweep shape.")
+    best = _from_state("best", "The best metric so far (``state.best``).")
+    num_bad_epochs = _from_state(
+        "num_bad_epochs", "Steps in a row without improvement (``state.num_bad_epochs``)."
+    )
+    cooldown_counter = _from_state("cooldown_counter", "Steps of cooldown left (``state.cooldown_counter``).")
 
     def __call__(self, t=None):
         return self.lr
