@@ -137,7 +137,7 @@ def test_record_end_keeps_the_finals_and_leaves_the_epochs_between_out(split):
 def test_sweep_seeds_is_one_grid_per_seed(split):
     model = models.MLP(64, hidden=(16,), n_classes=10)
     lrs = np.array([0.1, 0.5, 30.0])
-    grids = tuning.sweep_seeds(model, split, sgd, 3, (32, 100), lr=lrs, warmups=(0, 1), seeds=range(1, 4))
+    grids = tuning.sweep_seeds(model, split, sgd, 3, (32, 100), lr=lrs, warmups=(0, 1), seed=range(1, 4))
     assert len(grids) == 3
     for seed, grid in zip(range(1, 4), grids, strict=True):
         alone = tuning.sweep_recipes(
@@ -147,7 +147,7 @@ def test_sweep_seeds_is_one_grid_per_seed(split):
         np.testing.assert_array_equal(grid.diverged, alone.diverged)
     assert not np.array_equal(grids[0].final(), grids[1].final())  # the seeds differ
     with pytest.raises(ValueError, match="distinct"):
-        tuning.sweep_seeds(model, split, sgd, 2, (32,), lr=lrs, warmups=(0,), seeds=[1, 1])
+        tuning.sweep_seeds(model, split, sgd, 2, (32,), lr=lrs, warmups=(0,), seed=[1, 1])
 
 
 @pytest.mark.parametrize(
@@ -159,7 +159,7 @@ def test_sweep_seeds_is_one_grid_per_seed(split):
         (lambda m, s: tuning.sweep_recipes(m, s, sgd, 2, (32,), lr=[-0.1], warmups=(0,)), "lr"),
         (lambda m, s: tuning.sweep_recipes(m, s, sgd, 2, (), lr=[0.1], warmups=(0,)), "at least one"),
         (lambda m, s: tuning.sweep_recipes(m, s, sgd(lr=0.1), 2, (32,), lr=[0.1], warmups=(0,)), "twice"),
-        (lambda m, s: tuning.sweep_seeds(m, s, sgd, 2, (32,), lr=[0.1], warmups=(0,), seeds=[]), "seeds"),
+        (lambda m, s: tuning.sweep_seeds(m, s, sgd, 2, (32,), lr=[0.1], warmups=(0,), seed=[]), "seed"),
         (lambda m, s: tuning.sweep_recipes(m, s, sgd, 2, (32,), lr=[0.1], warmups=(0,), record=5), "record"),
     ],
 )

@@ -230,47 +230,48 @@ def recipe_rates(lr, warmups, epochs, per_epoch):
     return np.stack([warmup_cosine(lr, total, int(round(w * per_epoch)))(steps) for w in warmups], axis=1)
 
 
-def sweep_recipes(model, data, optimizer, epochs, batch_sizes, *, lr, warmups, seed=0, record="epoch"):
+def sweep_recipes(model, data, optimizer, epochs, batch_size, *, lr, warmups, seed=0, record="epoch"):
     """Train every recipe (peak rate, warmup, batch size) of a grid; return a :class:`RecipeGrid`.
 
-    Recipe ``(lr, w, B)`` trains for ``epochs`` epochs with minibatches of ``B`` and
-    :func:`warmup_cosine` with peak ``lr`` over the whole budget, its warmup lasting
-    ``w`` epochs (see :func:`recipe_rates`); ``optimizer`` is a constructor such as
-    ``sgd``, called with those rates. All rates and warmups of one batch size train in
-    one call of :func:`~lrcourse.training.fit`. ``record`` says after which epochs the
-    curves are evaluated: ``"epoch"``, ``"end"`` or a list of epochs, as in ``fit`` (the
-    epochs left out are NaN).
+    ``batch_size`` lists the batch sizes, ``lr`` the peak rates and ``warmups`` the
+    warmups (in epochs). Recipe ``(lr, w, B)`` trains for ``epochs`` epochs with
+    minibatches of ``B`` and :func:`warmup_cosine` with peak ``lr`` over the whole
+    budget, its warmup lasting ``w`` epochs (see :func:`recipe_rates`); ``optimizer``
+    is a constructor such as ``sgd``, called with those rates. All rates and warmups
+    of one batch size train in one call of :func:`~lrcourse.training.fit`. ``record``
+    says after which epochs the curves are evaluated: ``"epoch"``, ``"end"`` or a list
+    of epochs, as in ``fit`` (the epochs left out are NaN).
     :func:`sweep_seeds` trains the same grid from several seeds.
     """
     seed = check.check_int("seed", seed, 0)
-    return _sweep(model, data, optimizer, epochs, batch_sizes, lr, warmups, [seed], record)[0]
+    return _sweep(model, data, optimizer, epochs, batch_size, lr, warmups, [seed], record)[0]
 
 
-def sweep_seeds(model, data, optimizer, epochs, batch_sizes, *, lr, warmups, seeds, record="end"):
-    """The grid of :func:`sweep_recipes` for each of ``seeds``: a list of :class:`RecipeGrid`, one per seed.
+def sweep_seeds(model, data, optimizer, epochs, batch_size, *, lr, warmups, seed, record="end"):
+    """The grid of :func:`sweep_recipes` for each of ``seed`` (a list): a list of :class:`RecipeGrid`, one per seed.
 
     A seed sets the initial weights and the order of the minibatches, so the spread
     of one recipe over the seeds is the noise any comparison between recipes has to
     beat, and a recipe near the stability limit may train from some seeds and diverge
     from others. By default (``record="end"``) only the start and the end of every run
     are evaluated, as only the final values are compared. One call of ``fit`` per batch
-    size trains every seed (``seed=seeds``); the ``seconds`` of every grid are the time
-    of all seeds together.
+    size trains every seed (fit's ``seed`` is the array of seeds); the ``seconds`` of
+    every grid are the time of all seeds together.
     """
-    seeds = [check.check_int("seeds", s, 0) for s in np.atleast_1d(seeds).tolist()]
+    seeds = [check.check_int("seed", s, 0) for s in np.atleast_1d(seed).tolist()]
     if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct non-negative integers, at least one, got {seeds}")
-    return _sweep(model, data, optimizer, epochs, batch_sizes, lr, warmups, seeds, record)
+        raise ValueError(f"seed must list distinct non-negative integers, at least one, got {seeds}")
+    return _sweep(model, data, optimizer, epochs, batch_size, lr, warmups, seeds, record)
 
 
-def _sweep(model, data, optimizer, epochs, batch_sizes, lr, warmups, seeds, record):
+def _sweep(model, data, optimizer, epochs, batch_size, lr, warmups, seeds, record):
     lr = check.check_positive("lr", lr)
     if lr.ndim != 1 or len(lr) == 0:
         raise ValueError(f"lr must be 1-D and non-empty (the peak rates), got shape {lr.shape}")
     warmups = tuple(float(check.check_nonnegative("warmups", w)) for w in warmups)
-    batch_sizes = tuple(check.check_int("batch_sizes", b, 1) for b in batch_sizes)
+    batch_sizes = tuple(check.check_int("batch_size", b, 1) for b in np.atleast_1d(batch_size).tolist())
     if not warmups or not batch_sizes:
-        raise ValueError("warmups and batch_sizes must each hold at least one value")
+        raise ValueError("warmups and batch_size must each hold at least one value")
     epochs = check.check_int("epochs", epochs, 1)
     if max(warmups) >= epochs:
         raise ValueError(
