@@ -16,6 +16,9 @@ __all__ = ["METRICS", "History", "Recorder", "stack", "trimmed"]
 
 METRICS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 
+PER_TIME = ("update_loss", "update_lr", "epoch_lr", "eval_updates", "watched") + METRICS
+"""The fields of :class:`History` whose first axis is time (updates, epochs or evaluations)."""
+
 
 @dataclass
 class History:
@@ -119,11 +122,10 @@ class History:
         if not self.sweep_shape:
             raise ValueError("this history holds one run: it has no sweep axis to index")
         index = index if isinstance(index, tuple) else (index,)
-        per_time = ("update_loss", "update_lr", "epoch_lr", "eval_updates", "watched") + METRICS
         one = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in per_time and value is not None:
+            if f.name in PER_TIME and value is not None:
                 value = value[(slice(None), *index)]
             elif isinstance(value, np.ndarray):
                 value = value[index]
@@ -169,6 +171,22 @@ def trimmed(run):
         if getattr(run, name) is not None:
             changes[name] = getattr(run, name)[: run.n_evals]
     return replace(run, **changes)
+
+
+_KEPT = (
+    "n_train",
+    "monitor",
+    "update_loss",
+    "update_lr",
+    "epoch_lr",
+    "n_updates",
+    "n_evals",
+    "epochs_run",
+    "stop_reason",
+    "diverged",
+    "diverged_at",
+)
+"""The fields of :class:`History` that a :class:`Recorder` keeps under the same names."""
 
 
 class Recorder:
@@ -252,27 +270,17 @@ class Recorder:
         metrics = {k: (v if keep[k] else None) for k, v in self.metrics.items()}
         h = History(
             batch_size=s.batch_size,
-            n_train=self.n_train,
             updates_per_epoch=s.per_epoch,
-            monitor=self.monitor,
-            update_loss=self.update_loss,
-            update_lr=self.update_lr,
             eval_updates=np.broadcast_to(
                 self.eval_updates.reshape((-1,) + (1,) * len(self.shape)),
                 self.eval_updates.shape + self.shape,
             ).copy(),
-            epoch_lr=self.epoch_lr,
-            n_updates=self.n_updates,
-            n_evals=self.n_evals,
-            epochs_run=self.epochs_run,
             best_epoch=np.full(self.shape, -1) if tracker is None else tracker.best_epoch,
             best_loss=np.full(self.shape, np.nan) if tracker is None else tracker.best_loss,
-            stop_reason=self.stop_reason,
-            diverged=self.diverged,
-            diverged_at=self.diverged_at,
             diverged_at_evaluation=self.at_evaluation,
             wall_time=seconds,
             watched=self._watched(),
+            **{name: getattr(self, name) for name in _KEPT},
             **metrics,
         )
         if self.shape:
@@ -302,7 +310,6 @@ def stack(params, histories, grid):
             return np.stack(values, axis=1).reshape((T,) + grid + inner)
         return np.stack([np.broadcast_to(v, inner) for v in values]).reshape(grid + inner)
 
-    per_time = ("update_loss", "update_lr", "epoch_lr", "eval_updates", "watched") + METRICS
     merged = {}
     for f in fields(History):
         values = [getattr(h, f.name) for h in histories]
@@ -311,6 +318,6 @@ def stack(params, histories, grid):
         elif f.name == "wall_time":
             merged[f.name] = float(sum(values))
         else:
-            merged[f.name] = stack(values, f.name in per_time)
+            merged[f.name] = stack(values, f.name in PER_TIME)
     out = {k: np.stack([p[k] for p in params]).reshape(grid + np.shape(v)) for k, v in params[0].items()}
     return out, History(**merged)
