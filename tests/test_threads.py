@@ -81,7 +81,7 @@ def test_a_divergence_threshold_computes_on_one_thread(two_threads):
         return models.LinearRegression.loss_and_grad(model, params, X, y)
 
     model.loss_and_grad = loss_and_grad
-    labs.learning_rate.divergence_threshold(model, (X, y), low=1e-3, high=10.0, n=5, rounds=1, steps=20)
+    labs.learning_rate.divergence_threshold(model, (X, y), epochs=20, low=1e-3, high=10.0, n=5, rounds=1)
     assert seen and all(s == [1] for s in seen)
     assert blas_threads() == [2]
 

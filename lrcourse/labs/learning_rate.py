@@ -34,7 +34,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from lrcourse import _validate as check
-from lrcourse.optimizers import sgd
+from lrcourse.optimizers import check_constructor, sgd
 from lrcourse.training import DIVERGENCE_FACTOR, fit
 
 __all__ = [
@@ -212,24 +212,29 @@ class Threshold:
 def divergence_threshold(
     model,
     data,
+    optimizer=sgd,
+    epochs=300,
+    *,
     low=1e-4,
     high=10.0,
     n=40,
     rounds=2,
-    steps=300,
-    *,
     divergence_factor=DIVERGENCE_FACTOR,
     seed=0,
 ):
     r"""Measure the smallest rate at which full-batch gradient descent diverges.
 
     Round 1 trains ``n`` rates spaced evenly in log between ``low`` and ``high``, for
-    ``steps`` steps of full-batch gradient descent (one :func:`~lrcourse.training.fit`
-    call, the rows in their order, all from ``model.init(seed)``); the largest rate that
-    is not :func:`diverging` and the next one, which is, bracket the threshold. Each
-    further round sweeps ``n`` rates inside the bracket, so after ``r`` rounds the
-    bracket is about :math:`(\text{high}/\text{low})^{1/(n-1)^r}` wide (two rounds of
-    40 rates over five decades: about 0.6 %).
+    ``epochs`` steps of full-batch gradient descent: one :func:`~lrcourse.training.fit`
+    call, ``fit(model, data, optimizer, epochs, lr=rates, shuffle=False)``, every run
+    from ``model.init(seed)``. The largest rate that is not :func:`diverging` and the
+    next one, which is, bracket the threshold. Each further round sweeps ``n`` rates
+    inside the bracket, so after ``r`` rounds the bracket is about
+    :math:`(\text{high}/\text{low})^{1/(n-1)^r}` wide (two rounds of 40 rates over
+    five decades: about 0.6 %). ``optimizer`` is a constructor, plain ``sgd`` by
+    default: :func:`diverging` reads a loss that still grows at the end as diverging,
+    which is right for gradient descent on a quadratic loss, where a stable rate never
+    raises the loss.
 
     ``ValueError`` if ``low`` already diverges or ``high`` does not. The rates
     below the threshold must all be stable: a non-diverging rate above a
@@ -239,7 +244,8 @@ def divergence_threshold(
     high = float(check.check_range("high", high, low, low_open=True))
     n = check.check_int("n", n, 3)
     rounds = check.check_int("rounds", rounds, 1)
-    steps = check.check_int("steps", steps, 2)
+    epochs = check.check_int("epochs", epochs, 2)
+    check_constructor(optimizer)
     histories = []
     for r in range(rounds):
         lrs = np.geomspace(low, high, n)
@@ -248,12 +254,12 @@ def divergence_threshold(
             _, history = fit(
                 model,
                 data,
-                sgd,
-                steps,
+                optimizer,
+                epochs,
                 lr=lrs,
                 seed=seed,
                 shuffle=False,
-                record=[steps // 2],
+                record=[epochs // 2],
                 divergence_factor=divergence_factor,
             )
         histories.append(history)
@@ -261,12 +267,12 @@ def divergence_threshold(
         if r == 0 and div[0]:
             raise ValueError(f"the smallest rate low={low:g} already diverges: lower it")
         if r == 0 and not div[-1]:
-            raise ValueError(f"the largest rate high={high:g} does not diverge in {steps} steps: raise it")
+            raise ValueError(f"the largest rate high={high:g} does not diverge in {epochs} epochs: raise it")
         first = int(np.argmax(div))
         if first == 0 or not div[first:].all():
             raise ValueError(
                 f"the rates do not split cleanly in round {r + 1}: rate {lrs[first]:.4g} diverges but "
-                "a smaller one was expected to be stable and a larger one to diverge; use more steps"
+                "a smaller one was expected to be stable and a larger one to diverge; use more epochs"
             )
         low, high = float(lrs[first - 1]), float(lrs[first])
     return Threshold(low, high, tuple(histories))
