@@ -167,3 +167,90 @@ def test_divergence_threshold_trains_the_optimizer_it_is_given():
     )
     assert plain.estimate == pytest.approx(limit, rel=0.02)
     assert heavy.estimate == pytest.approx(1.5 * limit, rel=0.02)
+
+
+# ----------------------------------------------------------------- reading a sweep of rates
+
+
+def test_nearest_is_the_closest_rate_in_log_distance():
+    lrs = 10.0 ** (np.arange(-16, 7) / 4)
+    assert stability.nearest(lrs, 0.1) == 12
+    assert stability.nearest(lrs, 10 ** (-3 + 0.12)) == 4  # nearer 10^-3 than 10^-2.75 in log
+    assert stability.nearest(lrs, 10 ** (-3 + 0.13)) == 5
+    assert stability.nearest(np.array([0.01, 0.1, 1e6]), 0.09) == 1
+    with pytest.raises(ValueError, match="lr"):
+        stability.nearest(lrs, 0.0)
+
+
+def test_good_range():
+    lrs = np.array([0.001, 0.01, 0.1, 1.0, 10.0])
+    acc = np.array([0.80, 0.95, 0.96, 0.955, np.nan])
+    assert stability.good_range(lrs, acc, 0.01) == (0.01, 1.0, 0.1)
+    loss = np.array([1.0, 0.2, 0.1, 0.5, np.nan])
+    assert stability.good_range(lrs, loss, 0.15, higher_is_better=False) == (0.01, 0.1, 0.1)
+    with pytest.raises(ValueError, match="finite"):
+        stability.good_range(lrs, np.full(5, np.nan), 0.1)
+
+
+def test_good_range_is_the_unbroken_run_around_the_best():
+    lrs = 10.0 ** np.arange(-3, 4)
+    # 1000 lands near the best by chance, beyond the rates 10 and 100 that are not good
+    acc = np.array([0.80, 0.95, 0.96, 0.955, 0.90, 0.90, 0.958])
+    assert stability.good_range(lrs, acc, 0.01) == (0.01, 1.0, 0.1)
+    # a diverged rate (NaN) ends the run as well
+    acc = np.array([0.80, 0.95, 0.96, np.nan, 0.955, 0.90, 0.90])
+    assert stability.good_range(lrs, acc, 0.01) == (0.01, 0.1, 0.1)
+    # ties for the best: the first one is the best rate, the run extends over both
+    acc = np.array([0.80, 0.96, 0.955, 0.96, 0.90, 0.90, 0.90])
+    assert stability.good_range(lrs, acc, 0.01) == (0.01, 1.0, 0.01)
+    with pytest.raises(ValueError, match="sorted"):
+        stability.good_range(lrs[::-1], acc, 0.01)
+
+
+def _peak(best_lr, width=1.0):
+    """A score that peaks at best_lr (1.0) and falls off in log distance; NaN above 10 x best."""
+
+    def score(lr):
+        if lr > 10 * best_lr:
+            return np.nan
+        return 1.0 - 0.1 * (np.log10(lr / best_lr) / width) ** 2
+
+    return score
+
+
+def test_trial_and_error_going_up_stops_after_the_peak():
+    search = stability.trial_and_error(_peak(0.1), start=0.001, factor=10)
+    assert [lr for lr, _ in search.trials] == pytest.approx([0.001, 0.01, 0.1, 1.0])
+    assert search.best_lr == pytest.approx(0.1)
+    assert search.n_trials == 4
+    assert "no improvement" in search.stop_reason
+
+
+def test_trial_and_error_going_down_passes_diverged_runs():
+    search = stability.trial_and_error(_peak(0.01), start=10.0, factor=0.1)
+    lrs = [lr for lr, _ in search.trials]
+    assert lrs == pytest.approx([10.0, 1.0, 0.1, 0.01, 0.001])
+    assert np.isnan(search.trials[0][1]) and np.isnan(search.trials[1][1])
+    assert search.best_lr == pytest.approx(0.01)
+
+
+def test_trial_and_error_stops_on_divergence_when_increasing_and_at_max_trials():
+    up = stability.trial_and_error(lambda lr: np.nan if lr > 5 else lr, start=0.01, factor=10)
+    assert np.isnan(up.trials[-1][1]) and "diverged" in up.stop_reason
+    assert up.best_lr == pytest.approx(1.0) and up.n_trials == 4
+    capped = stability.trial_and_error(_peak(1.0), start=1e-6, factor=2, max_trials=3)
+    assert capped.n_trials == 3 and "max_trials" in capped.stop_reason
+    nothing = stability.trial_and_error(lambda lr: np.nan, start=1.0, factor=2)
+    assert np.isnan(nothing.best_lr) and nothing.n_trials == 1
+    with pytest.raises(ValueError, match="differ from 1"):
+        stability.trial_and_error(_peak(1.0), start=1.0, factor=1.0)
+
+
+def test_trial_and_error_stops_on_a_tie_unless_improvement_is_demanded_smaller():
+    flat = {0.01: 0.90, 0.1: 0.95, 1.0: 0.95, 10.0: 0.97}
+    search = stability.trial_and_error(lambda lr: flat[round(lr, 6)], start=0.01, factor=10)
+    assert search.n_trials == 3 and search.best_lr == pytest.approx(0.1)
+    strict = stability.trial_and_error(
+        lambda lr: flat[round(lr, 6)], start=0.01, factor=10, min_improvement=0.06
+    )
+    assert strict.n_trials == 2 and strict.best_lr == pytest.approx(0.01)
