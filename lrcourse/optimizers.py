@@ -82,9 +82,9 @@ def _short(value):
 # ----------------------------------------------------------------- hyperparameters
 #
 # The tools every optimizer here is built with (and those of lrcourse.labs.textbook_optimizers):
-# check each hyperparameter with hyperparameter(), give them common sweep axes with
-# with_sweep_axes(); in update(), read each at the step with value_at() and line it up
-# with a parameter with align().
+# check each hyperparameter with hyperparameter() (those Adam's kind shares with
+# adam_hyperparameters()), give them common sweep axes with with_sweep_axes(); in update(),
+# read each at the step with value_at() and line it up with a parameter with align().
 
 
 def hyperparameter(name, value, validate):
@@ -170,6 +170,23 @@ def _unit_interval(name, value):
 
 def _beta(name, value):
     return check.check_range(name, value, 0.0, 1.0, high_open=True)
+
+
+def adam_hyperparameters(lr, betas, eps):
+    """The checked ``lr``, ``beta1``, ``beta2`` and ``eps`` of an Adam-like optimizer, as a dict.
+
+    ``betas`` is the pair ``(beta1, beta2)``, each in ``[0, 1)``; every value passes
+    through :func:`hyperparameter`. Add the optimizer's other hyperparameters to the
+    dict and give it to :func:`with_sweep_axes`.
+    """
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
+    return {
+        "lr": hyperparameter("lr", lr, _rate),
+        "beta1": hyperparameter("betas[0]", betas[0], _beta),
+        "beta2": hyperparameter("betas[1]", betas[1], _beta),
+        "eps": hyperparameter("eps", eps, check.check_nonnegative),
+    }
 
 
 # ----------------------------------------------------------------- optimizers
@@ -420,14 +437,9 @@ def adamw(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=Fals
 
 
 def _adam_family(name, lr, betas, eps, weight_decay, amsgrad, decoupled):
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-        raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
     hp = with_sweep_axes(
         {
-            "lr": hyperparameter("lr", lr, _rate),
-            "beta1": hyperparameter("betas[0]", betas[0], _beta),
-            "beta2": hyperparameter("betas[1]", betas[1], _beta),
-            "eps": hyperparameter("eps", eps, check.check_nonnegative),
+            **adam_hyperparameters(lr, betas, eps),
             "weight_decay": hyperparameter("weight_decay", weight_decay, check.check_nonnegative),
             "amsgrad": bool(amsgrad),
         }
@@ -513,6 +525,7 @@ __all__ = [
     "apply_updates",
     "check_constructor",
     "hyperparameter",
+    "adam_hyperparameters",
     "with_sweep_axes",
     "value_at",
     "align",

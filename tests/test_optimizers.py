@@ -140,6 +140,18 @@ def test_repr_names_hyperparameters():
     assert "array(3,)" in repr(adam(lr=np.ones(3)))
 
 
+def test_adam_hyperparameters_are_the_first_of_adam_and_adamw():
+    hp = optimizers.adam_hyperparameters(np.array([1e-3, 1e-2]), (0.8, 0.99), 1e-7)
+    assert list(hp) == ["lr", "beta1", "beta2", "eps"]
+    assert (hp["beta1"], hp["beta2"], hp["eps"]) == (0.8, 0.99, 1e-7)
+    for make in (adam, adamw):
+        built = make(lr=np.array([1e-3, 1e-2]), betas=(0.8, 0.99), eps=1e-7).hyperparams
+        assert list(built)[:4] == list(hp) and built["beta2"] == hp["beta2"]
+        np.testing.assert_array_equal(built["lr"], hp["lr"])
+    with pytest.raises(ValueError, match="betas must be a pair"):
+        optimizers.adam_hyperparameters(1e-3, (0.9,), 1e-8)
+
+
 BAD = [
     (lambda: sgd(lr=-0.1), "lr must be in [0, inf)"),
     (lambda: sgd(lr=float("nan")), "lr must not be NaN"),

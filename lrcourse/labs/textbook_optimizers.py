@@ -36,7 +36,14 @@ import numpy as np
 
 from lrcourse import _validate as check
 from lrcourse.descent import run
-from lrcourse.optimizers import Optimizer, align, hyperparameter, value_at, with_sweep_axes
+from lrcourse.optimizers import (
+    Optimizer,
+    adam_hyperparameters,
+    align,
+    hyperparameter,
+    value_at,
+    with_sweep_axes,
+)
 from lrcourse.tree import tree_map, tree_zeros_like
 
 __all__ = [
@@ -69,22 +76,13 @@ def heavy_ball(lr=1e-3, momentum=0.9):
     they do not: here a change of :math:`\eta_t` only affects new gradients,
     while PyTorch rescales the whole buffer at once.
     """
-    hp = with_sweep_axes(
-        {"lr": hyperparameter("lr", lr, _rate), "momentum": hyperparameter("momentum", momentum, _unit)}
+    return _momentum_method(
+        "heavy_ball",
+        "velocity",
+        _lr_and_momentum(lr, momentum),
+        buffer=lambda g, v, lr, mu: mu * v - lr * g,
+        step=lambda v, lr: v,
     )
-
-    def init(params):
-        return {"step": 0, "velocity": tree_zeros_like(params)}
-
-    def update(grads, state, params):
-        t = state["step"]
-        lr_t, mu_t = value_at(hp["lr"], t), value_at(hp["momentum"], t)
-        velocity = tree_map(
-            lambda g, p, v: align(mu_t, p) * v - align(lr_t, p) * g, grads, params, state["velocity"]
-        )
-        return velocity, {"step": t + 1, "velocity": velocity}
-
-    return Optimizer("heavy_ball", init, update, hp)
 
 
 def ema_momentum(lr=1e-3, momentum=0.9):
@@ -99,26 +97,43 @@ def ema_momentum(lr=1e-3, momentum=0.9):
     the second step on, but its first buffer is :math:`b_0 = g_0` (no dampening
     on the first step), so its first step is :math:`1/(1-\mu)` times longer.
     """
-    hp = with_sweep_axes(
+    return _momentum_method(
+        "ema_momentum",
+        "average",
+        _lr_and_momentum(lr, momentum),
+        buffer=lambda g, b, lr, mu: mu * b + (1 - mu) * g,
+        step=lambda b, lr: -lr * b,
+    )
+
+
+def _lr_and_momentum(lr, momentum):
+    """The checked ``lr`` and ``momentum`` of the momentum methods here, with their sweep axes."""
+    return with_sweep_axes(
         {"lr": hyperparameter("lr", lr, _rate), "momentum": hyperparameter("momentum", momentum, _unit)}
     )
 
+
+def _momentum_method(name, key, hp, buffer, step):
+    """An optimizer with one buffer per parameter, ``state[key]``, zero at first.
+
+    At every step each leaf's buffer becomes ``buffer(g, b, lr, mu)`` (the gradient, the
+    old buffer, and the rate and momentum of the step lined up with the leaf), and
+    the leaf moves by ``step(new_buffer, lr)``.
+    """
+
     def init(params):
-        return {"step": 0, "average": tree_zeros_like(params)}
+        return {"step": 0, key: tree_zeros_like(params)}
 
     def update(grads, state, params):
         t = state["step"]
         lr_t, mu_t = value_at(hp["lr"], t), value_at(hp["momentum"], t)
+        new = tree_map(
+            lambda g, p, b: buffer(g, b, align(lr_t, p), align(mu_t, p)), grads, params, state[key]
+        )
+        updates = tree_map(lambda b, p: step(b, align(lr_t, p)), new, params)
+        return updates, {"step": t + 1, key: new}
 
-        def avg(g, p, b):
-            mu = align(mu_t, p)
-            return mu * b + (1 - mu) * g
-
-        average = tree_map(avg, grads, params, state["average"])
-        updates = tree_map(lambda b, p: -align(lr_t, p) * b, average, params)
-        return updates, {"step": t + 1, "average": average}
-
-    return Optimizer("ema_momentum", init, update, hp)
+    return Optimizer(name, init, update, hp)
 
 
 def nesterov_lookahead(grad_fn, x0, lr, momentum, steps):
@@ -139,9 +154,7 @@ def nesterov_lookahead(grad_fn, x0, lr, momentum, steps):
     :math:`\phi_t = \theta_t + \mu v_t`.
     """
     steps = check.check_int("steps", steps, 0)
-    hp = with_sweep_axes(
-        {"lr": hyperparameter("lr", lr, _rate), "momentum": hyperparameter("momentum", momentum, _unit)}
-    )
+    hp = _lr_and_momentum(lr, momentum)
 
     def init(theta):
         return {"step": 0, "velocity": np.zeros_like(theta)}
@@ -212,16 +225,7 @@ def adam_no_bias_correction(lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
     (:math:`k` the 1-based step): about :math:`3.2\,\eta` at the first step and up
     to :math:`6.5\,\eta` around step 10 for the default betas.
     """
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-        raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
-    hp = with_sweep_axes(
-        {
-            "lr": hyperparameter("lr", lr, _rate),
-            "beta1": hyperparameter("betas[0]", betas[0], _unit),
-            "beta2": hyperparameter("betas[1]", betas[1], _unit),
-            "eps": hyperparameter("eps", eps, check.check_nonnegative),
-        }
-    )
+    hp = with_sweep_axes(adam_hyperparameters(lr, betas, eps))
 
     def init(params):
         return {"step": 0, "exp_avg": tree_zeros_like(params), "exp_avg_sq": tree_zeros_like(params)}
