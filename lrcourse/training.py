@@ -21,14 +21,15 @@ train at once along a *sweep axis*: array hyperparameters of the optimizer
 initialisation and minibatch order) and an array of ``batch_size``. The members
 are independent; the history then carries the sweep axes after its time axis.
 
-**Divergence.** A run has *diverged*, and is frozen from then on, at the first
-minibatch whose loss is not finite or exceeds ``divergence_factor`` (default
-:data:`DIVERGENCE_FACTOR`) :math:`\times \max(L_0, 1)`, :math:`L_0` its loss on the
-whole training set before training; also when a loss on a whole data set is not
-finite. This is the one divergence rule of the course.
+**Divergence.** A run has *diverged*, and is frozen from then on, at the first loss
+(of a minibatch, or of the whole training set at an evaluation) that is not finite or
+exceeds ``divergence_factor`` (default :data:`DIVERGENCE_FACTOR`)
+:math:`\times \max(L_0, 1)`, :math:`L_0` its loss on the whole training set before
+training; also at a non-finite validation loss. This is the one divergence rule of the
+course's training (a landscape has its own, in :mod:`lrcourse.descent`).
 
 :func:`fit` never plots; :mod:`lrcourse.plotting` draws its :class:`History`, and
-:func:`diagnose` (from :mod:`lrcourse.diagnosis`) names what happened.
+:func:`lrcourse.diagnosis.diagnose` names what happened.
 """
 
 from __future__ import annotations
@@ -41,24 +42,21 @@ import numpy as np
 
 from lrcourse import _validate as check
 from lrcourse.data import unpack
-from lrcourse.diagnosis import Diagnosis, diagnose
 from lrcourse.history import METRICS, History, Recorder, stack
 from lrcourse.optimizers import Optimizer, apply_updates
 from lrcourse.tree import tree_copy
 
 __all__ = [
     "DIVERGENCE_FACTOR",
-    "Diagnosis",
     "EarlyStopping",
     "History",
-    "diagnose",
     "fit",
     "minibatches",
     "updates_per_epoch",
 ]
 
 DIVERGENCE_FACTOR = 1e3
-"""A run has diverged when a minibatch loss exceeds this many times ``max(initial loss, 1)``."""
+"""A run has diverged when a loss exceeds this many times ``max(initial loss, 1)``."""
 
 # ----------------------------------------------------------------- minibatches
 
@@ -363,13 +361,11 @@ def _evaluate(model, params, X, y, X_val, y_val):
 
 def _progress_bar(enabled, total):
     """A tqdm bar (notebook-aware through ``tqdm.auto``), or ``None`` if off or tqdm is not installed."""
-    if not enabled:
-        return None
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, unit="epoch", desc="training")
+    return tqdm(total=total, unit="epoch", desc="training") if enabled else None
 
 
 # ----------------------------------------------------------------- the training loop

@@ -7,7 +7,7 @@ from helpers import make_moons
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lrcourse import data, diagnosis, models, training
+from lrcourse import data, models
 from lrcourse.optimizers import adam, apply_updates, sgd
 from lrcourse.training import EarlyStopping, fit, minibatches, updates_per_epoch
 
@@ -179,10 +179,6 @@ def test_data_as_a_tuple_of_four(moons):
     model = models.LogisticRegression(2)
     _, h = fit(model, (moons.X_train, moons.y_train, moons.X_val, moons.y_val), sgd(lr=0.5), epochs=2)
     assert h.val_loss is not None
-
-
-def test_diagnose_is_reexported():
-    assert training.diagnose is diagnosis.diagnose
 
 
 # ----------------------------------------------------------------- learning rate
