@@ -24,7 +24,7 @@ def test_steps_to_threshold_first_crossing_and_never():
 
 def test_sweep_landscape_on_a_quadratic_agrees_with_the_stability_limit():
     lrs = np.geomspace(1e-3, 1.0, 61)
-    sweep = lab.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 3000, 1e-8, name="SGD")
+    sweep = lab.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, 3000, lr=lrs, threshold=1e-8, name="SGD")
     assert sweep.name == "SGD"
     low, high = sweep.stable_range
     assert high < 0.2 <= sweep.lrs[np.searchsorted(sweep.lrs, high) + 1]  # 2/L = 0.2
@@ -40,7 +40,7 @@ def test_sweep_landscape_on_a_quadratic_agrees_with_the_stability_limit():
 
 def test_rate_sweep_without_any_converging_rate():
     lrs = np.array([1e-6, 2e-6])
-    sweep = lab.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 10, 1e-8)
+    sweep = lab.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, 10, lr=lrs, threshold=1e-8)
     assert sweep.best_index is None and np.isnan(sweep.best_lr) and sweep.best_steps == np.inf
     assert sweep.stable_range is None and np.isnan(sweep.stable_decades)
     assert np.isnan(sweep.diverging_from)
@@ -53,18 +53,18 @@ def test_nudged_starts_and_sweep_starts():
     np.testing.assert_array_equal(starts[0], [1.0, -2.0])
     assert np.all(np.abs(starts[1:] / starts[0] - 1) <= 1e-6) and len(np.unique(starts[:, 0])) == 4
     lrs = np.geomspace(1e-2, 0.3, 12)
-    sweeps = lab.sweep_starts(QUAD, starts, optimizers.sgd, lrs, 200, 1e-6, name="SGD")
+    sweeps = lab.sweep_starts(QUAD, starts, optimizers.sgd, 200, lr=lrs, threshold=1e-6, name="SGD")
     assert len(sweeps) == 4 and all(s.name == "SGD" for s in sweeps)
     for start, sweep in zip(starts, sweeps, strict=True):
-        alone = lab.sweep_landscape(QUAD, start, optimizers.sgd, lrs, 200, 1e-6)
+        alone = lab.sweep_landscape(QUAD, start, optimizers.sgd, 200, lr=lrs, threshold=1e-6)
         np.testing.assert_array_equal(sweep.steps_to, alone.steps_to)
         np.testing.assert_array_equal(sweep.losses, alone.losses)
     # gradient descent on a quadratic does not hang on the last digits of the start
     assert len({s.best_steps for s in sweeps}) == 1
     with pytest.raises(ValueError, match="shape"):
-        lab.sweep_starts(QUAD, [1.0, 1.0], optimizers.sgd, lrs, 10, 1e-3)
+        lab.sweep_starts(QUAD, [1.0, 1.0], optimizers.sgd, 10, lr=lrs, threshold=1e-3)
     with pytest.raises(ValueError, match="one starting point"):
-        lab.sweep_landscape(QUAD, [[1.0, 1.0]], optimizers.sgd, lrs, 10, 1e-3)
+        lab.sweep_landscape(QUAD, [[1.0, 1.0]], optimizers.sgd, 10, lr=lrs, threshold=1e-3)
     with pytest.raises(ValueError, match="size"):
         lab.nudged_starts([1.0, 1.0], 2, size=0.1)
 
@@ -77,9 +77,11 @@ def test_longest_run_picks_the_widest_band():
 
 def test_sweep_arguments_are_checked():
     with pytest.raises(ValueError, match="increasing"):
-        lab.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, np.array([0.1, 0.01]), 10, 1e-3)
+        lab.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd, 10, lr=np.array([0.1, 0.01]), threshold=1e-3)
     with pytest.raises(ValueError, match="constructor"):
-        lab.sweep_landscape(QUAD, [1.0, 1.0], optimizers.sgd(lr=0.1), np.array([0.1, 0.2]), 10, 1e-3)
+        lab.sweep_landscape(
+            QUAD, [1.0, 1.0], optimizers.sgd(lr=0.1), 10, lr=np.array([0.1, 0.2]), threshold=1e-3
+        )
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ from lrcourse._perturb import perturbed
 from lrcourse.data import check_xy
 from lrcourse.descent import descend
 from lrcourse.objectives import Objective
-from lrcourse.optimizers import Optimizer
+from lrcourse.optimizers import Optimizer, check_constructor
 from lrcourse.training import fit
 from lrcourse.tree import tree_leaves
 
@@ -190,31 +190,22 @@ class RateSweep:
         return f"{self.name}: best lr {self.best_lr:.2g} ({best}); converging rates {rng}"
 
 
-def _sorted_rates(lrs):
-    lrs = check.check_positive("lrs", lrs)
+def _sorted_rates(name, lrs):
+    lrs = check.check_positive(name, lrs)
     if lrs.ndim != 1 or len(lrs) < 1 or np.any(np.diff(lrs) <= 0):
-        raise ValueError(f"lrs must be a 1-D increasing array of rates, got shape {lrs.shape}")
+        raise ValueError(f"{name} must be a 1-D increasing array of rates, got shape {lrs.shape}")
     return lrs
 
 
-def _constructor(constructor):
-    if isinstance(constructor, Optimizer) or not callable(constructor):
-        raise ValueError(
-            "constructor must be a function of the rate, such as sgd or "
-            f"lambda lr: sgd(lr=lr, momentum=0.9), got {constructor!r}"
-        )
-    return constructor
-
-
 def rate_sweep(history, lrs, threshold, name="optimizer"):
-    """The :class:`RateSweep` of ``history``, from ``fit(model, data, constructor, ..., lr=lrs)``.
+    """The :class:`RateSweep` of ``history``, from ``fit(model, data, optimizer, ..., lr=lrs)``.
 
     A rate *converges* when its loss on the whole training set, evaluated when
     ``fit``'s ``record`` says (``record=k``: every ``k`` updates), falls below
     ``threshold``; :attr:`RateSweep.steps_to` counts updates, so it is a multiple
     of ``k``. A rate *diverges* by fit's rule (``history.diverged``).
     """
-    lrs = _sorted_rates(lrs)
+    lrs = _sorted_rates("lrs", lrs)
     if history.sweep_shape != lrs.shape:
         raise ValueError(
             f"history must hold one run per rate, sweep shape {lrs.shape}, got sweep shape "
@@ -230,18 +221,29 @@ def rate_sweep(history, lrs, threshold, name="optimizer"):
     )
 
 
-def sweep_landscape(objective, x0, constructor, lrs, steps, threshold, name=None, divergence_factor=1e6):
-    """Run ``constructor(lr=lrs)`` on ``objective`` from ``x0`` for every rate at once.
+def sweep_landscape(objective, x0, optimizer, steps, *, lr, threshold, name=None, divergence_factor=1e6):
+    """Run ``optimizer(lr=lr)`` on ``objective`` from ``x0`` for every rate of ``lr`` at once.
 
-    One call of :func:`~lrcourse.descent.descend` with the whole array of
-    rates. A run *converges* when its loss falls below ``threshold`` within
+    ``optimizer`` is a constructor (``sgd``, ``lambda lr: sgd(lr=lr, momentum=0.9)``)
+    and ``lr`` an increasing 1-D array of rates: one call of
+    :func:`~lrcourse.descent.descend` with the whole array, the arguments in its
+    order. A run *converges* when its loss falls below ``threshold`` within
     ``steps`` steps, and *diverges* as :func:`~lrcourse.descent.descend`
     says (loss above ``divergence_factor`` times the start). Returns a :class:`RateSweep`.
     """
     x0 = check.as_float_array("x0", x0)
     if x0.ndim != 1:
         raise ValueError(f"x0 must be one starting point, shape (d,), got shape {x0.shape}")
-    return sweep_starts(objective, x0[None], constructor, lrs, steps, threshold, name, divergence_factor)[0]
+    return sweep_starts(
+        objective,
+        x0[None],
+        optimizer,
+        steps,
+        lr=lr,
+        threshold=threshold,
+        name=name,
+        divergence_factor=divergence_factor,
+    )[0]
 
 
 def nudged_starts(x0, n, size=1e-9, seed=0):
@@ -262,7 +264,7 @@ def nudged_starts(x0, n, size=1e-9, seed=0):
     return np.concatenate([x0[None], x0 * (1.0 + size * u)])
 
 
-def sweep_starts(objective, starts, constructor, lrs, steps, threshold, name=None, divergence_factor=1e6):
+def sweep_starts(objective, starts, optimizer, steps, *, lr, threshold, name=None, divergence_factor=1e6):
     """:func:`sweep_landscape` from each of several ``starts`` (shape ``(K, d)``), all in one call.
 
     Every start runs at every rate (one :func:`~lrcourse.descent.descend`
@@ -270,16 +272,16 @@ def sweep_starts(objective, starts, constructor, lrs, steps, threshold, name=Non
     the one of ``starts[k]`` at index ``k``. With the starts of
     :func:`nudged_starts` this shows which measurements are reproducible.
     """
-    lrs = _sorted_rates(lrs)
-    constructor = _constructor(constructor)
+    lrs = _sorted_rates("lr", lr)
+    check_constructor(optimizer)
     steps = check.check_int("steps", steps, 1)
     starts = check.as_float_array("starts", starts)
     if starts.ndim != 2:
         raise ValueError(f"starts must have shape (K, d), one starting point a row, got shape {starts.shape}")
     K, S = len(starts), len(lrs)
     grid = np.broadcast_to(lrs, (K, S))
-    res = descend(objective, starts[:, None, :], constructor(lr=grid), steps, divergence_factor)
-    label = name or getattr(constructor, "__name__", "optimizer")
+    res = descend(objective, starts[:, None, :], optimizer(lr=grid), steps, divergence_factor)
+    label = name or getattr(optimizer, "__name__", "optimizer")
     return [
         RateSweep(
             name=label,
@@ -310,8 +312,8 @@ def count_state_arrays(optimizer, params):
     return len(arrays) // len(leaves)
 
 
-def step_cost(constructor, n_params=100_000, repeats=30, seed=0):
-    """Time one update of ``constructor(lr=1e-3)`` on a vector of ``n_params`` parameters.
+def step_cost(optimizer, n_params=100_000, repeats=30, seed=0):
+    """Time one update of ``optimizer(lr=1e-3)`` (a constructor) on a vector of ``n_params`` parameters.
 
     The update (the optimizer's step and adding it to the parameters) is timed
     ``repeats`` times from the same parameters, gradient and state: the state
@@ -322,13 +324,13 @@ def step_cost(constructor, n_params=100_000, repeats=30, seed=0):
     them with each other, measured in the same session, rather than read them as
     absolute numbers.
     """
-    constructor = _constructor(constructor)
+    check_constructor(optimizer)
     n_params = check.check_int("n_params", n_params, 1)
     repeats = check.check_int("repeats", repeats, 1)
     rng = np.random.default_rng(seed)
     params = rng.normal(size=n_params)
     grads = rng.normal(size=n_params)
-    opt = constructor(lr=1e-3)
+    opt = optimizer(lr=1e-3)
     _, state = opt.update(grads, opt.init(params), params)
 
     def one_update():
