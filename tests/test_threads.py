@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from lrcourse import data, labs, models
+from lrcourse import data, labs, models, training
+from lrcourse.optimizers import sgd
 
 
 def blas_threads():
@@ -71,7 +72,8 @@ def test_a_recipe_step_runs_on_one_thread(two_threads):
     assert inside == [1] and blas_threads() == [2]
 
 
-def test_a_divergence_threshold_computes_on_one_thread(two_threads):
+@pytest.mark.parametrize("sweep", [False, True])
+def test_fit_trains_on_one_thread_and_restores_the_count(two_threads, sweep):
     X, y, _ = data.make_linear_regression(n_samples=40, n_features=3, seed=0)
     model = models.LinearRegression(3)
     seen = []
@@ -81,7 +83,7 @@ def test_a_divergence_threshold_computes_on_one_thread(two_threads):
         return models.LinearRegression.loss_and_grad(model, params, X, y)
 
     model.loss_and_grad = loss_and_grad
-    labs.learning_rate.divergence_threshold(model, (X, y), epochs=20, low=1e-3, high=10.0, n=5, rounds=1)
+    training.fit(model, (X, y), sgd, 3, 10, lr=[0.01, 0.1] if sweep else 0.01)
     assert seen and all(s == [1] for s in seen)
     assert blas_threads() == [2]
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from lrcourse import _validate as check
 from lrcourse import training
@@ -119,10 +118,9 @@ def sweep_batch_sizes(
         raise ValueError(f"batch_size must be a 1-D list of sizes, got shape {sizes.shape}")
     params = stack_seeds(model, seeds, len(lr))
     rates = np.broadcast_to(lr, (len(seeds), len(lr))).copy()  # the optimizer's axes: (seed, rate)
-    with threadpool_limits(limits=1, user_api="blas"):
-        return training.fit(
-            model, data, optimizer, epochs, sizes, lr=rates, seed=shuffle_seed, params=params, **fit_options
-        )
+    return training.fit(
+        model, data, optimizer, epochs, sizes, lr=rates, seed=shuffle_seed, params=params, **fit_options
+    )
 
 
 @dataclass(frozen=True)
@@ -220,11 +218,10 @@ def time_per_epoch(model, data, optimizer, batch_size, *, lr=None, repeats=3, se
     sizes = [check.check_int("batch_size", int(b), 1, n) for b in np.atleast_1d(batch_size)]
     repeats = check.check_int("repeats", repeats, 1)
     best = np.full(len(sizes), np.inf)
-    with threadpool_limits(limits=1, user_api="blas"):
-        for _ in range(repeats):
-            for k, b in enumerate(sizes):
-                _, h = training.fit(model, (X, y), optimizer, 1, b, lr=lr, seed=seed, record="end")
-                best[k] = min(best[k], h.wall_time)
+    for _ in range(repeats):
+        for k, b in enumerate(sizes):
+            _, h = training.fit(model, (X, y), optimizer, 1, b, lr=lr, seed=seed, record="end")
+            best[k] = min(best[k], h.wall_time)
     return best, best / np.array([training.updates_per_epoch(n, b) for b in sizes])
 
 

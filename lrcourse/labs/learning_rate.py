@@ -31,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from lrcourse import _validate as check
 from lrcourse.optimizers import check_constructor, sgd
@@ -249,19 +248,17 @@ def divergence_threshold(
     histories = []
     for r in range(rounds):
         lrs = np.geomspace(low, high, n)
-        # many medium-sized matrix products: one BLAS thread is faster, above all on a busy machine
-        with threadpool_limits(limits=1, user_api="blas"):
-            _, history = fit(
-                model,
-                data,
-                optimizer,
-                epochs,
-                lr=lrs,
-                seed=seed,
-                shuffle=False,
-                record=[epochs // 2],
-                divergence_factor=divergence_factor,
-            )
+        _, history = fit(
+            model,
+            data,
+            optimizer,
+            epochs,
+            lr=lrs,
+            seed=seed,
+            shuffle=False,
+            record=[epochs // 2],
+            divergence_factor=divergence_factor,
+        )
         histories.append(history)
         div = diverging(history)
         if r == 0 and div[0]:

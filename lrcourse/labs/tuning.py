@@ -293,17 +293,16 @@ def _sweep(model, data, optimizer, epochs, batch_size, lr, warmups, seeds, recor
     for b, B in enumerate(batch_sizes):
         rates = recipe_rates(lr, warmups, epochs, per_epoch[b])
         start = time.perf_counter()
-        with threadpool_limits(limits=1, user_api="blas"):
-            _, history = fit(
-                model,
-                data,
-                optimizer,
-                epochs,
-                B,
-                lr=lambda t, rates=rates: rates[np.minimum(t, len(rates) - 1)],
-                seed=np.array(seeds),
-                record=record,
-            )
+        _, history = fit(
+            model,
+            data,
+            optimizer,
+            epochs,
+            B,
+            lr=lambda t, rates=rates: rates[np.minimum(t, len(rates) - 1)],
+            seed=np.array(seeds),
+            record=record,
+        )
         seconds[b] = time.perf_counter() - start
         for key in out:
             out[key][:, b] = _per_epoch(history, key, per_epoch[b], epochs)
