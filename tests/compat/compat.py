@@ -38,7 +38,8 @@ VERSIONS = ("3.10", "3.11", "3.12", "3.13")
 UNIT_REQUIREMENTS = ["numpy", "matplotlib", "ipywidgets", "threadpoolctl", "pytest", "hypothesis"]
 
 # Google Colab's runtime as the course meets it: Python 3.12, ipywidgets 7.7.1 with the
-# IPython 7 / ipykernel 6 stack. Versions read from `pip freeze` in a Colab notebook.
+# IPython 7 / ipykernel 6 stack, and threadpoolctl (there for scikit-learn). Versions read
+# from `pip freeze` in a Colab notebook.
 COLAB_PYTHON = "3.12"
 COLAB_REQUIREMENTS = [
     "ipykernel==6.17.1",
@@ -47,6 +48,7 @@ COLAB_REQUIREMENTS = [
     "jupyter-client==6.1.12",
     "matplotlib==3.10.0",
     "numpy==2.0.2",
+    "threadpoolctl==3.7.0",
     "tornado==6.4.2",
     "traitlets==5.7.1",
 ]
