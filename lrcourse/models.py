@@ -177,6 +177,11 @@ class _Model:
         return sum(leaf.size for leaf in tree_leaves(self.init(0)))
 
 
+def _mean(a):
+    """``np.mean(a, axis=-1)``, the same numbers (a sum, then one division) without its overhead."""
+    return np.add.reduce(a, axis=-1) / a.shape[-1]
+
+
 def _check_l2(l2):
     return float(check.check_nonnegative("l2", l2))
 
@@ -233,8 +238,8 @@ class LinearRegression(_LinearModel):
         r"""The loss and :math:`\nabla_w = \frac2n X^\top r + \lambda w`, :math:`\partial_b = \frac2n\sum_i r_i`."""
         X, y = self._check_Xy(X, y)
         r = self.predict(params, X) - y
-        loss = np.mean(r * r, axis=-1) + self._penalty(params["w"], axis=-1)
-        grads = {"w": (2.0 / len(y)) * (r @ X) + self.l2 * params["w"], "b": 2.0 * np.mean(r, axis=-1)}
+        loss = _mean(r * r) + self._penalty(params["w"], axis=-1)
+        grads = {"w": (2.0 / len(y)) * (r @ X) + self.l2 * params["w"], "b": 2.0 * _mean(r)}
         return loss, grads
 
 
@@ -286,9 +291,9 @@ class LogisticRegression(_LinearModel):
         r"""The loss and :math:`\nabla_w = \frac1n X^\top(p - y) + \lambda w`, :math:`\partial_b = \frac1n\sum_i(p_i - y_i)`."""
         X, y = self._check_Xy(X, y)
         z = self.logits(params, X)
-        loss = np.mean(np.logaddexp(0.0, z) - y * z, axis=-1) + self._penalty(params["w"], axis=-1)
+        loss = _mean(np.logaddexp(0.0, z) - y * z) + self._penalty(params["w"], axis=-1)
         error = sigmoid(z) - y
-        grads = {"w": (error @ X) / len(y) + self.l2 * params["w"], "b": np.mean(error, axis=-1)}
+        grads = {"w": (error @ X) / len(y) + self.l2 * params["w"], "b": _mean(error)}
         return loss, grads
 
 

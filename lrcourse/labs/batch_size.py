@@ -381,7 +381,7 @@ def gradient_noise(G, batch_sizes, n_batches=300, seed=0, replace=False):
 
 def _theta(state, params):
     """``(w, b)`` of a line's parameters, for ``fit``'s ``watch``."""
-    return np.stack([params["w"][..., 0], params["b"]], axis=-1)
+    return np.concatenate([params["w"], params["b"][..., None]], axis=-1)
 
 
 class LineSGD:

@@ -228,7 +228,8 @@ class _ThroughOrigin(LinearRegression):
         r"""The loss :math:`\frac1n\lVert Xw - y\rVert^2` and :math:`\nabla_w = \frac2n X^\top r`."""
         X, y = self._check_Xy(X, y)
         r = params["w"] @ X.T - y
-        return np.mean(r * r, axis=-1), {"w": (2.0 / len(y)) * (r @ X)}
+        loss = np.add.reduce(r * r, axis=-1) / len(y)  # np.mean's numbers, without its overhead
+        return loss, {"w": (2.0 / len(y)) * (r @ X)}
 
 
 class NoisyRegression:
