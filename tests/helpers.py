@@ -57,3 +57,19 @@ def numerical_grad(model, params, X, y, eps=1e-6):
             g[j] = (np.sum(model.loss(plus, X, y)) - np.sum(model.loss(minus, X, y))) / (2 * eps)
         grads[key] = g
     return grads
+
+
+def assert_moves_blit(explorer, moves, monkeypatch):
+    """After the first frame, every move reuses the cached background: no full redraw.
+
+    Speed itself is measured by ``make bench``; here only that moves redraw just the
+    changing (animated) artists.
+    """
+    explorer.update(**moves[0])
+    assert explorer._live._animated, "no animated artists: every move would be a full redraw"
+    canvas = explorer._live.fig.canvas
+    full_draws, draw = [], canvas.draw
+    monkeypatch.setattr(canvas, "draw", lambda: full_draws.append(draw()))
+    for move in moves[1:]:
+        explorer.update(**move)
+    assert not full_draws, f"{len(full_draws)} of {len(moves) - 1} moves redrew the whole figure"

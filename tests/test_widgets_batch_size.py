@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
+from helpers import assert_moves_blit
 
 from lrcourse import data, widgets
 from lrcourse.labs.batch_size import LineSGD
@@ -90,16 +91,7 @@ def test_png_static_and_player(explorer):
 
 def test_a_slider_move_blits_over_a_cached_background(explorer, monkeypatch):
     moves = [{"batch_size": b, "lr": lr} for b in (1, 8, 64, 200) for lr in (0.01, 0.3)]
-    # Speed itself is measured by `make bench`; here: after the first frame, moves
-    # reuse the cached background and redraw only the changing artists.
-    explorer.update(**moves[0])
-    assert explorer._live._animated, "no animated artists: every move would be a full redraw"
-    canvas = explorer._live.fig.canvas
-    full_draws, draw = [], canvas.draw
-    monkeypatch.setattr(canvas, "draw", lambda: full_draws.append(draw()))
-    for move in moves[1:]:
-        explorer.update(**move)
-    assert not full_draws, f"{len(full_draws)} of {len(moves) - 1} moves redrew the whole figure"
+    assert_moves_blit(explorer, moves, monkeypatch)
 
 
 def test_arguments_are_checked(line_data):

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from helpers import assert_moves_blit
 from matplotlib.figure import Figure  # noqa: E402
 
 from lrcourse import data, labs, widgets  # noqa: E402
@@ -78,16 +79,7 @@ def test_png_static_and_player(explorer):
 
 def test_a_move_blits_over_a_cached_background(explorer, monkeypatch):
     moves = [{"epoch": e, "degree": d} for e in (1, 20, 400) for d in (2, 8)]
-    # Speed itself is measured by `make bench`; here: after the first frame, moves
-    # reuse the cached background and redraw only the changing artists.
-    explorer.update(**moves[0])
-    assert explorer._live._animated, "no animated artists: every move would be a full redraw"
-    canvas = explorer._live.fig.canvas
-    full_draws, draw = [], canvas.draw
-    monkeypatch.setattr(canvas, "draw", lambda: full_draws.append(draw()))
-    for move in moves[1:]:
-        explorer.update(**move)
-    assert not full_draws, f"{len(full_draws)} of {len(moves) - 1} moves redrew the whole figure"
+    assert_moves_blit(explorer, moves, monkeypatch)
 
 
 def test_bad_arguments(sweep):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
+from helpers import assert_moves_blit
 
 from lrcourse import widgets
 from lrcourse.widgets.learning_rate import run_status
@@ -70,16 +71,7 @@ def test_the_slider_is_linear_and_fine(explorer):
 
 def test_a_slider_move_blits_over_a_cached_background(explorer, monkeypatch):
     moves = [{"lr": v} for v in np.linspace(0.005, 0.16, 12)]
-    # Speed itself is measured by `make bench`; here: after the first frame, moves
-    # reuse the cached background and redraw only the changing artists.
-    explorer.update(**moves[0])
-    assert explorer._live._animated, "no animated artists: every move would be a full redraw"
-    canvas = explorer._live.fig.canvas
-    full_draws, draw = [], canvas.draw
-    monkeypatch.setattr(canvas, "draw", lambda: full_draws.append(draw()))
-    for move in moves[1:]:
-        explorer.update(**move)
-    assert not full_draws, f"{len(full_draws)} of {len(moves) - 1} moves redrew the whole figure"
+    assert_moves_blit(explorer, moves, monkeypatch)
 
 
 def test_run_status():

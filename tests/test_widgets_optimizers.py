@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from helpers import assert_moves_blit
 from matplotlib.figure import Figure  # noqa: E402
 
 from lrcourse import objectives, optimizers, widgets  # noqa: E402
@@ -110,16 +111,7 @@ def test_static_and_player(explorer):
 
 def test_a_move_blits_over_a_cached_background(explorer, monkeypatch):
     moves = [{"landscape": "rosenbrock", "momentum": 0.9, "lr": 10 ** (k / 20)} for k in range(-80, 1, 8)]
-    # Speed itself is measured by `make bench`; here: after the first frame, moves
-    # reuse the cached background and redraw only the changing artists.
-    explorer.update(**moves[0])
-    assert explorer._live._animated, "no animated artists: every move would be a full redraw"
-    canvas = explorer._live.fig.canvas
-    full_draws, draw = [], canvas.draw
-    monkeypatch.setattr(canvas, "draw", lambda: full_draws.append(draw()))
-    for move in moves[1:]:
-        explorer.update(**move)
-    assert not full_draws, f"{len(full_draws)} of {len(moves) - 1} moves redrew the whole figure"
+    assert_moves_blit(explorer, moves, monkeypatch)
 
 
 def test_bad_arguments():
