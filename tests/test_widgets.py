@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import matplotlib
@@ -61,6 +62,28 @@ def test_update_changes_the_pixels(himmelblau):
     assert a[:8] == b"\x89PNG\r\n\x1a\n"
     assert a != b
     assert himmelblau.png(lr=0.002) == a  # deterministic
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (264, 672)])
+def test_png_encoder_is_lossless(shape):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, size=(*shape, 4), dtype=np.uint8)  # every byte difference, wrapping too
+    rgba[: shape[0] // 2, : shape[1] // 2] = (255, 255, 255, 255)  # and a flat area, as a plot has
+    png = core.encode_png(rgba)
+    image = Image.open(io.BytesIO(png))
+    image.load()  # checks the chunks' CRCs and the stream
+    assert image.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(image), rgba)
+
+
+def test_explorer_frames_decode_to_the_canvas(himmelblau):
+    from PIL import Image
+
+    png = himmelblau.png(lr=0.01)
+    rgba = np.asarray(himmelblau._live.fig.canvas.buffer_rgba())
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), rgba)
 
 
 def test_unknown_or_out_of_range_values_raise(himmelblau):

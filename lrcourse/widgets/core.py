@@ -11,7 +11,9 @@ import html as _html
 import io
 import json
 import math
+import struct
 import time
+import zlib
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -304,17 +306,43 @@ class _Canvas:
 
     def png(self, small=False):
         """The current frame as PNG bytes (``small``: a 64-colour palette, for players)."""
+        rgba = np.asarray(self.fig.canvas.buffer_rgba())
+        if not small:
+            return encode_png(rgba)
         from PIL import Image
 
-        rgba = np.asarray(self.fig.canvas.buffer_rgba())
         img = Image.fromarray(rgba[..., :3])
+        img = img.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
         out = io.BytesIO()
-        if small:
-            img = img.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-            img.save(out, format="png", optimize=True)
-        else:
-            img.save(out, format="png", compress_level=1)
+        img.save(out, format="png", optimize=True)
         return out.getvalue()
+
+
+def encode_png(rgba):
+    """Lossless PNG bytes of an ``(h, w, 4)`` uint8 RGBA image, made for speed.
+
+    Every row is stored minus the row above (PNG's "Up" filter: a plot's flat areas
+    become runs of zeros) and deflated at level 1. Pillow tries all five PNG filters
+    on every row, which takes more than half of a redraw; this takes under half of
+    Pillow's time for files about 10 % larger.
+    """
+    h, w, _ = rgba.shape
+    rows = np.ascontiguousarray(rgba, dtype=np.uint8).reshape(h, 4 * w)
+    raw = np.empty((h, 1 + 4 * w), dtype=np.uint8)
+    raw[:, 0] = 2  # the filter type of each row: Up
+    raw[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=raw[1:, 1:])  # bytes modulo 256, as PNG defines it
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)  # 8 bits per channel, RGBA, no interlace
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 1))
+        + chunk(b"IEND", b"")
+    )
 
 
 class Explorer:
