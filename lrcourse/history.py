@@ -217,7 +217,7 @@ class Recorder:
         """Record the minibatch loss before update ``t``; runs whose loss is too large diverge."""
         if self.everyone:
             self.update_loss[t], self.update_lr[t] = loss, lr
-            if np.all(loss <= self.limit):
+            if (loss <= self.limit).all():  # (the limit is a numpy value: so is the comparison)
                 return
         else:
             self.update_loss[t] = np.where(self.training, loss, np.nan)

@@ -159,6 +159,10 @@ class _Model:
             return 0.0
         return 0.5 * self.l2 * np.sum(W * W, axis=axis)
 
+    def _decayed(self, grad, W):
+        r"""``grad`` plus the penalty's gradient :math:`\lambda W` (nothing to add when :math:`\lambda = 0`)."""
+        return grad + self.l2 * W if self.l2 else grad
+
     def accuracy(self, params, X, y):
         """Fraction of correctly classified rows: :math:`\\frac1n\\sum_i [\\hat y_i = y_i]` (shape ``sweep``)."""
         if self.task != "classification":
@@ -205,8 +209,7 @@ class _LinearModel(_Model):
         return _repeat({"w": np.zeros(self.n_features), "b": np.zeros(())}, _sweep_shape(sweep))
 
     def _linear(self, params, X):
-        """:math:`Xw + b`, shape ``(*sweep, n)``."""
-        X = self._check_X(X)
+        """:math:`Xw + b`, shape ``(*sweep, n)``, for a checked ``X``."""
         return params["w"] @ X.T + params["b"][..., None]
 
 
@@ -226,20 +229,20 @@ class LinearRegression(_LinearModel):
 
     def predict(self, params, X):
         r""":math:`\hat y = X w + b`, shape ``(*sweep, n)``."""
-        return self._linear(params, X)
+        return self._linear(params, self._check_X(X))
 
     def loss(self, params, X, y):
         r""":math:`\frac1n\sum_i (\hat y_i - y_i)^2 + \frac\lambda2 \lVert w\rVert^2`."""
         X, y = self._check_Xy(X, y)
-        r = self.predict(params, X) - y
+        r = self._linear(params, X) - y
         return np.mean(r * r, axis=-1) + self._penalty(params["w"], axis=-1)
 
     def loss_and_grad(self, params, X, y):
         r"""The loss and :math:`\nabla_w = \frac2n X^\top r + \lambda w`, :math:`\partial_b = \frac2n\sum_i r_i`."""
         X, y = self._check_Xy(X, y)
-        r = self.predict(params, X) - y
+        r = self._linear(params, X) - y
         loss = _mean(r * r) + self._penalty(params["w"], axis=-1)
-        grads = {"w": (2.0 / len(y)) * (r @ X) + self.l2 * params["w"], "b": 2.0 * _mean(r)}
+        grads = {"w": self._decayed((2.0 / len(y)) * (r @ X), params["w"]), "b": 2.0 * _mean(r)}
         return loss, grads
 
 
@@ -264,7 +267,7 @@ class LogisticRegression(_LinearModel):
 
     def logits(self, params, X):
         r""":math:`z = Xw + b`, shape ``(*sweep, n)``."""
-        return self._linear(params, X)
+        return self._linear(params, self._check_X(X))
 
     def predict_proba(self, params, X):
         r""":math:`p = \sigma(z)`, the probability of class 1."""
@@ -277,23 +280,23 @@ class LogisticRegression(_LinearModel):
     def loss(self, params, X, y):
         r""":math:`\frac1n\sum_i [\log(1+e^{z_i}) - y_i z_i] + \frac\lambda2\lVert w\rVert^2`."""
         X, y = self._check_Xy(X, y)
-        z = self.logits(params, X)
+        z = self._linear(params, X)
         return np.mean(np.logaddexp(0.0, z) - y * z, axis=-1) + self._penalty(params["w"], axis=-1)
 
     def evaluate(self, params, X, y):
         """``(loss, accuracy)`` from one computation of the logits (the numbers of ``loss`` and ``accuracy``)."""
         X, y = self._check_Xy(X, y)
-        z = self.logits(params, X)
+        z = self._linear(params, X)
         loss = np.mean(np.logaddexp(0.0, z) - y * z, axis=-1) + self._penalty(params["w"], axis=-1)
         return loss, np.mean((z > 0).astype(np.int64) == y, axis=-1)
 
     def loss_and_grad(self, params, X, y):
         r"""The loss and :math:`\nabla_w = \frac1n X^\top(p - y) + \lambda w`, :math:`\partial_b = \frac1n\sum_i(p_i - y_i)`."""
         X, y = self._check_Xy(X, y)
-        z = self.logits(params, X)
+        z = self._linear(params, X)
         loss = _mean(np.logaddexp(0.0, z) - y * z) + self._penalty(params["w"], axis=-1)
         error = sigmoid(z) - y
-        grads = {"w": (error @ X) / len(y) + self.l2 * params["w"], "b": _mean(error)}
+        grads = {"w": self._decayed((error @ X) / len(y), params["w"]), "b": _mean(error)}
         return loss, grads
 
 
@@ -366,7 +369,7 @@ class SoftmaxRegression(_Model):
         Y = _one_hot(y, self.n_classes)
         loss = _cross_entropy(log_p, Y) + self._penalty(params["W"], axis=(-2, -1))
         delta = (np.exp(log_p) - Y) / len(y)
-        grads = {"W": X.T @ delta + self.l2 * params["W"], "b": delta.sum(axis=-2)}
+        grads = {"W": self._decayed(X.T @ delta, params["W"]), "b": delta.sum(axis=-2)}
         return loss, grads
 
 
@@ -525,9 +528,7 @@ class MLP(_Model):
         grads = {}
         for l in range(self.n_layers, 0, -1):
             W = params[f"W{l}"]
-            grads[f"W{l}"] = _T(inputs[l - 1]) @ delta
-            if self.l2:
-                grads[f"W{l}"] = grads[f"W{l}"] + self.l2 * W
+            grads[f"W{l}"] = self._decayed(_T(inputs[l - 1]) @ delta, W)
             grads[f"b{l}"] = delta.sum(axis=-2)
             if l > 1:
                 delta = (delta @ _T(W)) * phi_grad(pre[l - 2])

@@ -151,6 +151,8 @@ def align(h, leaf):
     if h.ndim == 0:
         return float(h)
     extra = leaf.ndim - h.ndim
+    if leaf.shape[: h.ndim] == h.shape:  # the usual case, checked first: this runs every step
+        return h.reshape(h.shape + (1,) * extra)
     if extra < 0 or leaf.shape[: h.ndim] != np.broadcast_shapes(leaf.shape[: h.ndim], h.shape):
         raise ValueError(
             f"a hyperparameter of shape {h.shape} must line up with the leading axes of the "
@@ -237,12 +239,13 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
 
     def update(grads, state, params):
         t = state["step"]
-        lr_t, mu_t, damp_t, wd_t = (
-            value_at(hp[k], t) for k in ("lr", "momentum", "dampening", "weight_decay")
-        )
+        lr_t = value_at(hp["lr"], t)
+        wd_t = value_at(hp["weight_decay"], t) if decays else 0.0  # (decided once, not per step)
+        if uses_momentum:
+            mu_t, damp_t = value_at(hp["momentum"], t), value_at(hp["dampening"], t)
 
         def leaf(g, p, buf=None):
-            if decays and np.any(wd_t):  # (decays: checked once, not per step)
+            if decays and np.any(wd_t):
                 g = g + align(wd_t, p) * p
             if buf is None:
                 return -align(lr_t, p) * g, None

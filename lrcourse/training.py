@@ -34,12 +34,13 @@ course's training (a landscape has its own, in :mod:`lrcourse.descent`).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from lrcourse import _validate as check
 from lrcourse.data import unpack
@@ -328,6 +329,12 @@ class _Rates:
         return cls(lambda rate: built, None)
 
 
+@functools.cache
+def _blas():
+    """threadpoolctl's view of the BLAS libraries numpy loaded, looked up once (it takes ~0.2 ms)."""
+    return ThreadpoolController()
+
+
 def _is_plateau(lr):
     return hasattr(lr, "step") and hasattr(lr, "lr") and not isinstance(lr, (int, float, np.ndarray))
 
@@ -362,11 +369,13 @@ def _evaluate(model, params, X, y, X_val, y_val):
 
 def _progress_bar(enabled, total):
     """A tqdm bar (notebook-aware through ``tqdm.auto``), or ``None`` if off or tqdm is not installed."""
+    if not enabled:
+        return None
     try:
         from tqdm.auto import tqdm
-    except ImportError:
+    except ImportError:  # (a failed import is not cached: try it only when asked)
         return None
-    return tqdm(total=total, unit="epoch", desc="training") if enabled else None
+    return tqdm(total=total, unit="epoch", desc="training")
 
 
 # ----------------------------------------------------------------- the training loop
@@ -397,7 +406,7 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
     start = time.perf_counter()
     # divergence is detected and reported, not warned about; the course's many small matrix
     # products run faster on one BLAS thread (threadpoolctl), above all on a busy machine
-    with np.errstate(all="ignore"), threadpool_limits(limits=1, user_api="blas"):
+    with np.errstate(all="ignore"), _blas().limit(limits=1, user_api="blas"):
         metrics = evaluate(0)
         rec.limit = setup.divergence_factor * np.maximum(metrics["train_loss"], 1.0)
         tracker.update(0, metrics[rec.monitor])

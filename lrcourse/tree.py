@@ -12,8 +12,14 @@ import numpy as np
 
 def tree_map(fn, tree, *rest):
     """Apply ``fn`` leaf by leaf to ``tree`` and the trees in ``rest`` (same structure)."""
+    # (the usual cases first, spelled out: training calls this several times a step)
+    if isinstance(tree, np.ndarray):
+        return fn(tree, *rest)
     if isinstance(tree, dict):
-        return {k: tree_map(fn, tree[k], *(r[k] for r in rest)) for k in tree}
+        if len(rest) == 1:
+            (other,) = rest
+            return {k: tree_map(fn, v, other[k]) for k, v in tree.items()}
+        return {k: tree_map(fn, v, *[r[k] for r in rest]) for k, v in tree.items()}
     if isinstance(tree, (list, tuple)):
         return type(tree)(tree_map(fn, *leaves) for leaves in zip(tree, *rest, strict=True))
     return fn(tree, *rest)

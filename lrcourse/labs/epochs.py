@@ -86,9 +86,9 @@ class PolynomialStack(_models.LinearRegression):
             )
         return {"w": params["w"] * self.mask, "b": params["b"]}
 
-    def predict(self, params, X):
-        r""":math:`\hat y` of every degree, shape ``(..., S, n)``."""
-        return super().predict(self._masked(params), X)
+    def _linear(self, params, X):
+        r""":math:`\hat y` of every degree, shape ``(..., S, n)`` (``predict`` and the losses use it)."""
+        return super()._linear(self._masked(params), X)
 
     def loss_and_grad(self, params, X, y):
         """The loss of every degree and the gradients, the weights of powers above each degree masked out."""

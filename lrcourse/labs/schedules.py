@@ -221,8 +221,8 @@ class _ThroughOrigin(LinearRegression):
         sweep = (sweep,) if isinstance(sweep, (int, np.integer)) else tuple(sweep)
         return {"w": np.zeros(sweep + (self.n_features,))}
 
-    def predict(self, params, X):
-        return params["w"] @ self._check_X(X).T
+    def _linear(self, params, X):
+        return params["w"] @ X.T
 
     def loss_and_grad(self, params, X, y):
         r"""The loss :math:`\frac1n\lVert Xw - y\rVert^2` and :math:`\nabla_w = \frac2n X^\top r`."""
