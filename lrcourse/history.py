@@ -209,15 +209,18 @@ class Recorder:
         self.at_evaluation = np.zeros(shape, dtype=bool)
         self.diverged_at = np.full(shape, -1)
         self.n_updates, self.n_evals, self.epochs_run = (np.zeros(shape, dtype=int) for _ in range(3))
+        self.updates = 0  # updates made so far; a run that stops keeps this count in n_updates
         self.stop_reason = np.full(shape, "epochs done", dtype=object)
         self.watched = []
         self.limit = np.inf  # the divergence limit, set after the first evaluation
 
     def update(self, t, loss, lr):
         """Record the minibatch loss before update ``t``; runs whose loss is too large diverge."""
+        self.updates = t
         if self.everyone:
             self.update_loss[t], self.update_lr[t] = loss, lr
-            if (loss <= self.limit).all():  # (the limit is a numpy value: so is the comparison)
+            ok = loss <= self.limit  # (one run: a numpy bool, whose .all() would cost more than this)
+            if ok.all() if self.shape else ok:
                 return
         else:
             self.update_loss[t] = np.where(self.training, loss, np.nan)
@@ -226,6 +229,7 @@ class Recorder:
 
     def evaluation(self, t, metrics):
         """Record the losses on the whole data sets after ``t`` updates; non-finite ones diverge."""
+        self.updates = t
         k = int(np.searchsorted(self.eval_updates, t))
         for key, value in metrics.items():
             if value is not None:
@@ -247,6 +251,7 @@ class Recorder:
     def stop(self, where, reason):
         """Stop the runs still training where ``where`` holds, for ``reason``."""
         self.stop_reason = np.where(where & self.training, reason, self.stop_reason)
+        self.n_updates = np.where(where & self.training, self.updates, self.n_updates)
         self.training = self.training & ~where
         self.everyone, self.anyone = bool(self.training.all()), bool(self.training.any())
 
@@ -261,10 +266,11 @@ class Recorder:
             stopped = stopped.reshape(stopped.shape + (1,) * (watched.ndim - stopped.ndim))
         return np.where(stopped, np.nan, watched) if self.shape else watched
 
-    def history(self, tracker, seconds):
-        """The :class:`History` of the call (one run: cut where it stopped, counts as numbers);
-        without a ``tracker`` (not evaluated after every epoch) there is no best epoch: -1."""
+    def history(self, tracker, seconds, updates):
+        """The :class:`History` of the call after ``updates`` updates (one run: cut where it stopped,
+        counts as numbers); without a ``tracker`` (not evaluated after every epoch) no best epoch: -1."""
         s = self.setup
+        self.n_updates = np.where(self.training, updates, self.n_updates)
         keep = {"train_loss": True, "val_loss": self.has_val, "train_accuracy": self.classifier}
         keep["val_accuracy"] = self.classifier and self.has_val
         metrics = {k: (v if keep[k] else None) for k, v in self.metrics.items()}

@@ -240,6 +240,8 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
     def update(grads, state, params):
         t = state["step"]
         lr_t = value_at(hp["lr"], t)
+        if not (uses_momentum or decays):  # plain gradient descent: theta - lr * g
+            return tree_map(lambda g, p: -align(lr_t, p) * g, grads, params), {"step": t + 1}
         wd_t = value_at(hp["weight_decay"], t) if decays else 0.0  # (decided once, not per step)
         if uses_momentum:
             mu_t, damp_t = value_at(hp["momentum"], t), value_at(hp["dampening"], t)

@@ -428,7 +428,6 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
                 new = apply_updates(params, updates)
                 params = new if rec.everyone else _where(rec.training, new, params)
                 t += 1
-                rec.n_updates += rec.training
                 if watch is not None:
                     rec.watched.append(np.asarray(watch(state, params)))
                 if t in setup.evals and t % setup.per_epoch:  # an evaluation within the epoch
@@ -449,7 +448,7 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
     if bar is not None:
         bar.close()
     history = rec.history(
-        tracker if setup.every_epoch else None, time.perf_counter() - start - seconds["evaluating"]
+        tracker if setup.every_epoch else None, time.perf_counter() - start - seconds["evaluating"], t
     )
     if setup.patience is not None and setup.restore_best:
         return best, history

@@ -12,11 +12,8 @@ import numpy as np
 
 def tree_map(fn, tree, *rest):
     """Apply ``fn`` leaf by leaf to ``tree`` and the trees in ``rest`` (same structure)."""
-    # (the usual cases first, spelled out: training calls this several times a step)
-    if isinstance(tree, np.ndarray):
-        return fn(tree, *rest)
     if isinstance(tree, dict):
-        if len(rest) == 1:
+        if len(rest) == 1:  # (the usual case spelled out: training calls this twice a step)
             (other,) = rest
             return {k: tree_map(fn, v, other[k]) for k, v in tree.items()}
         return {k: tree_map(fn, v, *[r[k] for r in rest]) for k, v in tree.items()}
