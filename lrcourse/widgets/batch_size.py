@@ -162,8 +162,9 @@ def batch_size_explorer(
         state["end"].set_data([path[-1, 0]], [path[-1, 1]])
         state["batch"].set_data(np.arange(len(batch_loss)) / per_epoch, np.clip(batch_loss, 1e-300, None))
         state["full"].set_data(t, full_loss)
-        state["full"].set_markersize(4 if per_epoch <= 40 else 0)
-        state["path"].set_markersize(3 if len(path) <= 150 else 0)
+        # dense curves go without markers ("None", not size 0: Agg would still draw each one)
+        state["full"].set_marker("." if per_epoch <= 40 else "None")
+        state["path"].set_marker("." if len(path) <= 150 else "None")
         total = len(batch_loss) if diverged_at < 0 else diverged_at
         if diverged_at >= 0:
             end = f"diverged at update {diverged_at}"

@@ -6,6 +6,7 @@ See :mod:`lrcourse.widgets` for the pattern every explorer follows.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html as _html
 import io
@@ -15,6 +16,7 @@ import struct
 import time
 import zlib
 
+import matplotlib as mpl
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -249,6 +251,19 @@ class StaticFigure(Figure):
         return out.getvalue()
 
 
+@contextlib.contextmanager
+def _unhinted_text():
+    """Draw text without hinting. Matplotlib 3.11 draws text glyph by glyph, and hinting
+    each glyph to the pixel grid costs about as much as drawing it (a title of 50
+    characters: 3.9 ms hinted, 2.4 ms not); at these sizes the two look alike."""
+    old = mpl.rcParams["text.hinting"]
+    mpl.rcParams["text.hinting"] = "no_hinting"
+    try:
+        yield
+    finally:
+        mpl.rcParams["text.hinting"] = old
+
+
 class _Canvas:
     """One figure, the state dict its draw function keeps, and a cached background.
 
@@ -270,6 +285,10 @@ class _Canvas:
         self._animated = []
 
     def update(self, values):
+        with _unhinted_text():
+            return self._update(values)
+
+    def _update(self, values):
         self.draw(self.fig, self.state, **values)
         if not self._frozen:
             # Lay the figure out once, then keep the positions: a layout pass on every
