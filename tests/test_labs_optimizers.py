@@ -12,14 +12,56 @@ from lrcourse.labs import optimizers as lab
 QUAD = objectives.quadratic(1.0, 10.0)
 
 
-def test_steps_to_threshold_first_crossing_and_never():
+def test_steps_to_threshold_counts_from_where_the_loss_stays_below():
     losses = np.array([[5.0, 5.0, np.nan], [2.0, 4.0, np.nan], [0.5, 3.0, np.nan], [0.1, 3.0, np.nan]])
     np.testing.assert_array_equal(lab.steps_to_threshold(losses, 1.0), [2.0, np.inf, np.inf])
+    np.testing.assert_array_equal(lab.first_crossing(losses, 1.0), [2.0, np.inf, np.inf])
     assert lab.steps_to_threshold(np.array([0.5, 0.2]), 1.0) == 0.0
-    # the first crossing counts, even if the loss rises above the threshold again
-    assert lab.steps_to_threshold(np.array([2.0, 0.5, 3.0]), 1.0) == 1.0
-    with pytest.raises(ValueError, match="step axis"):
-        lab.steps_to_threshold(1.0, 0.5)
+    assert lab.steps_to_threshold(np.array([2.0, 0.9, 1.0]), 1.0) == np.inf  # ends at the threshold
+    for fn in (lab.steps_to_threshold, lab.first_crossing):
+        with pytest.raises(ValueError, match="step axis"):
+            fn(1.0, 0.5)
+
+
+def test_an_oscillating_run_that_dips_below_and_comes_back_has_not_converged():
+    # dips below 1 at step 1 and comes back above: never converged, whatever the dip
+    assert lab.steps_to_threshold(np.array([2.0, 0.5, 3.0]), 1.0) == np.inf
+    assert lab.first_crossing(np.array([2.0, 0.5, 3.0]), 1.0) == 1.0
+    # dips at step 1, back above at step 3, below for good from step 4
+    hover = np.array([4.0, 0.5, 0.8, 1.5, 0.9, 0.7, 0.6])
+    assert lab.steps_to_threshold(hover, 1.0) == 4.0
+    assert lab.first_crossing(hover, 1.0) == 1.0
+    # a diverged run (NaN at the end) never counts, even after a dip
+    assert lab.steps_to_threshold(np.array([2.0, 0.5, np.nan]), 1.0) == np.inf
+    # the same in a sweep: only the rate that stays below converges
+    t = np.arange(201.0)
+    calm = 2.0 * 0.9**t
+    bouncing = np.where(t % 2 == 0, 0.5, 1e-4)  # hovers: every other step below 1e-2
+    sweep = lab.RateSweep(
+        name="toy",
+        lrs=np.array([0.1, 0.2]),
+        losses=np.stack([calm, bouncing], axis=1),
+        steps=t,
+        diverged=np.array([False, False]),
+        threshold=1e-2,
+    )
+    assert np.isfinite(lab.first_crossing(sweep.losses, 1e-2)).all()  # both dip below 1e-2
+    assert sweep.converged.tolist() == [True, False]
+    assert sweep.steps_to[0] == np.argmax(calm < 1e-2) and sweep.steps_to[1] == np.inf
+    assert sweep.best_lr == 0.1 and sweep.stable_decades == 0.0
+
+
+def test_oscillating_rmsprop_on_the_ravine_is_not_counted_as_converged():
+    # at a constant rate RMSProp hovers around the minimum: many rates pass through
+    # the threshold, and those count only if their loss stays below to the end
+    ravine = objectives.quadratic(1.0, 100.0)
+    lrs = np.geomspace(1e-3, 1.0, 31)
+    sweep = lab.sweep_landscape(ravine, [-1.8, 0.6], optimizers.rmsprop, 300, lr=lrs, threshold=1e-6)
+    touched = np.isfinite(lab.first_crossing(sweep.losses, 1e-6))
+    assert touched.sum() > sweep.converged.sum() > 0
+    assert np.all(sweep.final_loss[sweep.converged] < 1e-6)
+    assert np.all(~(sweep.final_loss[touched & ~sweep.converged] < 1e-6))
+    assert np.all(sweep.steps_to[sweep.converged] >= lab.first_crossing(sweep.losses, 1e-6)[sweep.converged])
 
 
 def test_sweep_landscape_on_a_quadratic_agrees_with_the_stability_limit():
@@ -34,7 +76,8 @@ def test_sweep_landscape_on_a_quadratic_agrees_with_the_stability_limit():
     assert sweep.converged.sum() == np.isfinite(sweep.steps_to).sum()
     # the fastest rate's own run reaches the threshold at the reported step
     one = descend(QUAD, [1.0, 1.0], optimizers.sgd(lr=sweep.best_lr), 3000)
-    assert np.argmax(one.losses < 1e-8) == sweep.best_steps
+    assert np.all(one.losses[int(sweep.best_steps) :] < 1e-8)
+    assert one.losses[int(sweep.best_steps) - 1] >= 1e-8
     assert "SGD: best lr" in sweep.summary()
 
 
@@ -102,8 +145,12 @@ def test_rate_sweep_reads_a_fit_sweep(digits):
     for i, lr in enumerate(lrs):  # every rate is its own fit, evaluated every 6 updates
         _, one = training.fit(model, train, optimizers.adagrad(lr=float(lr)), 2, 36, record=6)
         np.testing.assert_allclose(sweep.losses[:, i], one.train_loss, rtol=1e-10)
-        below = np.flatnonzero(one.train_loss < 0.5)
-        assert sweep.steps_to[i] == (one.eval_updates[below[0]] if len(below) else np.inf)
+        above = np.flatnonzero(~(one.train_loss < 0.5))  # the loss stays below after the last of these
+        if len(above) and above[-1] == len(one.train_loss) - 1:
+            assert sweep.steps_to[i] == np.inf
+        else:
+            after = above[-1] + 1 if len(above) else 0
+            assert sweep.steps_to[i] == one.eval_updates[after]
     assert 0 < sweep.best_steps < np.inf and sweep.best_steps % 6 == 0
     assert sweep.best_steps == sweep.steps_to[sweep.best_index]
     with pytest.raises(ValueError, match="one run per rate"):

@@ -3,11 +3,13 @@ r"""Chapter 6: measuring optimizers against each other (speed, stability, cost) 
 The comparison tables in books rate optimizers with words ("fast", "stable",
 "cheap"). This module turns each word into a number that can be measured:
 
-- **speed**: the number of steps until the loss first falls below a threshold,
-  at the optimizer's *best* rate from a sweep (:func:`steps_to_threshold`,
-  :class:`RateSweep`);
-- **stability**: how wide the range of rates is that reaches the threshold, in
-  decades of the rate (:attr:`RateSweep.stable_decades`);
+- **speed**: the number of steps until the loss falls below a threshold *and
+  stays there* to the end of the step budget, at the optimizer's *best* rate
+  from a sweep (:func:`steps_to_threshold`, :class:`RateSweep`). A run that only
+  passes through the threshold (a method that hovers around the minimum at a
+  constant rate) has not converged; :func:`first_crossing` tells the two apart;
+- **stability**: how wide the range of rates is that converges in this sense,
+  in decades of the rate (:attr:`RateSweep.stable_decades`);
 - **cost**: the time of one update and the number of state arrays the optimizer
   keeps per parameter (:func:`step_cost`).
 
@@ -55,6 +57,7 @@ from lrcourse.tree import tree_leaves
 __all__ = [
     "RateSweep",
     "steps_to_threshold",
+    "first_crossing",
     "rate_sweep",
     "sweep_landscape",
     "nudged_starts",
@@ -71,20 +74,41 @@ __all__ = [
 # ----------------------------------------------------------------- speed and stability
 
 
-def steps_to_threshold(losses, threshold):
-    """The first index at which ``losses`` (shape ``(T + 1, *batch)``) falls below ``threshold``.
-
-    Returns a float array of shape ``batch``: the index along the first axis, or
-    ``inf`` for a run that never gets there (NaN losses, i.e. diverged runs, never
-    count). This is the *first* crossing: a run that dips below the threshold and
-    rises again still counts as having reached it.
-    """
+def _below(losses, threshold):
+    """``losses < threshold`` as a bool array (NaN: False), with the arguments checked."""
     losses = np.asarray(losses, dtype=np.float64)
     if losses.ndim == 0:
         raise ValueError("losses must have a step axis first, got a scalar")
     threshold = float(check.as_float_array("threshold", threshold))
     with np.errstate(invalid="ignore"):
-        below = losses < threshold
+        return losses < threshold
+
+
+def steps_to_threshold(losses, threshold):
+    """The index from which ``losses`` (shape ``(T + 1, *batch)``) stay below ``threshold`` to the end.
+
+    The first index ``t`` such that every loss from ``t`` to the last row is
+    below ``threshold``: the run has *converged* and stays converged within the
+    budget. Returns a float array of shape ``batch``: that index along the first
+    axis, or ``inf`` for a run whose last loss is not below the threshold. A run
+    that dips below the threshold and comes back above it does not count from
+    the dip (NaN losses, i.e. diverged runs, are never below).
+    """
+    below = _below(losses, threshold)
+    # stays[t]: below at t and at every later row
+    stays = np.flip(np.logical_and.accumulate(np.flip(below, axis=0), axis=0), axis=0)
+    first = stays.argmax(axis=0).astype(np.float64)
+    return np.where(stays[-1], first, np.inf)
+
+
+def first_crossing(losses, threshold):
+    """The first index at which ``losses`` (shape ``(T + 1, *batch)``) is below ``threshold``.
+
+    Returns a float array of shape ``batch`` (``inf`` if no loss is below). Unlike
+    :func:`steps_to_threshold` this counts a run that only passes through the
+    threshold: the difference between the two shows which runs hover.
+    """
+    below = _below(losses, threshold)
     first = below.argmax(axis=0).astype(np.float64)
     return np.where(below.any(axis=0), first, np.inf)
 
@@ -104,17 +128,21 @@ def _longest_run(mask):
 
 @dataclass(frozen=True)
 class RateSweep:
-    r"""One optimizer run at many learning rates: when (and whether) each reached the threshold.
+    r"""One optimizer run at many learning rates: when (and whether) each converged.
 
     ``lrs`` (increasing, shape ``(S,)``), ``losses`` the loss curves, shape
     ``(T + 1, S)`` (NaN after a run diverged), ``steps`` the number of steps (or
     updates) made before each row of ``losses`` (``0, 1, ..., T`` on a landscape,
     ``history.eval_updates`` for a model), and ``diverged`` per rate.
-    :attr:`steps_to` counts the steps until the loss *first* falls below ``threshold``.
+    A rate *converges* when its loss falls below ``threshold`` and stays below
+    it to the end of the budget; :attr:`steps_to` counts the steps until then
+    (:func:`steps_to_threshold`). A rate whose loss only passes through the
+    threshold has not converged; its last loss (:attr:`final_loss`) shows
+    where it ended.
 
     *Speed* is the fewest steps of any rate (:attr:`best_steps`, at
     :attr:`best_lr`); *stability* is the width of the longest run of
-    consecutive rates that reach the threshold, in decades:
+    consecutive rates that converge, in decades:
 
     .. math:: \text{stable\_decades} = \log_{10} \eta_\text{high} - \log_{10} \eta_\text{low}
 
@@ -131,7 +159,10 @@ class RateSweep:
 
     @property
     def steps_to(self):
-        """The steps each rate made until its loss first fell below the threshold (``inf`` if never)."""
+        """The steps each rate made until its loss fell below the threshold for good (``inf`` if never).
+
+        From that row on every loss up to the last is below the threshold.
+        """
         first = steps_to_threshold(self.losses, self.threshold)
         reached = np.isfinite(first)
         return np.where(reached, self.steps[np.where(reached, first, 0).astype(int)], np.inf)
@@ -143,7 +174,7 @@ class RateSweep:
 
     @property
     def converged(self):
-        """Which rates reached the threshold (bool, shape ``(S,)``)."""
+        """Which rates converged: below the threshold and staying there to the end (bool, shape ``(S,)``)."""
         return np.isfinite(self.steps_to)
 
     @property
@@ -155,13 +186,13 @@ class RateSweep:
 
     @property
     def best_lr(self):
-        """The rate that reached the threshold in the fewest steps (``nan`` if none did)."""
+        """The rate that converged in the fewest steps (``nan`` if none did)."""
         i = self.best_index
         return np.nan if i is None else float(self.lrs[i])
 
     @property
     def best_steps(self):
-        """The fewest steps to the threshold over all rates (``inf`` if none converged)."""
+        """The fewest steps to converge over all rates (``inf`` if none converged)."""
         i = self.best_index
         return np.inf if i is None else float(self.steps_to[i])
 
@@ -202,8 +233,9 @@ def rate_sweep(history, lrs, threshold, name="optimizer"):
 
     A rate *converges* when its loss on the whole training set, evaluated when
     ``fit``'s ``record`` says (``record=k``: every ``k`` updates), falls below
-    ``threshold``; :attr:`RateSweep.steps_to` counts updates, so it is a multiple
-    of ``k``. A rate *diverges* by fit's rule (``history.diverged``).
+    ``threshold`` and stays below at every later evaluation to the end of the
+    run; :attr:`RateSweep.steps_to` counts updates, so it is a multiple of
+    ``k``. A rate *diverges* by fit's rule (``history.diverged``).
     """
     lrs = _sorted_rates("lrs", lrs)
     if history.sweep_shape != lrs.shape:
@@ -227,8 +259,9 @@ def sweep_landscape(objective, x0, optimizer, steps, *, lr, threshold, name=None
     ``optimizer`` is a constructor (``sgd``, ``lambda lr: sgd(lr=lr, momentum=0.9)``)
     and ``lr`` an increasing 1-D array of rates: one call of
     :func:`~lrcourse.descent.descend` with the whole array, the arguments in its
-    order. A run *converges* when its loss falls below ``threshold`` within
-    ``steps`` steps, and *diverges* as :func:`~lrcourse.descent.descend`
+    order. A run *converges* when its loss falls below ``threshold`` and stays
+    below it to step ``steps`` (a run that passes through the threshold and
+    rises again does not), and *diverges* as :func:`~lrcourse.descent.descend`
     says (loss above ``divergence_factor`` times the start). Returns a :class:`RateSweep`.
     """
     x0 = check.as_float_array("x0", x0)
