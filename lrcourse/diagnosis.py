@@ -88,7 +88,6 @@ def diagnose(
     V = None if history.val_loss is None else np.asarray(history.val_loss, dtype=np.float64)
     E = len(T) - 1
     evidence = {"epochs": E, "initial_train_loss": float(T[0])}
-
     if history.diverged:
         evidence.update(diverged_at_update=int(history.diverged_at))
         return Diagnosis(
@@ -98,40 +97,14 @@ def diagnose(
         )
     if E < 1:
         return Diagnosis("underfitting", "no epoch was completed", evidence)
-
-    rises = T[1:] > (1 + rise_tol) * T[:-1]
-    evidence.update(
-        final_train_loss=float(T[-1]),
-        min_train_loss=float(T.min()),
-        train_rise_fraction=float(rises.mean()),
-        final_over_min_train=float(T[-1] / T.min()) if T.min() > 0 else 1.0,
-    )
-    if V is not None:
-        best = int(np.argmin(V))
-        evidence.update(
-            final_val_loss=float(V[-1]),
-            min_val_loss=float(V[best]),
-            best_val_epoch=best,
-            val_rise=float(V[-1] / V[best] - 1) if V[best] > 0 else 0.0,
-            train_loss_at_best_val=float(T[best]),
-        )
-    k = max(1, round(tail * E))
-    M = T if V is None else V
-    total_drop, recent_drop = M[0] - M[-1], M[-1 - k] - M[-1]
-    evidence.update(
-        train_progress=float(1 - T[-1] / T[0]) if T[0] > 0 else 0.0,
-        recent_share_of_improvement=float(recent_drop / total_drop) if total_drop > 0 else 0.0,
-        recent_epochs=k,
-    )
-    for key in ("train_accuracy", "val_accuracy"):
-        values = getattr(history, key, None)
-        if values is not None and len(values):
-            evidence[f"final_{key}"] = float(values[-1])
+    evidence.update(_evidence(history, T, V, rise_tol, tail))
+    best, k = evidence.get("best_val_epoch"), evidence["recent_epochs"]
 
     if evidence["train_rise_fraction"] >= unstable_fraction:
         return Diagnosis(
             "unstable",
-            f"the training loss rose by more than {rise_tol:.0%} in {int(rises.sum())} of {E} epochs",
+            f"the training loss rose by more than {rise_tol:.0%} in "
+            f"{round(evidence['train_rise_fraction'] * E)} of {E} epochs",
             evidence,
         )
     if evidence["final_over_min_train"] > unstable_ratio:
@@ -164,3 +137,37 @@ def diagnose(
     return Diagnosis(
         "good fit", "the losses have settled without diverging, oscillating or overfitting", evidence
     )
+
+
+def _evidence(history, T, V, rise_tol, tail):
+    """The numbers :func:`diagnose` decides on, from the training (and validation) losses ``T`` (``V``)."""
+    E = len(T) - 1
+    rises = T[1:] > (1 + rise_tol) * T[:-1]
+    evidence = {
+        "final_train_loss": float(T[-1]),
+        "min_train_loss": float(T.min()),
+        "train_rise_fraction": float(rises.mean()),
+        "final_over_min_train": float(T[-1] / T.min()) if T.min() > 0 else 1.0,
+    }
+    if V is not None:
+        best = int(np.argmin(V))
+        evidence.update(
+            final_val_loss=float(V[-1]),
+            min_val_loss=float(V[best]),
+            best_val_epoch=best,
+            val_rise=float(V[-1] / V[best] - 1) if V[best] > 0 else 0.0,
+            train_loss_at_best_val=float(T[best]),
+        )
+    k = max(1, round(tail * E))
+    M = T if V is None else V
+    total_drop, recent_drop = M[0] - M[-1], M[-1 - k] - M[-1]
+    evidence.update(
+        train_progress=float(1 - T[-1] / T[0]) if T[0] > 0 else 0.0,
+        recent_share_of_improvement=float(recent_drop / total_drop) if total_drop > 0 else 0.0,
+        recent_epochs=k,
+    )
+    for key in ("train_accuracy", "val_accuracy"):
+        values = getattr(history, key, None)
+        if values is not None and len(values):
+            evidence[f"final_{key}"] = float(values[-1])
+    return evidence
