@@ -113,13 +113,14 @@ def test_minibatch_error_correct_answers_pass(answer, capsys):
         (lambda s, n, b: math.sqrt(s / b * (n - b) / (n - 1)), "square root"),
         (lambda s, n, b: s / b**2 * (n - b) / (n - 1), "B squared"),
         (lambda s, n, b: s * (n - b) / (n - 1), "divide by the batch size"),
-        (lambda s, n, b: 2 * error_ok(s, n, b), "sigma2 / batch_size * (n - batch_size) / (n - 1)"),
+        (lambda s, n, b: 2 * error_ok(s, n, b), "finite-population factor"),  # the generic hint
     ],
 )
 def test_minibatch_error_mistakes_get_a_specific_message(answer, phrase, capsys):
     assert checks.check_minibatch_error(answer) is False
     out = capsys.readouterr().out
     assert out.startswith("✘") and phrase in _flat(out)
+    assert "(n - batch_size) / (n - 1)" not in out  # a hint nudges; the solution answers
 
 
 def _error_stub(sigma2, n, batch_size):

@@ -55,6 +55,7 @@ def test_wrong_values_show_the_input_and_the_factor(capsys):
     checks.check_stability_limit(lambda H: 3.0 / np.linalg.eigvalsh(H)[-1])
     out = capsys.readouterr().out
     assert "expected: 0.133333" in out and "factor 1.5" in out
+    assert "2 / eigenvalues" not in out and "steepest" in out  # the hint nudges, never answers
 
 
 def stub_raises(H):

@@ -105,7 +105,10 @@ def check_updates_per_epoch(updates_per_epoch, quiet=False, record=None):
         arg_names=["n", "batch_size"],
         compare=compare,
         mistakes=mistakes,
-        hint="every batch is one update; ceil(n / batch_size) batches, or n // batch_size with drop_last.",
+        hint=(
+            "every batch is one update; how many batches does an epoch cut from n rows, and what "
+            "happens to the rows left over with and without drop_last?"
+        ),
         quiet=quiet,
         record=record,
     )
@@ -165,7 +168,10 @@ def check_minibatch_error(minibatch_error, quiet=False, record=None):
         rtol=1e-9,
         atol=1e-12,
         mistakes=mistakes,
-        hint="sigma2 / batch_size * (n - batch_size) / (n - 1).",
+        hint=(
+            "start from the variance of a mean of batch_size independent draws, then correct it for "
+            "drawing without replacement from n rows (the finite-population factor)."
+        ),
         quiet=quiet,
         record=record,
     )

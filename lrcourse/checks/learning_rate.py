@@ -93,7 +93,10 @@ def check_stability_limit(stability_limit, quiet=False, record=None):
         arg_names=["H"],
         compare=compare,
         mistakes=mistakes,
-        hint="eigenvalues = np.linalg.eigvalsh(H); return 2 / eigenvalues.max().",
+        hint=(
+            "which direction of the bowl is the steepest, and which eigenvalue of H measures it? "
+            "np.linalg.eigvalsh(H) gives the eigenvalues."
+        ),
         quiet=quiet,
         record=record,
     )

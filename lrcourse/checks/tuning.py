@@ -69,8 +69,10 @@ def check_layer_rates(layer_rates, quiet=False, record=None):
         random_case=_random_case,
         arg_names=["base_lr", "decay", "n_layers"],
         mistakes=mistakes,
-        hint="rates = base_lr * decay ** (n_layers - l) for l = 1, ..., n_layers, e.g. "
-        "with np.arange(1, n_layers + 1).",
+        hint=(
+            "the last layer gets base_lr; each layer below it gets decay times the rate of the "
+            "layer above. Which power of decay does layer l get?"
+        ),
         rtol=1e-9,
         atol=1e-15,
         quiet=quiet,
