@@ -1,12 +1,13 @@
 r"""The learning-rate range test, two ways, and rules that turn its curve into a rate.
 
-**Sequential** (:func:`range_test`, after Smith 2017 and fastai's ``lr_find``):
+**Sequential** (:func:`range_test`, fastai's ``lr_find``; Smith 2017 raised the rate
+linearly and watched the accuracy):
 one short run whose rate grows exponentially with every minibatch, from a tiny
 ``start_lr`` to a large ``end_lr``. The loss first does not move (rate too small),
 then falls (good rates), then explodes (too large). The curve is noisy, so it is
 smoothed (:func:`smooth`) and the test stops once the smoothed loss exceeds
 ``stop_factor`` (4) × its best. Two pure functions read a rate off the curve:
-:func:`steepest_descent` and :func:`minimum_over_ten`. The run itself is
+:func:`steepest_slope` and :func:`minimum_over_ten`. The run itself is
 :func:`lrcourse.training.fit` with the ramp as its schedule.
 
 **Parallel**: train many *constant* rates at once for a few epochs, one
@@ -100,7 +101,7 @@ def _curve(lrs, losses):
     return lrs, losses
 
 
-def steepest_descent(lrs, smoothed, skip_start=10):
+def steepest_slope(lrs, smoothed, skip_start=10):
     r"""The rate where the smoothed loss falls fastest: :math:`\arg\min_i\, dL/d\log_{10}\eta` before the minimum.
 
     The slope is ``np.gradient(smoothed, log10(lrs))`` over the points from
@@ -120,7 +121,7 @@ def steepest_descent(lrs, smoothed, skip_start=10):
     slopes = np.gradient(smoothed[first : lowest + 1], np.log10(lrs[first : lowest + 1]))
     i = first + int(np.argmin(slopes))
     evidence = {"index": i, "slope_per_decade": float(slopes[i - first]), "loss": float(smoothed[i])}
-    return Suggestion("steepest descent", float(lrs[i]), evidence)
+    return Suggestion("steepest slope", float(lrs[i]), evidence)
 
 
 def minimum_over_ten(lrs, smoothed):
@@ -165,8 +166,8 @@ class RangeTest:
     stop_reason: str
 
     def suggestions(self):
-        """Both rules: ``[steepest_descent(...), minimum_over_ten(...)]``."""
-        return [steepest_descent(self.lrs, self.smoothed), minimum_over_ten(self.lrs, self.smoothed)]
+        """Both rules: ``[steepest_slope(...), minimum_over_ten(...)]``."""
+        return [steepest_slope(self.lrs, self.smoothed), minimum_over_ten(self.lrs, self.smoothed)]
 
 
 NOT_FINITE_ONLY = 1e300

@@ -34,32 +34,32 @@ def test_smooth_is_a_bias_corrected_moving_average():
     np.testing.assert_allclose(lr_finder.smooth(losses, beta=0.5), [a1 / 0.5, a2 / 0.75, a3 / 0.875])
 
 
-def test_steepest_descent_finds_the_steepest_point_before_the_minimum():
+def test_steepest_slope_finds_the_steepest_point_before_the_minimum():
     lrs = np.logspace(-6, 1, 141)
     x = np.log10(lrs)
     curve = 2 - np.tanh(2 * (x + 3)) + np.where(x > -1, 50 * (x + 1) ** 2, 0)  # steepest at 1e-3
-    s = lr_finder.steepest_descent(lrs, curve)
+    s = lr_finder.steepest_slope(lrs, curve)
     assert s.lr == pytest.approx(1e-3, rel=0.06)
     assert s.evidence["slope_per_decade"] == pytest.approx(-2.0, rel=0.01)
-    assert s.rule == "steepest descent" and "lr = 0.001" in str(s)
+    assert s.rule == "steepest slope" and "lr = 0.001" in str(s)
     m = lr_finder.minimum_over_ten(lrs, curve)
     i = int(np.argmin(curve))
     assert m.lr == pytest.approx(lrs[i] / 10) and m.evidence["index"] == i
     assert m.evidence["min_loss"] == curve[i]
 
 
-def test_steepest_descent_skips_the_noisy_start():
+def test_steepest_slope_skips_the_noisy_start():
     lrs = np.logspace(-5, 0, 50)
     curve = np.linspace(3.0, 1.0, 50)
     curve[1] = 0.5 * (curve[0] + curve[2]) - 0.5  # a noisy dip at the start
     curve[-1] = 0.9
-    assert lr_finder.steepest_descent(lrs, curve, skip_start=0).evidence["index"] <= 2
-    assert lr_finder.steepest_descent(lrs, curve).evidence["index"] >= 10
+    assert lr_finder.steepest_slope(lrs, curve, skip_start=0).evidence["index"] <= 2
+    assert lr_finder.steepest_slope(lrs, curve).evidence["index"] >= 10
 
 
 def test_rules_reject_curves_they_cannot_read():
     with pytest.raises(ValueError, match="never fell"):
-        lr_finder.steepest_descent(np.logspace(-3, 0, 5), np.arange(5.0))
+        lr_finder.steepest_slope(np.logspace(-3, 0, 5), np.arange(5.0))
     with pytest.raises(ValueError, match="same length"):
         lr_finder.minimum_over_ten(np.logspace(-3, 0, 5), np.arange(4.0))
     with pytest.raises(ValueError, match="lrs must be in"):

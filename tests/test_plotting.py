@@ -123,7 +123,7 @@ def test_range_test_plot_with_suggestions():
     texts = _legend_texts(ax)
     assert texts[:2] == ["loss (per batch)", "smoothed loss"]
     assert ax.get_ylim()[1] == pytest.approx(1.25 * max(r.smoothed[0], r.initial_loss))
-    assert any(t.startswith("steepest descent: ") for t in texts)
+    assert any(t.startswith("steepest slope: ") for t in texts)
     assert any(t.startswith("minimum / 10: ") for t in texts)
     verticals = [line for line in ax.get_lines() if line.get_label().startswith("minimum / 10")]
     assert verticals[0].get_xdata()[0] == pytest.approx(suggestions[1].lr)

@@ -173,7 +173,7 @@ def check_function(
         if is_stub(learner_fn):
             return False, format_message(
                 f"○ {name}: not yet solved.",
-                "There is no function to check yet: define it in the cell above, then run this check.",
+                "There is no function to check yet: define it, then run the cell again.",
             )
         if not callable(learner_fn):
             return False, format_message(
@@ -230,8 +230,8 @@ def _call(learner_fn, args, kwargs, name, shown):
     except NotImplementedError:
         return None, format_message(
             f"○ {name}: not yet solved.",
-            "The function still raises NotImplementedError: replace that line with your code, "
-            "run the cell, then run this check again.",
+            "The function still raises NotImplementedError: replace that line with your code "
+            "and run the cell again.",
         )
     except Exception as exc:
         return None, format_message(

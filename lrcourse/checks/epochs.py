@@ -261,7 +261,7 @@ def _check_labels(labels, curves):
     if all(is_stub(v) or v == "" for v in labels.values()):
         return False, format_message(
             f"○ {name}: not yet solved.",
-            f"Replace each ... by a label ({allowed}), then run this check again.",
+            f"Replace each ... by a label ({allowed}), then run the cell again.",
         )
     missing = [x for x in letters if x not in labels or is_stub(labels[x]) or labels[x] == ""]
     if missing:
