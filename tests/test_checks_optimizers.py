@@ -139,3 +139,18 @@ def test_messages_fit_the_exercise_box(capsys):
 def test_quiet_checks_print_nothing(capsys):
     assert checks.check_adam_step(adam_answer, quiet=True) is True
     assert capsys.readouterr().out == ""
+
+
+def test_generic_momentum_hint_nudges_without_the_formula(capsys):
+    # an answer no listed mistake explains gets the generic hint, which must not print the rule
+    checks.check_momentum_step(lambda x, grad, buf, lr, momentum, dampening=0.0: (1.5 * x, grad))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "✘ momentum_step" in out and "first step" in out
+    assert "(1 - dampening) * grad" not in out and "x - lr * buf" not in out
+
+
+def test_generic_adam_hint_nudges_without_the_formula(capsys):
+    checks.check_adam_step(lambda x, grad, m, v, t, **kw: (1.5 * x, m, v))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "✘ adam_step" in out and "moving averages" in out
+    assert "1 - beta1**t" not in out and "sqrt(v_hat) + eps" not in out

@@ -75,7 +75,7 @@ def _gradient_not_buffer(x, grad, buf, lr, momentum, dampening=0.0):
 MOMENTUM_MISTAKES = [
     (
         _textbook_momentum,
-        "this is the textbook form v = momentum * v - lr * grad, x + v, with the rate inside "
+        "this is the textbook form u = momentum * u - lr * grad, x + u, with the rate inside "
         "the buffer. PyTorch keeps the rate outside: buf = momentum * buf + grad, then "
         "x - lr * buf. The points agree while lr is constant, but the buffers differ.",
     ),
@@ -166,8 +166,9 @@ def check_momentum_step(momentum_step, quiet=False, record=None):
         compare=_pair_compare(["new_x", "new_buf"]),
         mistakes=MOMENTUM_MISTAKES,
         hint=(
-            "buf = grad if buf is None else momentum * buf + (1 - dampening) * grad; "
-            "return x - lr * buf, buf."
+            "two cases: what does PyTorch put in the buffer on the first step (buf is None), and "
+            "how do momentum and dampening mix the old buffer with the new gradient later? The "
+            "point then moves by the rate times the new buffer."
         ),
         quiet=quiet,
         record=record,
@@ -294,9 +295,9 @@ def check_adam_step(adam_step, quiet=False, record=None):
         compare=_pair_compare(["new_x", "m", "v"]),
         mistakes=ADAM_MISTAKES,
         hint=(
-            "m = beta1 * m + (1 - beta1) * grad; v = beta2 * v + (1 - beta2) * grad**2; "
-            "m_hat = m / (1 - beta1**t); v_hat = v / (1 - beta2**t); "
-            "return x - lr * m_hat / (sqrt(v_hat) + eps), m, v."
+            "update both moving averages first (m of the gradient, v of its square), then correct "
+            "each for its start at zero with the step number t; where does eps go, inside or "
+            "outside the square root?"
         ),
         quiet=quiet,
         record=record,
