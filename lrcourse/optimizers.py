@@ -209,7 +209,7 @@ def sgd(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
 
     Note the buffer starts as the raw gradient (no dampening on the first step) and
     the rate multiplies outside the buffer, as in PyTorch (not the textbook
-    :math:`v \leftarrow \mu v - \eta g`). With ``momentum=0`` this is plain
+    :math:`u \leftarrow \mu u - \eta g`). With ``momentum=0`` this is plain
     gradient descent :math:`\theta_{t+1} = \theta_t - \eta g_t`.
     """
     hp = with_sweep_axes(

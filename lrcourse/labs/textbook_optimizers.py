@@ -6,7 +6,7 @@ those other forms so that a notebook can put both side by side and *measure* the
 difference:
 
 - :func:`heavy_ball`: momentum with the rate *inside* the velocity,
-  :math:`v \leftarrow \mu v - \eta_t g`, :math:`\theta \leftarrow \theta + v`
+  :math:`u \leftarrow \mu u - \eta_t g`, :math:`\theta \leftarrow \theta + u`
   (PyTorch keeps the rate outside: :math:`b \leftarrow \mu b + g`,
   :math:`\theta \leftarrow \theta - \eta_t b`). Equal for a constant rate,
   different once the rate is scheduled.
@@ -14,9 +14,9 @@ difference:
   zero, :math:`b \leftarrow \mu b + (1-\mu) g`; PyTorch's ``dampening=mu`` is the
   same except that its first buffer is the raw gradient.
 - :func:`nesterov_lookahead`: Nesterov's method with the gradient taken at the
-  look-ahead point :math:`\theta + \mu v` (Sutskever et al., 2013); PyTorch's
+  look-ahead point :math:`\theta + \mu u` (Sutskever et al., 2013); PyTorch's
   ``nesterov=True`` is an algebraic rewrite of it in the variable
-  :math:`\phi = \theta + \mu v`.
+  :math:`\phi = \theta + \mu u`.
 - :func:`rmsprop_eps_inside`: RMSProp with :math:`\epsilon` under the square
   root, :math:`g/\sqrt{v + \epsilon}` (PyTorch: :math:`g/(\sqrt v + \epsilon)`).
 - :func:`adam_no_bias_correction`: Adam without the division by
@@ -68,10 +68,10 @@ def heavy_ball(lr=1e-3, momentum=0.9):
 
     .. math::
 
-        v_{t} = \mu\, v_{t-1} - \eta_t\, g_t, \quad v_{-1} = 0, \qquad
-        \theta_{t+1} = \theta_t + v_t
+        u_{t+1} = \mu\, u_t - \eta_t\, g_t, \quad u_0 = 0, \qquad
+        \theta_{t+1} = \theta_t + u_{t+1}
 
-    With a constant rate :math:`v_t = -\eta\, b_t` for PyTorch's buffer
+    With a constant rate :math:`u_{t+1} = -\eta\, b_t` for PyTorch's buffer
     :math:`b_t = \mu b_{t-1} + g_t`, so the paths coincide. With a scheduled rate
     they do not: here a change of :math:`\eta_t` only affects new gradients,
     while PyTorch rescales the whole buffer at once.
@@ -80,8 +80,8 @@ def heavy_ball(lr=1e-3, momentum=0.9):
         "heavy_ball",
         "velocity",
         _lr_and_momentum(lr, momentum),
-        buffer=lambda g, v, lr, mu: mu * v - lr * g,
-        step=lambda v, lr: v,
+        buffer=lambda g, u, lr, mu: mu * u - lr * g,
+        step=lambda u, lr: u,
     )
 
 
@@ -141,17 +141,17 @@ def nesterov_lookahead(grad_fn, x0, lr, momentum, steps):
 
     .. math::
 
-        v_{t+1} = \mu\, v_t - \eta\, \nabla f(\theta_t + \mu\, v_t), \quad v_0 = 0, \qquad
-        \theta_{t+1} = \theta_t + v_{t+1}
+        u_{t+1} = \mu\, u_t - \eta\, \nabla f(\theta_t + \mu\, u_t), \quad u_0 = 0, \qquad
+        \theta_{t+1} = \theta_t + u_{t+1}
 
     The gradient is taken at the point the velocity is about to carry us to.
-    Returns ``(theta, v)``, each of shape ``(steps + 1, *batch, d)`` (row 0 is the
-    start and :math:`v_0 = 0`); the velocities are read off the path,
-    :math:`v_t = \theta_t - \theta_{t-1}`, so they carry the rounding of
+    Returns ``(theta, u)``, each of shape ``(steps + 1, *batch, d)`` (row 0 is the
+    start and :math:`u_0 = 0`); the velocities are read off the path,
+    :math:`u_t = \theta_t - \theta_{t-1}`, so they carry the rounding of
     :math:`\theta`. ``lr`` and ``momentum`` may be arrays (a sweep, broadcast
     against the batch axes of ``x0`` as in :func:`~lrcourse.descent.run`), and
     ``lr`` a schedule. PyTorch's ``sgd(nesterov=True)`` produces
-    :math:`\phi_t = \theta_t + \mu v_t`.
+    :math:`\phi_t = \theta_t + \mu u_t`.
     """
     steps = check.check_int("steps", steps, 0)
     hp = _lr_and_momentum(lr, momentum)
@@ -160,10 +160,10 @@ def nesterov_lookahead(grad_fn, x0, lr, momentum, steps):
         return {"step": 0, "velocity": np.zeros_like(theta)}
 
     def update(_, state, theta):  # the gradient run() passes, at theta, is not the one needed
-        t, v = state["step"], state["velocity"]
+        t, u = state["step"], state["velocity"]
         lr_t, mu_t = align(value_at(hp["lr"], t), theta), align(value_at(hp["momentum"], t), theta)
-        v = mu_t * v - lr_t * np.asarray(grad_fn(theta + mu_t * v))
-        return v, {"step": t + 1, "velocity": v}
+        u = mu_t * u - lr_t * np.asarray(grad_fn(theta + mu_t * u))
+        return u, {"step": t + 1, "velocity": u}
 
     lookahead = Optimizer("nesterov_lookahead", init, update, hp)
     theta = run(optimizer=lookahead, grad_fn=np.zeros_like, x0=x0, steps=steps)
