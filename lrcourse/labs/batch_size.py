@@ -129,10 +129,12 @@ class Tuned:
 
     ``best_lr[k]`` is the rate with the best ``metric`` (mean over seeds) for
     ``batch_sizes[k]`` after ``epoch`` epochs; ``best_index[k]`` its index in the
-    rate grid; ``value[k]`` and ``std[k]`` the mean and the standard deviation
-    over seeds of the metric at that rate; ``per_seed[k]`` the values of the seeds.
-    ``at_edge[k]`` is ``True`` when the best rate is the first or last of the grid
-    (the grid may be too narrow there).
+    rate grid; ``value[k]`` and ``std[k]`` the mean and the sample standard deviation
+    (``ddof=1``; 0 for one seed) over seeds of the metric at that rate; ``per_seed[k]``
+    the values of the seeds. ``near[k, j]`` is ``True`` when rate ``j`` cannot be told
+    apart from the best: it did not diverge and its mean differs from the best mean by no
+    more than the larger of the two standard deviations. ``at_edge[k]`` is ``True`` when
+    the best rate is the first or last of the grid (the grid may be too narrow there).
     """
 
     batch_sizes: np.ndarray
@@ -143,6 +145,7 @@ class Tuned:
     value: np.ndarray
     std: np.ndarray
     per_seed: np.ndarray
+    near: np.ndarray
     at_edge: np.ndarray
 
 
@@ -152,7 +155,8 @@ def tuned(history, lrs, metric="val_accuracy", epoch=None):
     ``history`` comes from :func:`sweep_batch_sizes` (sweep axes ``(batch size, seed,
     rate)``) and ``lrs`` holds its rates. Accuracy is maximised, losses minimised,
     both averaged over the seeds; a rate that diverged for any seed by then is
-    never chosen. Ties go to the smaller rate.
+    never chosen. Ties go to the smaller rate; ``near`` says which rates are within
+    the seed noise of the best.
     """
     metric = check.check_choice("metric", metric, ("train_loss", "val_loss", "val_accuracy"))
     values = getattr(history, metric)
@@ -186,6 +190,11 @@ def tuned(history, lrs, metric="val_accuracy", epoch=None):
     best = np.argmax(score, axis=1)
     rows = np.arange(len(best))
     per_seed = at[rows, :, best]
+    ddof = 1 if at.shape[1] > 1 else 0
+    with np.errstate(invalid="ignore"):
+        std = at.std(axis=1, ddof=ddof)  # (batch size, rate); NaN where a seed failed
+    best_mean, best_std = mean[rows, best][:, None], std[rows, best][:, None]
+    near = np.isfinite(mean) & (np.abs(mean - best_mean) <= np.maximum(std, best_std))
     return Tuned(
         batch_sizes=history.batch_size[:, 0, 0],
         metric=metric,
@@ -193,8 +202,9 @@ def tuned(history, lrs, metric="val_accuracy", epoch=None):
         best_index=best,
         best_lr=lrs[best],
         value=mean[rows, best],
-        std=per_seed.std(axis=1),
+        std=std[rows, best],
         per_seed=per_seed,
+        near=near,
         at_edge=(best == 0) | (best == len(lrs) - 1),
     )
 
