@@ -43,8 +43,9 @@ def check_layer_rates(layer_rates, quiet=False, record=None):
         ),
         (
             lambda base, d, n: base * d ** (n - np.arange(1, n + 1) + 1),
-            "off by one layer: the output layer (l = L) must get exactly base_lr, so "
-            "the exponent is L - l, which is 0 for the last layer.",
+            "off by one layer: the output layer (l = L) must get exactly base_lr. "
+            "What must the exponent be for the last layer, and how does it grow "
+            "from one layer to the one below?",
         ),
         (
             lambda base, d, n: base / d ** (n - np.arange(1, n + 1)),
