@@ -132,8 +132,8 @@ class Tuned:
     rate grid; ``value[k]`` and ``std[k]`` the mean and the sample standard deviation
     (``ddof=1``; 0 for one seed) over seeds of the metric at that rate; ``per_seed[k]``
     the values of the seeds. ``near[k, j]`` is ``True`` when rate ``j`` cannot be told
-    apart from the best: it did not diverge and its mean differs from the best mean by no
-    more than the larger of the two standard deviations. ``at_edge[k]`` is ``True`` when
+    apart from the best: no seed failed and the range of its seeds overlaps the range of
+    the best rate's seeds (its best seed is at least as good as the best rate's worst). ``at_edge[k]`` is ``True`` when
     the best rate is the first or last of the grid (the grid may be too narrow there).
     """
 
@@ -191,10 +191,12 @@ def tuned(history, lrs, metric="val_accuracy", epoch=None):
     rows = np.arange(len(best))
     per_seed = at[rows, :, best]
     ddof = 1 if at.shape[1] > 1 else 0
+    # the range of the seeds overlaps the best rate's: (batch size, rate)
+    sign = 1.0 if metric == "val_accuracy" else -1.0  # larger is better
     with np.errstate(invalid="ignore"):
-        std = at.std(axis=1, ddof=ddof)  # (batch size, rate); NaN where a seed failed
-    best_mean, best_std = mean[rows, best][:, None], std[rows, best][:, None]
-    near = np.isfinite(mean) & (np.abs(mean - best_mean) <= np.maximum(std, best_std))
+        best_seed = (sign * at).max(axis=1)  # NaN where a seed failed
+    worst_of_best = (sign * per_seed).min(axis=1)[:, None]
+    near = np.isfinite(mean) & (best_seed >= worst_of_best)
     return Tuned(
         batch_sizes=history.batch_size[:, 0, 0],
         metric=metric,
@@ -202,7 +204,7 @@ def tuned(history, lrs, metric="val_accuracy", epoch=None):
         best_index=best,
         best_lr=lrs[best],
         value=mean[rows, best],
-        std=std[rows, best],
+        std=per_seed.std(axis=1, ddof=ddof),
         per_seed=per_seed,
         near=near,
         at_edge=(best == 0) | (best == len(lrs) - 1),
