@@ -35,6 +35,7 @@ def test_correct_answers_pass(answer, capsys):
     [
         (lambda H: 1.0 / np.linalg.eigvalsh(H)[-1], "1/L"),
         (lambda H: 2.0 / np.linalg.eigvalsh(H)[0], "smallest eigenvalue"),
+        (lambda H: 2.0 / np.linalg.eigvals(H)[-1], "does not sort"),
         (lambda H: 2.0 / np.max(np.diag(H)), "diagonal"),
         (lambda H: 2.0 / np.trace(H), "trace"),
         (lambda H: 2.0 * np.linalg.eigvalsh(H)[-1], "not multiplied"),

@@ -44,6 +44,11 @@ def check_stability_limit(stability_limit, quiet=False, record=None):
             "that is 1/L, where the oscillation starts; gradient descent still converges up to twice that.",
         ),
         (
+            lambda H: 2.0 / float(np.real(np.linalg.eigvals(H))[-1]),
+            "np.linalg.eigvals does not sort the eigenvalues, so the last one need not be "
+            "the largest; use np.linalg.eigvalsh(H), which sorts them in ascending order.",
+        ),
+        (
             lambda H: 2.0 / float(np.linalg.eigvalsh(H)[0]),
             "you used the smallest eigenvalue; the steepest direction (the largest eigenvalue) sets the limit.",
         ),
