@@ -156,6 +156,10 @@ def test_the_reference_runs_the_scheduler():
     rates = [sched.step(m) for m in PLATEAU_METRICS]
     assert rates[7] == 0.05 and rates[11] == 0.025 and rates[6] == 0.1
     assert plateau_drops(patience=0)[0] == 4
+    # a loss that beats the previous epoch but not the best tells the two rules apart
+    previous = [m < p for p, m in zip(PLATEAU_METRICS[:-1], PLATEAU_METRICS[1:], strict=True)]
+    best = [m < min(PLATEAU_METRICS[: i + 1]) for i, m in enumerate(PLATEAU_METRICS[1:])]
+    assert previous != best
 
 
 def test_a_right_prediction_passes(capsys):
@@ -172,8 +176,9 @@ def test_a_right_prediction_passes(capsys):
         ([7, 11, 13], "as Keras does"),
         ([8, 12, 13], "starts again from 0"),
         ([12], "not an improvement"),
+        ([8], "not merely the previous"),
         ([3], "go epoch by epoch"),
-        (8, "go epoch by epoch"),
+        (9, "go epoch by epoch"),
     ],
 )
 def test_wrong_predictions_get_their_hint(capsys, answer, hint):

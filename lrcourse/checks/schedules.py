@@ -256,7 +256,7 @@ def check_warmup_cosine(warmup_cosine, quiet=False, record=None):
 
 # ----------------------------------------------------------------- predict ReduceLROnPlateau
 
-PLATEAU_METRICS = (1.00, 0.80, 0.70, 0.71, 0.69, 0.69, 0.70, 0.70, 0.65, 0.66, 0.66, 0.66, 0.66)
+PLATEAU_METRICS = (1.00, 0.80, 0.70, 0.71, 0.69, 0.69, 0.70, 0.70, 0.65, 0.67, 0.66, 0.66, 0.66)
 """Validation losses after epochs 1, 2, ... for the prediction exercise."""
 
 PLATEAU_SETTINGS = {"lr": 0.1, "factor": 0.5, "patience": 2}
@@ -278,11 +278,14 @@ def plateau_drops(metrics=PLATEAU_METRICS, **settings):
     return drops
 
 
-def _counted_drops(metrics, patience, reset=True, keras=False, ties_improve=False):
-    """Plausible wrong rules: Keras' count, no reset after a cut, a tie as an improvement."""
+def _counted_drops(metrics, patience, reset=True, keras=False, ties_improve=False, previous=False):
+    """Plausible wrong rules: Keras' count, no reset after a cut, a tie as an improvement,
+    a comparison with the previous epoch instead of the best so far."""
     best, bad, drops = np.inf, 0, []
     for epoch, m in enumerate(metrics, start=1):
         better = m <= best if ties_improve else m < best * (1 - 1e-4)
+        if previous:
+            better, best = m < best * (1 - 1e-4), m
         if better:
             best, bad = m, 0
         else:
@@ -344,6 +347,10 @@ def _judge_drops(drops):
             _counted_drops(PLATEAU_METRICS, p, ties_improve=True),
             "a loss equal to the best so far is not an improvement: it must beat the best "
             "(by the small relative threshold 1e-4).",
+        ),
+        (
+            _counted_drops(PLATEAU_METRICS, p, previous=True),
+            "an epoch improves only if its loss beats the best so far, not merely the previous epoch's loss.",
         ),
     ]
     hint = next((h for wrong, h in known if wrong == got), None) or (
