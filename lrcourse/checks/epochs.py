@@ -110,8 +110,8 @@ MISTAKES = [
     ),
     (
         _validation_only,
-        "also check the training loss: overfitting needs it still falling after the best "
-        "validation epoch (T[-1] < T[best]); if it rose too, the run is unstable instead.",
+        "also check the training loss: overfitting needs it to end below its value at the "
+        "epoch of the lowest validation loss; a rising validation loss alone is not enough.",
     ),
 ]
 """Typical wrong versions of the overfitting check and the hint each one gets."""
@@ -172,8 +172,9 @@ def check_is_overfitting(is_overfitting, quiet=False, record=None):
         random_case=_random_overfitting_case,
         arg_names=["train_loss", "val_loss"],
         mistakes=MISTAKES,
-        hint="find the epoch of the lowest validation loss, best = argmin(val_loss); then "
-        "val_loss[-1] > (1 + tol) * val_loss[best] and train_loss[-1] < train_loss[best].",
+        hint="two conditions, both read at the epoch of the lowest validation loss: how far "
+        "the validation loss ends above it (relative to tol), and where the training loss "
+        "ends compared with its value at that epoch.",
         compare=_compare_verdict,
         quiet=quiet,
         record=record,
