@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
+from helpers import assert_moves_blit
 
 from lrcourse import labs, schedules, widgets
 from lrcourse.widgets.schedules import DESIGNER_KINDS
@@ -129,13 +130,4 @@ def test_png_static_and_player(designer):
 
 def test_a_move_blits_over_a_cached_background(designer, monkeypatch):
     moves = [{"kind": k, "lr": 0.1, "period": 60} for k in ("cosine", "cyclic", "step_decay")]
-    # Speed itself is measured by `make bench`; here: after the first frame, moves
-    # reuse the cached background and redraw only the changing artists.
-    designer.update(**moves[0])
-    assert designer._live._animated, "no animated artists: every move would be a full redraw"
-    canvas = designer._live.fig.canvas
-    full_draws, draw = [], canvas.draw
-    monkeypatch.setattr(canvas, "draw", lambda: full_draws.append(draw()))
-    for move in moves[1:]:
-        designer.update(**move)
-    assert not full_draws, f"{len(full_draws)} of {len(moves) - 1} moves redrew the whole figure"
+    assert_moves_blit(designer, moves, monkeypatch)

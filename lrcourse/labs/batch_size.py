@@ -133,8 +133,9 @@ class Tuned:
     (``ddof=1``; 0 for one seed) over seeds of the metric at that rate; ``per_seed[k]``
     the values of the seeds. ``near[k, j]`` is ``True`` when rate ``j`` cannot be told
     apart from the best: no seed failed and the range of its seeds overlaps the range of
-    the best rate's seeds (its best seed is at least as good as the best rate's worst). ``at_edge[k]`` is ``True`` when
-    the best rate is the first or last of the grid (the grid may be too narrow there).
+    the best rate's seeds (its best seed is at least as good as the best rate's worst).
+    ``at_edge[k]`` is ``True`` when the best rate is the first or last of the grid (the
+    grid may be too narrow there).
     """
 
     batch_sizes: np.ndarray
