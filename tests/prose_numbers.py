@@ -21,8 +21,11 @@ not section, chapter, figure or equation numbers or years) must be
 So a change of code, data, seed or machine that moves a quoted result fails
 ``make unit`` until the prose says the new number.
 
-    python tests/prose_numbers.py [book/NN_name/index.ipynb ...]
+    python tests/prose_numbers.py [book/NN_name/page.ipynb ...]
         lists every number that is not tied, with its context
+
+A chapter's pages (the notebooks of its folder) count as one: a number on one page may
+come from a checked cell of another.
 """
 
 from __future__ import annotations
@@ -187,12 +190,24 @@ def is_tied(number, outputs, literals, given):
     return not number.percent and number.value in literals
 
 
+def chapter_pages(path):
+    """The notebooks of the chapter ``path`` belongs to: every page of its folder."""
+    return sorted(Path(path).parent.glob("*.ipynb"))
+
+
 def untied(path):
-    """The prose numbers of notebook ``path`` that are neither printed, set in code, nor given."""
+    """The prose numbers of notebook ``path`` that are neither printed, set in code, nor given.
+
+    A chapter's pages share their numbers: a page may quote what another page of the same
+    chapter prints (the summary on the last page quotes the whole chapter).
+    """
     nb = nbformat.read(path, as_version=4)
-    outputs = checked_output_numbers(nb)
-    literals = code_literals(nb)
-    given = set(nb.get("metadata", {}).get(KEY, {}).get("given_numbers", []))
+    outputs, literals, given = [], set(), set()
+    for page in chapter_pages(path):
+        other = nbformat.read(page, as_version=4)
+        outputs += checked_output_numbers(other)
+        literals |= code_literals(other)
+        given |= set(other.get("metadata", {}).get(KEY, {}).get("given_numbers", []))
     missing = []
     for i, cell in enumerate(nb.cells):
         if cell["cell_type"] != "markdown":
@@ -204,7 +219,7 @@ def untied(path):
 
 
 def main(argv):
-    paths = [Path(p) for p in argv] or sorted(ROOT.glob("book/[0-9][0-9]_*/index.ipynb"))
+    paths = [Path(p) for p in argv] or sorted(ROOT.glob("book/[0-9][0-9]_*/*.ipynb"))
     total = 0
     for path in paths:
         found = untied(path)

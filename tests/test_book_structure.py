@@ -15,8 +15,21 @@ from toc import ROOT, toc_entries
 BOOK = ROOT / "book"
 NOTEBOOKS = sorted(BOOK.rglob("*.ipynb"))
 NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
-CHAPTERS = [p for p in NOTEBOOKS if re.match(r"\d\d_", p.parent.name) and int(p.parent.name[:2]) >= 1]
 CHECK_OUTPUT = "# NBVAL_CHECK_OUTPUT"
+
+
+def _chapter_pages(folder):
+    """The pages of one chapter folder in reading order: ``index`` first, then ``_toc.yml``'s."""
+    order = {entry: i for i, entry in enumerate(toc_entries())}
+    pages = [p for p in NOTEBOOKS if p.parent == folder]
+    return sorted(pages, key=lambda p: order.get(p.relative_to(ROOT).with_suffix("").as_posix(), 1e9))
+
+
+# A chapter is a folder book/NN_name/ (NN >= 1): index.ipynb opens it, further pages follow.
+CHAPTERS = sorted(
+    {p.parent for p in NOTEBOOKS if re.match(r"\d\d_", p.parent.name) and int(p.parent.name[:2]) >= 1}
+)
+CHAPTER_PAGES = [p for folder in CHAPTERS for p in _chapter_pages(folder)]
 
 
 def _cells(path):
@@ -29,10 +42,16 @@ def _source(cell):
 
 
 def _markdown(path):
+    """The markdown of a notebook, or of every page of a chapter folder."""
+    if path.is_dir():
+        return "\n".join(_markdown(p) for p in _chapter_pages(path))
     return "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
 
 
 def _code_cells(path):
+    """The code cells of a notebook, or of every page of a chapter folder."""
+    if path.is_dir():
+        return [c for p in _chapter_pages(path) for c in _code_cells(p)]
     return [c for c in _cells(path) if c["cell_type"] == "code"]
 
 
@@ -46,7 +65,9 @@ def _ids(paths):
 
 def test_there_are_chapters():
     assert NOTEBOOKS, "no notebooks under book/"
-    assert CHAPTERS, "no chapter notebooks (book/NN_name/*.ipynb with NN >= 1)"
+    assert CHAPTERS, "no chapter folders (book/NN_name/index.ipynb with NN >= 1)"
+    for folder in CHAPTERS:
+        assert (folder / "index.ipynb").exists(), f"{folder.name} has no index.ipynb"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
@@ -136,11 +157,15 @@ def test_bootstrap_honours_the_source_override(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
 def test_chapter_has_the_required_parts(path):
+    """Over all its pages, a chapter has every part CONVENTIONS.md asks for."""
+    pages = _chapter_pages(path)
+    opening, last = _markdown(pages[0]), _markdown(pages[-1])
+    assert re.search(r"^#+ .*Learning objectives", opening, re.M), "no 'Learning objectives' on index"
+    assert "**Prerequisites:**" in opening and "**Estimated time:**" in opening
+    for heading in ("In PyTorch and Keras", "Summary", "Key terms", "What comes next"):
+        assert re.search(rf"^#+ .*{heading}", last, re.M), f"no '{heading}' heading on the last page"
     text = _markdown(path)
     code = "\n".join(_source(c) for c in _code_cells(path))
-    for heading in ("Learning objectives", "In PyTorch and Keras", "Summary", "Key terms", "What comes next"):
-        assert re.search(rf"^#+ .*{heading}", text, re.M), f"no '{heading}' heading"
-    assert "**Prerequisites:**" in text and "**Estimated time:**" in text
     assert "Put to the test" in text
     assert re.search(r"widgets\.\w*explorer\w*\(", code), "no explorer from lrcourse.widgets"
     assert ".show()" in code and ".static(" in code and ".player(" in code
@@ -152,6 +177,78 @@ def test_chapter_has_the_required_parts(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_pages_of_a_chapter_link_up(path):
+    """A reader in plain Jupyter can find every page: the index lists them, each links on."""
+    pages = _chapter_pages(path)
+    opening = _markdown(pages[0])
+    for page in pages[1:]:
+        assert f"]({page.name})" in opening, f"index.ipynb does not link to {page.name}"
+        first = next(c for c in _cells(page) if c["cell_type"] == "markdown")
+        assert _source(first).startswith("# "), f"{page.name}: the first text is not a '# Title'"
+    for page, following in zip(pages, pages[1:], strict=False):
+        assert f"]({following.name})" in _markdown(page), f"{page.name} does not link to {following.name}"
+
+
+# A page a reader can finish: at most this many words of prose (see CONVENTIONS.md).
+PAGE_WORDS = 4000
+
+
+def prose_words(markdown):
+    """The words of prose in ``markdown``: no code, math, directive options or link targets."""
+    text = re.sub(r"^```(?!\{)[^\n]*\n.*?^```", " ", markdown, flags=re.S | re.M)  # code blocks
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+    text = re.sub(r"(?<!\\)\$[^$\n]+?(?<!\\)\$", " ", text)
+    text = re.sub(r"`[^`\n]*`", " ", text)
+    text = re.sub(r"^(?::[\w-]+:|```).*$", " ", text, flags=re.M)
+    text = re.sub(r"<!--.*?-->|<[^>\n]+>", " ", text, flags=re.S)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return len(re.findall(r"[A-Za-z0-9][\w'’.-]*", text))
+
+
+def test_prose_words_counts_prose_only():
+    md = "Two words.\n\n```python\nx = 1  # not counted\n```\n\n$$a + b$$ and `code` [link](#far-away-target)"
+    assert prose_words(md) == 4
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_page_budget(path):
+    words = prose_words(_markdown(path))
+    assert words <= PAGE_WORDS, (
+        f"{words} words of prose on one page (budget {PAGE_WORDS}): split the chapter into "
+        "more pages or move reference material out (CONVENTIONS.md, 'Pages')"
+    )
+
+
+def _slug(heading):
+    """The anchor MyST gives a heading (the same rule as scripts/backmatter.py)."""
+    text = re.sub(r"\$[^$]*\$", "", heading)
+    text = re.sub(r"[`*]", "", text)
+    return re.sub(r"[^\w\u4e00-\u9fff\- ]", "", text.lower().replace(" ", "-"))
+
+
+def _anchors(path):
+    found = set()
+    in_fence = False
+    for line in _markdown(path).splitlines():
+        if line.startswith("```"):
+            in_fence = not in_fence
+        elif not in_fence and re.match(r"^#{1,6} ", line):
+            found.add(_slug(line.lstrip("#").strip()))
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_anchor_links_resolve(path):
+    """``[text](#anchor)`` and ``[text](page.ipynb#anchor)`` point at a heading that exists."""
+    text = re.sub(r"^```(?!\{)[^\n]*\n.*?^```", " ", _markdown(path), flags=re.S | re.M)
+    for target, anchor in re.findall(r"\]\(([^)#\s]*\.(?:ipynb|md))?#([^)\s]+)\)", text):
+        page = (path.parent / target).resolve() if target else path
+        assert page.exists(), f"link to a missing page: {target}#{anchor}"
+        if page.suffix == ".ipynb":
+            assert anchor in _anchors(page), f"no heading with anchor #{anchor} in {target or path.name}"
+
+
+@pytest.mark.parametrize("path", CHAPTER_PAGES, ids=_ids(CHAPTER_PAGES))
 def test_solutions_are_dropdowns(path):
     text = _markdown(path)
     for match in re.finditer(r"^```\{solution(?:-start)?\}[^\n]*\n((?::[^\n]*\n)*)", text, re.M):
@@ -160,14 +257,14 @@ def test_solutions_are_dropdowns(path):
         )
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+@pytest.mark.parametrize("path", CHAPTER_PAGES, ids=_ids(CHAPTER_PAGES))
 def test_solution_markers_pair_up(path):
     for i, cell in enumerate(_code_cells(path)):
         src = _source(cell)
         assert src.count("# BEGIN SOLUTION") == src.count("# END SOLUTION"), f"code cell {i}"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+@pytest.mark.parametrize("path", CHAPTER_PAGES, ids=_ids(CHAPTER_PAGES))
 def test_explorer_cells_ignore_their_output(path):
     for cell in _code_cells(path):
         src = _source(cell)

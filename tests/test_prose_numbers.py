@@ -8,10 +8,10 @@ import pytest
 from prose_numbers import Number, is_tied, prose_numbers, untied
 from toc import ROOT
 
-CHAPTERS = sorted(ROOT.glob("book/[0-9][0-9]_*/index.ipynb"))
+PAGES = sorted(ROOT.glob("book/[0-9][0-9]_*/*.ipynb"))
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=[p.parent.name for p in CHAPTERS])
+@pytest.mark.parametrize("path", PAGES, ids=[p.relative_to(ROOT / "book").as_posix() for p in PAGES])
 def test_prose_numbers_come_from_checked_outputs(path):
     missing = untied(path)
     lines = [f"cell {i}: {n.text!r} in '{n.context}'" for i, n in missing]
