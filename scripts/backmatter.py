@@ -37,6 +37,9 @@ def markdown_cells(path):
 
 
 def chapter_title(path):
+    """The title of the chapter ``path`` belongs to (the first heading of its index page)."""
+    index = Path(path).parent / "index.ipynb"
+    path = index if index.exists() else path
     for text in markdown_cells(path):
         for line in text.splitlines():
             if line.startswith("# "):
@@ -96,8 +99,9 @@ def glossary_text():
             entry = terms.setdefault(
                 english.lower(), {"english": english, "japanese": japanese, "meaning": meaning, "where": []}
             )
-            if (doc_of(rel), title) not in entry["where"]:
-                entry["where"].append((doc_of(rel), title))
+            index = (Path(rel).parent / "index.ipynb").as_posix()  # link to the chapter
+            if (doc_of(index), title) not in entry["where"]:
+                entry["where"].append((doc_of(index), title))
     lines = [
         "# Glossary",
         "",
@@ -132,10 +136,19 @@ def places(item):
     return [item, *item.get("also", [])]
 
 
+def page_of(place):
+    """The page of the chapter folder that has the section's heading (``index.ipynb`` if none)."""
+    folder = ROOT / "book" / place["chapter"]
+    for page in [folder / "index.ipynb", *sorted(folder.glob("*.ipynb"))]:
+        if page.exists() and place["section"] in headings(page):
+            return page
+    return folder / "index.ipynb"
+
+
 def link(place):
-    rel = f"book/{place['chapter']}/index.ipynb"
-    title = chapter_title(ROOT / rel) if (ROOT / rel).exists() else place["chapter"]
-    target = f"{place['chapter']}/index.ipynb#{slug(place['section'])}"
+    page = page_of(place)
+    title = chapter_title(page) if page.exists() else place["chapter"]
+    target = f"{place['chapter']}/{page.name}#{slug(place['section'])}"
     return f"[{short_title(title)}: {place['section']}]({target})"
 
 
