@@ -36,11 +36,21 @@ def markdown_cells(path):
     return ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
 
 
+def chapter_index(path):
+    """The opening page of the chapter ``path`` is a page of; the page itself outside chapters.
+
+    A chapter is a folder ``book/NN_name/`` with ``NN >= 01``; the pages of ``book/00_*/``
+    stand on their own.
+    """
+    path = Path(path)
+    if re.match(r"\d\d_", path.parent.name) and path.parent.name[:2] != "00":
+        return path.parent / "index.ipynb"
+    return path
+
+
 def chapter_title(path):
-    """The title of the chapter ``path`` belongs to (the first heading of its index page)."""
-    index = Path(path).parent / "index.ipynb"
-    path = index if index.exists() else path
-    for text in markdown_cells(path):
+    """The title of the chapter ``path`` belongs to (the first heading of its opening page)."""
+    for text in markdown_cells(ROOT / chapter_index(path)):
         for line in text.splitlines():
             if line.startswith("# "):
                 return line[2:].strip()
@@ -99,7 +109,7 @@ def glossary_text():
             entry = terms.setdefault(
                 english.lower(), {"english": english, "japanese": japanese, "meaning": meaning, "where": []}
             )
-            index = (Path(rel).parent / "index.ipynb").as_posix()  # link to the chapter
+            index = chapter_index(rel).as_posix()  # link to the chapter, not the page
             if (doc_of(index), title) not in entry["where"]:
                 entry["where"].append((doc_of(index), title))
     lines = [
