@@ -34,7 +34,7 @@ def run(nb, folder, timeout=120):
     return nb
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_student_version_has_no_solution_code(path):
     source = notebooks.read(path)
     student = notebooks.student_version(source)
@@ -48,7 +48,7 @@ def test_student_version_has_no_solution_code(path):
     assert [ex.label for ex in notebooks.exercises(student) if ex.graded] == [ex.label for ex in graded]
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_student_version_runs_to_the_end_saying_not_yet_solved(path, tmp_path):
     student = run(notebooks.student_version(notebooks.read(path)), path.parent)
     printed = "".join(

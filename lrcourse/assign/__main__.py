@@ -14,9 +14,19 @@ from lrcourse.assign import notebooks
 
 
 def _out_name(path):
-    """``book/01_gradient_descent/index.ipynb`` -> ``01_gradient_descent.ipynb``."""
+    """The file a chapter page becomes: its chapter folder's name, then the page's.
+
+    ``book/02_learning_rate/index.ipynb`` -> ``02_learning_rate.ipynb``,
+    ``book/02_learning_rate/rules_and_range_test.ipynb`` ->
+    ``02_learning_rate-rules_and_range_test.ipynb``; a notebook outside a chapter folder
+    keeps its name.
+    """
     p = Path(path)
-    return f"{p.parent.name}.ipynb" if p.stem == "index" else p.name
+    if p.stem == "index":
+        return f"{p.parent.name}.ipynb"
+    if p.parent.name[:2].isdigit():
+        return f"{p.parent.name}-{p.name}"
+    return p.name
 
 
 def _selection(args):
@@ -91,9 +101,7 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("student", help="write student versions (solutions removed, checks kept)")
-    p.add_argument(
-        "notebooks", nargs="+", help="chapter notebooks, e.g. book/01_gradient_descent/index.ipynb"
-    )
+    p.add_argument("notebooks", nargs="+", help="chapter pages, e.g. book/01_gradient_descent/index.ipynb")
     p.add_argument("-o", "--output", required=True, help="folder for the student notebooks")
     p.add_argument("--exercises", help="comma-separated exercise labels for a short assignment sheet")
     p.add_argument(
