@@ -9,7 +9,7 @@ restored as the cells' output, and nbval compares the fresh run against it.
 
     python tests/nbval_expected.py record book/01_gradient_descent/index.ipynb
         run the notebook and store what its NBVAL_CHECK_OUTPUT cells print
-    python tests/nbval_expected.py strip book/*/index.ipynb
+    python tests/nbval_expected.py strip book/*/*.ipynb
         move any stored output of those cells into the metadata; clear all outputs
     python tests/nbval_expected.py prepare _build/nbval
         write the copies nbval runs (``make notebooks`` does this)
