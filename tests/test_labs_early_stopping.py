@@ -209,3 +209,25 @@ def test_record_curves_resets_a_plateau_rate_and_draws_a_split_per_seed():
         es.record_curves(model, split, sgd, 6, seed=[0], lr=0.1, patience=2)
     with pytest.raises(ValueError, match="validation"):
         es.record_curves(model, data.Split(X[:50], y[:50]), sgd(lr=0.1), 2, seed=[0])
+
+
+def test_noisy_digits_is_the_chapter_split():
+    s = es.noisy_digits(3)
+    assert (len(s.y_train), len(s.y_val), len(s.y_test)) == (200, 200, 400)
+    X, y = data.load_digits()
+    clean = data.train_val_test_split(X[:800], y[:800], 0.25, 0.5, seed=3)
+    assert np.array_equal(s.y_val, clean.y_val) and np.array_equal(s.y_test, clean.y_test)
+    assert (s.y_train != clean.y_train).sum() == 40  # a fifth of the training labels
+    assert abs(s.X_train.mean()) < 1e-12  # standardised
+
+
+def test_overfitting_problems_are_the_chapter_runs(poly):
+    problems = es.overfitting_problems([1])
+    assert list(problems) == ["digits", "poly B=5", "poly B=2"]
+    assert [c.budget for c in problems.values()] == [50, 100, 60]
+    mlp = models.MLP(64, hidden=(64,), n_classes=10)
+    digits = es.record_curves(mlp, es.noisy_digits, sgd(lr=0.2), 50, 20, seed=[1])
+    assert np.array_equal(problems["digits"].test_loss, digits.test_loss)
+    model, split = poly
+    noisy = es.record_curves(model, split, sgd(lr=0.1), 60, 2, seed=[1])
+    assert np.array_equal(problems["poly B=2"].val_loss, noisy.val_loss)

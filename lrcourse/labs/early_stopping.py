@@ -18,6 +18,9 @@ every ``p`` and :math:`\delta` at once:
 - :func:`record_curves` runs ``fit`` for several seeds and stores the training,
   validation and test losses of every epoch; :func:`evaluate_stopping` scores a
   grid of patience and ``min_delta`` on them against the oracle.
+- :func:`noisy_digits` and :func:`overfitting_problems`: the chapter's three
+  overfitting problems, recorded as in its sections 7.1 and 7.4, for a page that
+  needs them again.
 
 Everything is vectorised: curves may have leading axes (seeds, runs) and
 ``patience`` and ``min_delta`` may be arrays; the results broadcast.
@@ -30,7 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrcourse import _validate as check
+from lrcourse import data as _data
+from lrcourse import models as _models
 from lrcourse import training as _training
+from lrcourse.optimizers import sgd as _sgd
 
 __all__ = [
     "Curves",
@@ -38,7 +44,9 @@ __all__ = [
     "epochs_without_improvement",
     "evaluate_stopping",
     "improvements",
+    "noisy_digits",
     "oracle_epoch",
+    "overfitting_problems",
     "record_curves",
     "required_patience",
     "stopping_epoch",
@@ -339,3 +347,43 @@ def evaluate_stopping(curves, patience, min_delta=0.0):
         test_full=None if test is None else test[:, -1],
         budget=curves.budget,
     )
+
+
+# ----------------------------------------------------------------- the chapter's problems
+
+
+def noisy_digits(seed):
+    """The noisy-digits split of chapter 7 for one ``seed``: a :class:`~lrcourse.data.Split`.
+
+    A seeded split of the first 800 UCI digits, standardised: 200 for training (20%
+    of them given a wrong class by :func:`lrcourse.labs.schedules.with_label_noise`),
+    200 for validation and 400 for testing, both with their true labels.
+    """
+    from lrcourse.labs.schedules import with_label_noise
+
+    X, y = _data.load_digits()
+    split = _data.train_val_test_split(X[:800], y[:800], val_fraction=0.25, test_fraction=0.5, seed=seed)
+    split, _ = _data.standardize(split)
+    return with_label_noise(split, 0.2, seed=seed)
+
+
+def overfitting_problems(seeds=range(6)):
+    """The three overfitting problems of chapter 7, recorded for the whole budget: a dict of :class:`Curves`.
+
+    ``"digits"``: an MLP with 64 hidden units on :func:`noisy_digits`, rate 0.2,
+    minibatches of 20, 50 epochs. ``"poly B=5"`` and ``"poly B=2"``: a linear model on
+    12 polynomial features (60 points, a third each for training, validation and
+    test, one split for every seed), rate 0.05 with minibatches of 5 for 100 epochs,
+    and rate 0.1 with minibatches of 2 for 60 epochs. Every run is
+    ``record_curves(..., seed=s)`` for each ``s`` in ``seeds``.
+    """
+    mlp = _models.MLP(64, hidden=(64,), n_classes=10)
+    digits = record_curves(
+        mlp, noisy_digits, _sgd(lr=0.2), 50, 20, seed=list(seeds), label="digits, 20% wrong labels"
+    )
+    X, y = _data.make_polynomial_regression(n_samples=60, degree=12, noise=0.3, seed=0)
+    poly = _data.train_val_test_split(X, y, val_fraction=1 / 3, test_fraction=1 / 3, seed=0)
+    linear = _models.LinearRegression(12)
+    smooth = record_curves(linear, poly, _sgd(lr=0.05), 100, 5, seed=list(seeds), label="polynomial, B = 5")
+    noisy = record_curves(linear, poly, _sgd(lr=0.1), 60, 2, seed=list(seeds), label="polynomial, B = 2")
+    return {"digits": digits, "poly B=5": smooth, "poly B=2": noisy}
