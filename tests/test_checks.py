@@ -133,7 +133,7 @@ WRONG = [
 def test_correct_answer_passes(name, capsys):
     checker, answer = CHECKERS[name]
     record = []
-    assert checker(answer, record=record) is True
+    assert checker(answer, record=record).passed is True
     out = capsys.readouterr().out
     assert out.startswith("✔") and name in out
     assert record == [checks.CheckResult(name, True, out.rstrip("\n"))]  # what was printed
@@ -142,7 +142,7 @@ def test_correct_answer_passes(name, capsys):
 @pytest.mark.parametrize(("name", "answer", "phrase"), WRONG, ids=[f"{w[0]}-{w[1].__name__}" for w in WRONG])
 def test_typical_mistakes_fail_with_a_specific_message(name, answer, phrase, capsys):
     checker, _ = CHECKERS[name]
-    assert checker(answer) is False
+    assert checker(answer).passed is False
     out = capsys.readouterr().out
     assert out.startswith("✘")
     assert phrase in " ".join(out.split()), out
@@ -150,7 +150,7 @@ def test_typical_mistakes_fail_with_a_specific_message(name, answer, phrase, cap
 
 
 def test_wrong_values_show_input_expected_and_got(capsys):
-    assert checks.check_gradient_step(step_uphill) is False
+    assert checks.check_gradient_step(step_uphill).passed is False
     out = capsys.readouterr().out
     for word in ("x = ", "grad = ", "lr = ", "expected:", "got:", "Hint:"):
         assert word in out
@@ -161,7 +161,7 @@ def test_wrong_values_show_input_expected_and_got(capsys):
 def test_stubs_are_not_yet_solved(name, stub, capsys):
     checker, _ = CHECKERS[name]
     record = []
-    assert checker(stub, record=record) is False
+    assert checker(stub, record=record).passed is False
     out = capsys.readouterr().out
     assert out.startswith("○") and "not yet solved" in out
     assert record == [checks.CheckResult(name, False, out.rstrip("\n"))]
@@ -170,7 +170,7 @@ def test_stubs_are_not_yet_solved(name, stub, capsys):
 @pytest.mark.parametrize("name", CHECKERS)
 def test_exceptions_are_reported_not_raised(name, capsys):
     checker, _ = CHECKERS[name]
-    assert checker(crashes) is False
+    assert checker(crashes).passed is False
     out = capsys.readouterr().out
     assert "NameError" in out and "undefined_name" in out
 
@@ -179,7 +179,7 @@ def test_exceptions_are_reported_not_raised(name, capsys):
 @pytest.mark.parametrize("junk", [3, "text", [1, 2], lambda: 1, lambda *a: "abc", lambda *a: [[1, 2], [3]]])
 def test_checkers_never_raise(name, junk, capsys):
     checker, _ = CHECKERS[name]
-    assert checker(junk) is False
+    assert checker(junk).passed is False
     assert capsys.readouterr().out.strip()
 
 
@@ -194,12 +194,12 @@ def test_check_function_generic(capsys):
         random_case=lambda rng: (rng.normal(size=4), float(rng.uniform())),
         name="scale",
     )
-    assert ok is True
+    assert ok.passed is True
     assert "3 fixed and 5 random" in " ".join(capsys.readouterr().out.split())
     bad = checks.check_function(
         lambda a, b=1.0: np.asarray(a) + b, ref, cases=[(np.ones(3),)], name="scale", hint="multiply"
     )
-    assert bad is False
+    assert bad.passed is False
     assert "Hint: multiply" in capsys.readouterr().out
 
 
@@ -230,7 +230,7 @@ def test_a_buggy_reference_is_reported_not_raised(capsys):
     def ref(x):
         raise RuntimeError("boom")
 
-    assert checks.check_function(lambda x: x, ref, cases=[(1.0,)], name="broken") is False
+    assert checks.check_function(lambda x: x, ref, cases=[(1.0,)], name="broken").passed is False
     assert "checker itself failed" in capsys.readouterr().out
 
 
@@ -260,9 +260,9 @@ def test_a_record_keeps_every_attempt_and_the_summary_the_last(tmp_path, capsys)
 def test_checks_keep_nothing_between_calls():
     """No hidden state: the same call gives the same result, and a record holds only its own checks."""
     first, second = [], []
-    assert checks.check_gradient_step(step_uphill, quiet=True, record=first) is False
-    assert checks.check_gradient_step(step_ok, quiet=True) is True  # kept nowhere
-    assert checks.check_gradient_step(step_uphill, quiet=True, record=second) is False
+    assert checks.check_gradient_step(step_uphill, quiet=True, record=first).passed is False
+    assert checks.check_gradient_step(step_ok, quiet=True).passed is True  # kept nowhere
+    assert checks.check_gradient_step(step_uphill, quiet=True, record=second).passed is False
     assert first == second and len(first) == 1
 
 
@@ -282,13 +282,14 @@ PUBLIC_CHECKERS = [getattr(checks, n) for n in sorted(dir(checks)) if n.startswi
 
 @pytest.mark.parametrize("checker", PUBLIC_CHECKERS, ids=lambda c: c.__name__)
 def test_every_checker_returns_its_result_and_records_it_where_asked(checker, capsys):
-    assert _call_with_stub(checker) is False
+    assert _call_with_stub(checker).passed is False
     printed = capsys.readouterr().out.rstrip("\n")
     assert "not yet solved" in printed
     record = []
-    assert _call_with_stub(checker, quiet=True, record=record) is False
+    result = _call_with_stub(checker, quiet=True, record=record)
+    assert result.passed is False and not result
     assert capsys.readouterr().out == ""
-    assert len(record) == 1 and not record[0].passed and record[0].message == printed
+    assert len(record) == 1 and record[0] is result and result.message == printed
 
 
 def test_a_buggy_checker_is_reported_in_the_record_too(capsys):
@@ -297,6 +298,23 @@ def test_a_buggy_checker_is_reported_in_the_record_too(capsys):
     def ref(x):
         raise RuntimeError("boom")
 
-    assert checks.check_function(lambda x: x, ref, cases=[(1.0,)], name="broken", record=record) is False
+    assert (
+        checks.check_function(lambda x: x, ref, cases=[(1.0,)], name="broken", record=record).passed is False
+    )
     assert record == [checks.CheckResult("broken", False, capsys.readouterr().out.rstrip("\n"))]
     assert "checker itself failed" in record[0].message
+
+
+def test_a_result_is_true_when_passed_and_shows_no_out_line(capsys):
+    from IPython.core.formatters import DisplayFormatter
+
+    passed = checks.check_gradient_step(lambda x, grad, lr: x - lr * grad)
+    failed = checks.check_gradient_step(lambda x, grad, lr: x + lr * grad)
+    assert isinstance(passed, checks.CheckResult) and passed.passed is True
+    assert bool(passed) is True and bool(failed) is False
+    assert bool(checks.CheckResult("x", True)) and not checks.CheckResult("x", False)
+    # The message is printed once; in a notebook the result adds no ``Out[n]`` after it.
+    assert capsys.readouterr().out.count("gradient_step") == 2
+    for result in (passed, failed):
+        data, metadata = DisplayFormatter().format(result)
+        assert data == {} and metadata == {}

@@ -32,7 +32,7 @@ def upe_negative_floor(n, batch_size, drop_last=False):
 @pytest.mark.parametrize("answer", [upe_ok, upe_numpy, upe_negative_floor])
 def test_updates_per_epoch_correct_answers_pass(answer, capsys):
     record = []
-    assert checks.check_updates_per_epoch(answer, record=record) is True
+    assert checks.check_updates_per_epoch(answer, record=record).passed is True
     out = capsys.readouterr().out
     assert out.startswith("✔")
     assert record == [checks.CheckResult("updates_per_epoch", True, out.rstrip("\n"))]
@@ -53,7 +53,7 @@ def test_updates_per_epoch_correct_answers_pass(answer, capsys):
     ],
 )
 def test_updates_per_epoch_mistakes_get_a_specific_message(answer, phrase, capsys):
-    assert checks.check_updates_per_epoch(answer) is False
+    assert checks.check_updates_per_epoch(answer).passed is False
     out = capsys.readouterr().out
     assert out.startswith("✘") and phrase in _flat(out)
 
@@ -70,19 +70,19 @@ def _stub_raises(n, batch_size, drop_last=False):
 
 @pytest.mark.parametrize("stub", [_stub_raises, lambda n, b, drop_last=False: None, None, ...])
 def test_updates_per_epoch_stubs_are_not_yet_solved(stub, capsys):
-    assert checks.check_updates_per_epoch(stub) is False
+    assert checks.check_updates_per_epoch(stub).passed is False
     out = capsys.readouterr().out
     assert out.startswith("○") and "not yet solved" in out
 
 
 def test_updates_per_epoch_crash_is_reported(capsys):
-    assert checks.check_updates_per_epoch(lambda n, b, drop_last=False: 1 / 0) is False
+    assert checks.check_updates_per_epoch(lambda n, b, drop_last=False: 1 / 0).passed is False
     assert "ZeroDivisionError" in capsys.readouterr().out
 
 
 def test_updates_per_epoch_quiet_still_records(capsys):
     record = []
-    assert checks.check_updates_per_epoch(upe_ok, quiet=True, record=record) is True
+    assert checks.check_updates_per_epoch(upe_ok, quiet=True, record=record).passed is True
     assert capsys.readouterr().out == ""
     assert [(r.name, r.passed) for r in record] == [("updates_per_epoch", True)]
     assert record[0].message.startswith("✔ updates_per_epoch: correct")
@@ -101,7 +101,7 @@ def error_numpy(sigma2, n, batch_size):
 
 @pytest.mark.parametrize("answer", [error_ok, error_numpy])
 def test_minibatch_error_correct_answers_pass(answer, capsys):
-    assert checks.check_minibatch_error(answer) is True
+    assert checks.check_minibatch_error(answer).passed is True
     assert capsys.readouterr().out.startswith("✔")
 
 
@@ -117,7 +117,7 @@ def test_minibatch_error_correct_answers_pass(answer, capsys):
     ],
 )
 def test_minibatch_error_mistakes_get_a_specific_message(answer, phrase, capsys):
-    assert checks.check_minibatch_error(answer) is False
+    assert checks.check_minibatch_error(answer).passed is False
     out = capsys.readouterr().out
     assert out.startswith("✘") and phrase in _flat(out)
     assert "(n - batch_size) / (n - 1)" not in out  # a hint nudges; the solution answers
@@ -129,7 +129,7 @@ def _error_stub(sigma2, n, batch_size):
 
 @pytest.mark.parametrize("stub", [_error_stub, lambda s, n, b: ..., None])
 def test_minibatch_error_stubs_are_not_yet_solved(stub, capsys):
-    assert checks.check_minibatch_error(stub) is False
+    assert checks.check_minibatch_error(stub).passed is False
     assert "not yet solved" in capsys.readouterr().out
 
 

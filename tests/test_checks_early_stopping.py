@@ -29,7 +29,7 @@ def vectorised_answer(val_losses, patience, min_delta=0.0):
 @pytest.mark.parametrize("answer", [loop_answer, vectorised_answer])
 def test_right_answers_pass(answer, capsys):
     record = []
-    assert checks.check_stopping_epoch(answer, record=record) is True
+    assert checks.check_stopping_epoch(answer, record=record).passed is True
     out = capsys.readouterr().out
     assert "✔ stopping_epoch" in out
     assert record == [checks.CheckResult("stopping_epoch", True, out.rstrip("\n"))]
@@ -37,7 +37,7 @@ def test_right_answers_pass(answer, capsys):
 
 @pytest.mark.parametrize(("mistake", "hint"), ce.MISTAKES, ids=[m.__name__ for m, _ in ce.MISTAKES])
 def test_each_mistake_fails_with_its_own_hint(mistake, hint, capsys):
-    assert checks.check_stopping_epoch(mistake) is False
+    assert checks.check_stopping_epoch(mistake).passed is False
     out = " ".join(capsys.readouterr().out.split())
     assert "✘ stopping_epoch" in out
     assert " ".join(hint.split())[:40] in out, out
@@ -53,7 +53,7 @@ def stub_returns_none(val_losses, patience, min_delta=0.0):
 
 @pytest.mark.parametrize("stub", [stub_raises, stub_returns_none, None, ...])
 def test_stubs_are_not_yet_solved(stub, capsys):
-    assert checks.check_stopping_epoch(stub) is False
+    assert checks.check_stopping_epoch(stub).passed is False
     assert "not yet solved" in capsys.readouterr().out
 
 
@@ -68,7 +68,7 @@ def test_stubs_are_not_yet_solved(stub, capsys):
     ],
 )
 def test_wrong_shapes_and_crashes_get_a_message_never_an_exception(answer, says, capsys):
-    assert checks.check_stopping_epoch(answer) is False
+    assert checks.check_stopping_epoch(answer).passed is False
     assert says in " ".join(capsys.readouterr().out.split())
 
 
@@ -81,6 +81,6 @@ def test_messages_fit_an_exercise_box(capsys):
 
 def test_quiet_records_without_printing(capsys):
     record = []
-    assert checks.check_stopping_epoch(loop_answer, quiet=True, record=record) is True
+    assert checks.check_stopping_epoch(loop_answer, quiet=True, record=record).passed is True
     assert capsys.readouterr().out == ""
     assert [(r.name, r.passed) for r in record] == [("stopping_epoch", True)]

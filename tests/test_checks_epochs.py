@@ -35,7 +35,7 @@ def answer_loop(train_loss, val_loss, tol=0.1):
 @pytest.mark.parametrize("answer", [answer_numpy, answer_loop])
 def test_right_answers_pass(answer, capsys):
     record = []
-    assert checks.check_is_overfitting(answer, record=record) is True
+    assert checks.check_is_overfitting(answer, record=record).passed is True
     out = capsys.readouterr().out
     assert "✔ is_overfitting" in out
     assert record == [checks.CheckResult("is_overfitting", True, out.rstrip("\n"))]
@@ -43,7 +43,7 @@ def test_right_answers_pass(answer, capsys):
 
 @pytest.mark.parametrize(("mistake", "hint"), ce.MISTAKES, ids=[m.__name__ for m, _ in ce.MISTAKES])
 def test_each_mistake_gets_its_own_hint(mistake, hint, capsys):
-    assert checks.check_is_overfitting(mistake) is False
+    assert checks.check_is_overfitting(mistake).passed is False
     out = _flat(capsys.readouterr().out)
     assert "✘ is_overfitting: returned" in out
     assert f"Hint: {_flat(hint)}" in out, out
@@ -59,7 +59,7 @@ def stub_returns_none(train_loss, val_loss, tol=0.1):
 
 @pytest.mark.parametrize("stub", [stub_raises, stub_returns_none, None, ...])
 def test_is_overfitting_stubs_are_not_yet_solved(stub, capsys):
-    assert checks.check_is_overfitting(stub) is False
+    assert checks.check_is_overfitting(stub).passed is False
     assert "not yet solved" in capsys.readouterr().out
 
 
@@ -67,7 +67,7 @@ def test_an_elementwise_answer_is_named(capsys):
     def elementwise(train_loss, val_loss, tol=0.1):
         return np.asarray(val_loss) > (1 + tol) * np.min(val_loss)
 
-    assert checks.check_is_overfitting(elementwise) is False
+    assert checks.check_is_overfitting(elementwise).passed is False
     assert "returned an array of shape" in capsys.readouterr().out
 
 
@@ -106,7 +106,7 @@ def truth(quiz):
 
 def test_right_labels_pass_and_reveal_the_runs(quiz, truth, capsys):
     record = []
-    assert checks.check_curve_labels(truth, quiz, record=record) is True
+    assert checks.check_curve_labels(truth, quiz, record=record).passed is True
     out = capsys.readouterr().out
     assert "✔ curve_labels" in out
     for curve in quiz:
@@ -129,7 +129,7 @@ def test_a_wrong_label_is_explained_with_the_evidence(quiz, truth, capsys):
     under = next(c for c in quiz if c.diagnosis.verdict == "underfitting")
     labels[over.letter] = "good fit"
     labels[under.letter] = "overfit"
-    assert checks.check_curve_labels(labels, quiz) is False
+    assert checks.check_curve_labels(labels, quiz).passed is False
     out = _flat(capsys.readouterr().out)
     assert f"✘ curve_labels: {len(quiz) - 2} of {len(quiz)} right." in out
     assert f"Curve {over.letter}: you said good fit; diagnose says overfitting." in out
@@ -153,5 +153,5 @@ def test_a_wrong_label_is_explained_with_the_evidence(quiz, truth, capsys):
     ],
 )
 def test_incomplete_or_odd_answers_never_raise(quiz, labels, needle, capsys):
-    assert checks.check_curve_labels(labels, quiz) is False
+    assert checks.check_curve_labels(labels, quiz).passed is False
     assert needle in _flat(capsys.readouterr().out)

@@ -24,7 +24,7 @@ def limit_in_place(H):
 @pytest.mark.parametrize("answer", [limit_ok, limit_ok_array])
 def test_correct_answers_pass(answer, capsys):
     record = []
-    assert checks.check_stability_limit(answer, record=record) is True
+    assert checks.check_stability_limit(answer, record=record).passed is True
     out = capsys.readouterr().out
     assert out.startswith("✔")
     assert record == [checks.CheckResult("stability_limit", True, out.rstrip("\n"))]
@@ -47,7 +47,7 @@ def test_correct_answers_pass(answer, capsys):
     ],
 )
 def test_typical_mistakes_get_a_specific_message(answer, phrase, capsys):
-    assert checks.check_stability_limit(answer) is False
+    assert checks.check_stability_limit(answer).passed is False
     out = capsys.readouterr().out
     assert out.startswith("✘") and phrase in " ".join(out.split())
 
@@ -69,13 +69,13 @@ def stub_none(H):
 
 @pytest.mark.parametrize("stub", [stub_raises, stub_none, None, ...])
 def test_stubs_are_not_yet_solved(stub, capsys):
-    assert checks.check_stability_limit(stub) is False
+    assert checks.check_stability_limit(stub).passed is False
     out = capsys.readouterr().out
     assert out.startswith("○") and "not yet solved" in out
 
 
 def test_a_crash_is_reported_not_raised(capsys):
-    assert checks.check_stability_limit(lambda H: H.no_such_method()) is False
+    assert checks.check_stability_limit(lambda H: H.no_such_method()).passed is False
     assert "AttributeError" in capsys.readouterr().out
 
 

@@ -35,14 +35,14 @@ def adam_answer(x, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
 @pytest.mark.parametrize("answer", [momentum_answer, momentum_answer_with_state])
 def test_momentum_right_answers_pass(answer, capsys):
     record = []
-    assert checks.check_momentum_step(answer, record=record) is True
+    assert checks.check_momentum_step(answer, record=record).passed is True
     out = capsys.readouterr().out
     assert "✔ momentum_step" in out
     assert record == [checks.CheckResult("momentum_step", True, out.rstrip("\n"))]
 
 
 def test_adam_right_answer_passes(capsys):
-    assert checks.check_adam_step(adam_answer) is True
+    assert checks.check_adam_step(adam_answer).passed is True
     assert "✔ adam_step" in capsys.readouterr().out
 
 
@@ -52,7 +52,7 @@ def _ids(mistakes):
 
 @pytest.mark.parametrize(("mistake", "hint"), co.MOMENTUM_MISTAKES, ids=_ids(co.MOMENTUM_MISTAKES))
 def test_each_momentum_mistake_gets_its_hint(mistake, hint, capsys):
-    assert checks.check_momentum_step(mistake) is False
+    assert checks.check_momentum_step(mistake).passed is False
     out = " ".join(capsys.readouterr().out.split())
     assert "✘ momentum_step" in out
     assert " ".join(hint.split())[:40] in out, out
@@ -60,7 +60,7 @@ def test_each_momentum_mistake_gets_its_hint(mistake, hint, capsys):
 
 @pytest.mark.parametrize(("mistake", "hint"), co.ADAM_MISTAKES, ids=_ids(co.ADAM_MISTAKES))
 def test_each_adam_mistake_gets_its_hint(mistake, hint, capsys):
-    assert checks.check_adam_step(mistake) is False
+    assert checks.check_adam_step(mistake).passed is False
     out = " ".join(capsys.readouterr().out.split())
     assert "✘ adam_step" in out
     assert " ".join(hint.split())[:40] in out, out
@@ -79,7 +79,8 @@ def test_missing_first_step_rule_is_named(capsys):
 
 def test_returning_only_x_is_explained(capsys):
     assert (
-        checks.check_momentum_step(lambda x, grad, buf, lr, momentum, dampening=0.0: x - lr * grad) is False
+        checks.check_momentum_step(lambda x, grad, buf, lr, momentum, dampening=0.0: x - lr * grad).passed
+        is False
     )
     out = " ".join(capsys.readouterr().out.split())
     assert "expected a tuple of 2 arrays (new_x, new_buf)" in out
@@ -94,7 +95,7 @@ def test_in_place_update_is_caught(capsys):
         x -= lr * buf
         return x, buf
 
-    assert checks.check_momentum_step(in_place) is False
+    assert checks.check_momentum_step(in_place).passed is False
     assert "in place" in capsys.readouterr().out
 
 
@@ -116,7 +117,7 @@ def adam_stub(x, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     ],
 )
 def test_stubs_are_not_yet_solved(check, stub, capsys):
-    assert check(stub) is False
+    assert check(stub).passed is False
     assert "not yet solved" in capsys.readouterr().out
 
 
@@ -124,7 +125,7 @@ def test_crash_is_reported_not_raised(capsys):
     def crashes(x, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
         return x / "oops"
 
-    assert checks.check_adam_step(crashes) is False
+    assert checks.check_adam_step(crashes).passed is False
     assert "raised TypeError" in capsys.readouterr().out
 
 
@@ -137,7 +138,7 @@ def test_messages_fit_the_exercise_box(capsys):
 
 
 def test_quiet_checks_print_nothing(capsys):
-    assert checks.check_adam_step(adam_answer, quiet=True) is True
+    assert checks.check_adam_step(adam_answer, quiet=True).passed is True
     assert capsys.readouterr().out == ""
 
 

@@ -22,7 +22,7 @@ def rates_loop(base_lr, decay, n_layers):
 @pytest.mark.parametrize("answer", [rates_ok, rates_loop])
 def test_correct_answers_pass(answer, capsys):
     record = []
-    assert checks.check_layer_rates(answer, record=record) is True
+    assert checks.check_layer_rates(answer, record=record).passed is True
     out = capsys.readouterr().out
     assert out.startswith("✔")
     assert record == [checks.CheckResult("layer_rates", True, out.rstrip("\n"))]
@@ -41,7 +41,7 @@ def test_correct_answers_pass(answer, capsys):
     ],
 )
 def test_typical_mistakes_get_a_specific_message(answer, phrase, capsys):
-    assert checks.check_layer_rates(answer) is False
+    assert checks.check_layer_rates(answer).passed is False
     out = capsys.readouterr().out
     assert out.startswith("✘") and phrase in " ".join(out.split())
 
@@ -52,13 +52,13 @@ def stub_raises(base_lr, decay, n_layers):
 
 @pytest.mark.parametrize("stub", [stub_raises, lambda b, d, n: None, None, ...])
 def test_stubs_are_not_yet_solved(stub, capsys):
-    assert checks.check_layer_rates(stub) is False
+    assert checks.check_layer_rates(stub).passed is False
     out = capsys.readouterr().out
     assert out.startswith("○") and "not yet solved" in out
 
 
 def test_a_crash_is_reported_not_raised(capsys):
-    assert checks.check_layer_rates(lambda b, d, n: b.no_such_method()) is False
+    assert checks.check_layer_rates(lambda b, d, n: b.no_such_method()).passed is False
     assert "AttributeError" in capsys.readouterr().out
 
 

@@ -2,7 +2,8 @@
 
 A checker runs the learner's function against a reference on fixed inputs and on
 seeded random inputs, prints one specific message (what is wrong, on which
-input, and a hint) and returns ``True`` or ``False``. It never raises: a stub
+input, and a hint) and returns a :class:`CheckResult`, true when the exercise is
+solved (it shows no ``Out[n]`` line in a notebook). It never raises: a stub
 that still raises ``NotImplementedError`` or returns ``None``/``...`` gets a
 "not yet solved" message, a crash gets the exception's type and message.
 

@@ -17,11 +17,23 @@ import numpy as np
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of one check: the exercise ``name``, ``passed`` and the message printed."""
+    """The outcome of one check: the exercise ``name``, ``passed`` and the message printed.
+
+    Every checker returns one. It is true when the check passed, so ``if check(...)``,
+    ``assert check(...)`` and ``bool(check(...))`` read as before. In a notebook it shows
+    nothing: the checker has already printed the message, and a checker call on the
+    last line of a cell adds no ``Out[n]`` line under it.
+    """
 
     name: str
     passed: bool
     message: str = field(default="", repr=False)
+
+    def __bool__(self):
+        return self.passed
+
+    def _ipython_display_(self):
+        """Show nothing: IPython calls this instead of printing the result as ``Out[n]``."""
 
 
 def report(name, run, quiet, record):
@@ -32,8 +44,7 @@ def report(name, run, quiet, record):
 
     ``run()`` returns ``(passed, message)``; if it raises, that is a bug in the checker,
     said as such (a checker never raises). The message is printed unless ``quiet``,
-    a :class:`CheckResult` is appended to ``record`` if one is given, and ``passed`` is
-    returned.
+    and the :class:`CheckResult` is returned and appended to ``record`` if one is given.
     """
     try:
         passed, message = run()
@@ -42,9 +53,10 @@ def report(name, run, quiet, record):
         message = format_message(f"✘ {name}: the checker itself failed ({type(exc).__name__}: {exc}).")
     if not quiet:
         print(message)
+    result = CheckResult(name, bool(passed), message)
     if record is not None:
-        record.append(CheckResult(name, bool(passed), message))
-    return bool(passed)
+        record.append(result)
+    return result
 
 
 def summary(results):
@@ -139,7 +151,9 @@ def check_function(
     quiet=False,
     record=None,
 ):
-    """Compare ``learner_fn`` with ``reference_fn``; print a specific message, return True/False.
+    """Compare ``learner_fn`` with ``reference_fn``; print a specific message, return the result.
+
+    The result is a :class:`CheckResult`, true when the learner's function is correct.
 
     Parameters
     ----------

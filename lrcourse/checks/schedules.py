@@ -8,7 +8,8 @@
 - :func:`check_plateau_drops`: the epochs at which ``ReduceLROnPlateau`` cuts the
   rate on :data:`PLATEAU_METRICS`, predicted before running it.
 
-Each prints a specific message and returns ``True``/``False``; none raises on a stub.
+Each prints a specific message and returns a
+:class:`~lrcourse.checks.core.CheckResult` (true when solved); none raises on a stub.
 """
 
 from __future__ import annotations
