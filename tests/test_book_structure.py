@@ -210,9 +210,13 @@ def test_prose_words_counts_prose_only():
     assert prose_words(md) == 4
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+MARKDOWN_PAGES = [ROOT / f"{entry}.md" for entry in toc_entries() if (ROOT / f"{entry}.md").exists()]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + MARKDOWN_PAGES, ids=_ids(NOTEBOOKS + MARKDOWN_PAGES))
 def test_page_budget(path):
-    words = prose_words(_markdown(path))
+    text = path.read_text(encoding="utf-8") if path.suffix == ".md" else _markdown(path)
+    words = prose_words(text)
     assert words <= PAGE_WORDS, (
         f"{words} words of prose on one page (budget {PAGE_WORDS}): split the chapter into "
         "more pages or move reference material out (CONVENTIONS.md, 'Pages')"
