@@ -10,6 +10,7 @@ import types
 from pathlib import Path
 
 import pytest
+from prose_numbers import _without_code_blocks
 from toc import ROOT, toc_entries
 
 BOOK = ROOT / "book"
@@ -194,12 +195,17 @@ PAGE_WORDS = 4000
 
 
 def prose_words(markdown):
-    """The words of prose in ``markdown``: no code, math, directive options or link targets."""
-    text = re.sub(r"^```(?!\{)[^\n]*\n.*?^```", " ", markdown, flags=re.S | re.M)  # code blocks
+    """The words of prose in ``markdown``: no code, math, directive options or link targets.
+
+    Fenced code goes (the fences of directives such as ``{exercise}`` stay prose, as in
+    ``tests/prose_numbers.py``), then display and inline math, inline code, directive
+    options, HTML and the targets of links.
+    """
+    text = _without_code_blocks(markdown)
     text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
     text = re.sub(r"(?<!\\)\$[^$\n]+?(?<!\\)\$", " ", text)
     text = re.sub(r"`[^`\n]*`", " ", text)
-    text = re.sub(r"^(?::[\w-]+:|```).*$", " ", text, flags=re.M)
+    text = re.sub(r"^:[\w-]+:.*$", " ", text, flags=re.M)
     text = re.sub(r"<!--.*?-->|<[^>\n]+>", " ", text, flags=re.S)
     text = re.sub(r"\]\([^)]*\)", "]", text)
     return len(re.findall(r"[A-Za-z0-9][\w'’.-]*", text))
@@ -208,6 +214,8 @@ def prose_words(markdown):
 def test_prose_words_counts_prose_only():
     md = "Two words.\n\n```python\nx = 1  # not counted\n```\n\n$$a + b$$ and `code` [link](#far-away-target)"
     assert prose_words(md) == 4
+    boxes = "```{exercise} One\n:label: ex-a\n\nTwo three.\n```\n\nFour five six.\n\n```{solution} ex-a\nSeven.\n```"
+    assert prose_words(boxes) == 6  # between the boxes counts; titles on fence lines do not
 
 
 MARKDOWN_PAGES = [ROOT / f"{entry}.md" for entry in toc_entries() if (ROOT / f"{entry}.md").exists()]
