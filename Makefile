@@ -17,7 +17,7 @@ export CHROMIUM
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: book test lint unit notebooks robustness build-check serve lab bench clean \
+.PHONY: book learner test lint unit notebooks robustness build-check serve lab bench clean \
 	site-assets test-site test-compat linkcheck
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
@@ -39,8 +39,12 @@ $(ASSETS_STAMP): node_modules/.package-lock.json scripts/vendor_site_assets.py $
 ## The JavaScript the site serves itself, from npm (no CDN at read time).
 site-assets: $(ASSETS_STAMP)
 
+## The learner edition (learner/): what Binder, Colab and the download button open.
+learner: $(STAMP)
+	$(BIN)/python scripts/learner_edition.py
+
 ## Build the website into _build/html (executes every chapter; warnings are errors).
-book: $(STAMP) $(ASSETS_STAMP)
+book: $(STAMP) $(ASSETS_STAMP) learner
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 ## Run every check: lint, unit tests, every notebook under nbval (on this machine's numerics
@@ -112,9 +116,10 @@ linkcheck: $(STAMP) $(ASSETS_STAMP)
 serve:
 	$(PYTHON) -m http.server --directory _build/html 8000
 
-## Open the chapters in JupyterLab.
-lab: $(STAMP)
-	$(BIN)/jupyter lab book
+## Open the chapters in JupyterLab: the learner edition (edit the book's own notebooks
+## under book/, then `make learner`).
+lab: $(STAMP) learner
+	$(BIN)/jupyter lab learner/book
 
 ## Benchmarks: writes benchmarks/REPORT.md (numbers only; never part of the tests).
 ## The PyTorch comparison runs when torch is installed in .venv (pip install torch==2.13.0).

@@ -1,0 +1,301 @@
+r"""The learner edition of a book page: the notebook Binder, Colab and the download button open.
+
+The book's notebooks are written for the website: MyST directives and roles, solutions in
+dropdowns, and every explorer shown three times (live, small multiples, a kernel-free
+player). Plain JupyterLab, Jupyter Notebook and Colab render none of the MyST, and Run
+All would run every solution. :func:`learner_version` turns a page into a notebook that
+reads cleanly there:
+
+- an exercise becomes a bold line with its number (as the website numbers it) and title;
+- a solution, its prose and its code, moves into a collapsed ``<details>`` block of a
+  Markdown cell: Run All never runs it, the learner opens it on purpose, and the
+  learner's cell keeps its stub (as in the student version);
+- ``{cite}`` roles become "Author (year)", ``{eq}`` roles the equation's number, and a
+  labelled equation shows its number with ``\tag``;
+- the bootstrap and the plotting cells are collapsed (JupyterLab's
+  ``jupyter.source_hidden``, Colab's form view with a ``# @title`` line);
+- the player is dropped: it is the website's stand-in for the live explorer;
+- the checks record their results in ``results``, and the last cell sums them up.
+
+:class:`Context` holds what a page needs from the rest of the book (exercise numbers,
+equation numbers, citations); ``scripts/learner_edition.py`` builds it and writes the
+edition to ``learner/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+
+from lrcourse.assign.notebooks import (
+    BEGIN,
+    CHECK_CALL,
+    END,
+    SOLUTION_END,
+    SOLUTION_START,
+    strip_solution_code,
+)
+
+EXERCISE = re.compile(
+    r"```\{exercise-start\}(?P<title>[^\n]*)\n(?P<options>(?::[^\n]*\n)*)```[ \t]*\n?", re.M
+)
+EXERCISE_END = re.compile(r"```\{exercise-end\}\s*\n```\n?", re.M)
+DIRECTIVE = re.compile(
+    r"^(?P<fence>`{3,})\{(?P<name>exercise|solution|admonition)\}(?P<arg>[^\n]*)\n"
+    r"(?P<options>(?::[^\n]*\n)*)(?P<body>.*?)^(?P=fence)\s*$\n?",
+    re.M | re.S,
+)
+ROLE = re.compile(r"\{(?P<role>cite|cite:p|cite:t|eq)\}`(?P<target>[^`]*)`")
+LABELLED_MATH = re.compile(r"\$\$(?P<math>.*?)\$\$[ \t]*\((?P<label>[\w-]+)\)", re.S)
+PLAYER = re.compile(r"\.player\(")
+HIDDEN_TAGS = {"hide-input", "remove-cell"}
+
+
+@dataclass
+class Context:
+    """What one page needs from the whole book.
+
+    ``exercises``: label -> number, counted over the book in reading order, as the
+    website numbers them; ``equations``: label -> ``(page, number)``, numbered per page;
+    ``citations``: bibliography key -> ``(authors, year)``; ``page``: this page's path
+    relative to the book (``02_learning_rate/index.ipynb``), to tell its own equations.
+    """
+
+    exercises: dict = field(default_factory=dict)
+    equations: dict = field(default_factory=dict)
+    citations: dict = field(default_factory=dict)
+    page: str = ""
+
+
+# ----------------------------------------------------------------- markdown
+
+
+def _option(options, name):
+    found = re.search(rf"^:{name}:\s*(.*)$", options, re.M)
+    return found.group(1).strip() if found else ""
+
+
+def _exercise_heading(title, options, ctx):
+    label = _option(options, "label")
+    number = ctx.exercises.get(label)
+    name = f"Exercise {number}" if number else "Exercise"
+    title = title.strip()
+    return f"**{name}: {title}**" if title else f"**{name}**"
+
+
+def details(summary, body):
+    """A collapsed block: ``summary`` shows, ``body`` (Markdown) opens on a click."""
+    return f"\n\n<details>\n<summary>{summary}</summary>\n\n{body.strip()}\n\n</details>\n\n"
+
+
+def _solution_summary(label, ctx):
+    number = ctx.exercises.get(label)
+    return f"Solution to Exercise {number}" if number else "Solution"
+
+
+def _directive(match, ctx):
+    name, arg, options, body = (match.group(k) for k in ("name", "arg", "options", "body"))
+    if name == "exercise":
+        return f"{_exercise_heading(arg, options, ctx)}\n\n{body.strip()}\n"
+    if name == "solution":
+        return details(_solution_summary(arg.strip(), ctx), body)
+    # an admonition: collapsed if it is a dropdown on the website, a quote otherwise
+    if "dropdown" in _option(options, "class"):
+        return details(f"<b>{arg.strip()}</b>", body)
+    quoted = "\n".join(f"> {line}" if line else ">" for line in body.strip().splitlines())
+    return f"> **{arg.strip()}**\n>\n{quoted}\n"
+
+
+def cite(keys, role, ctx):
+    """``Smith (2017)`` for ``{cite:t}``, ``(Smith, 2017; Jones, 2019)`` for the others."""
+    found = [ctx.citations.get(key.strip(), (key.strip(), "")) for key in keys.split(",")]
+    if role == "cite:t":
+        return "; ".join(f"{who} ({year})" for who, year in found)
+    return "(" + "; ".join(f"{who}, {year}" for who, year in found) + ")"
+
+
+def _role(match, ctx):
+    role, target = match.group("role"), match.group("target")
+    if role != "eq":
+        return cite(target, role, ctx)
+    page, number = ctx.equations.get(target, (None, None))
+    if number is None:
+        return f"({target})"
+    if page in (None, ctx.page):
+        return f"({number})"
+    name = page.rsplit("/", 1)[-1]
+    here, there = ctx.page.split("/", 1)[0], page.split("/", 1)[0]
+    link = name if here == there else f"../{page}"
+    return f"[({number})]({link})"
+
+
+def _tag(match, ctx):
+    _, number = ctx.equations.get(match.group("label"), (None, None))
+    tag = f" \\tag{{{number}}}" if number else ""
+    return f"$${match.group('math').rstrip()}{tag}\n$$"
+
+
+def convert_markdown(text, ctx):
+    """The Markdown of a cell with the book's MyST turned into plain Markdown."""
+    text = DIRECTIVE.sub(lambda m: _directive(m, ctx), text)
+    text = EXERCISE.sub(lambda m: _exercise_heading(m.group("title"), m.group("options"), ctx) + "\n", text)
+    text = EXERCISE_END.sub("", text)
+    text = LABELLED_MATH.sub(lambda m: _tag(m, ctx), text)
+    text = ROLE.sub(lambda m: _role(m, ctx), text)
+    return text.strip()
+
+
+# ----------------------------------------------------------------- code
+
+
+def _solution_code(source):
+    """The code of a solution cell as a learner reads it: no markers, no test comments."""
+    lines = [line for line in source.splitlines() if line.strip() not in (BEGIN, END)]
+    lines = [line for line in lines if not line.startswith("# NBVAL_")]
+    return "\n".join(lines).strip()
+
+
+def _record(source):
+    """Every ``checks.check_...(...)`` call also records its result in ``results``."""
+
+    def add(match):
+        call = match.group("call")
+        if "record=" in call:
+            return call
+        args = match.group("args").strip()
+        return f"{call[:-1]}{', ' if args else ''}record=results)"
+
+    return CHECK_CALL.sub(add, source)
+
+
+def _collapse(cell, title):
+    """Collapse a code cell in JupyterLab (source hidden) and Colab (form view with a title)."""
+    cell.metadata["jupyter"] = {"source_hidden": True}
+    cell.metadata["cellView"] = "form"
+    cell.source = f"# @title {title}\n{cell.source}"
+
+
+def _code_cell(cell, filled):
+    tags = set(cell.metadata.get("tags", []))
+    source = cell.source
+    if source.startswith("# NBVAL_"):
+        source = source.split("\n", 1)[1] if "\n" in source else ""
+    cell.source = _solution_code(source) if filled else strip_solution_code(source)
+    cell.source = _record(cell.source)
+    cell.outputs, cell.execution_count = [], None
+    cell.metadata.pop("lrcourse", None)
+    kept = [t for t in cell.metadata.get("tags", []) if not t.startswith("nbval")]
+    if kept:
+        cell.metadata["tags"] = kept
+    else:
+        cell.metadata.pop("tags", None)
+    if "remove-cell" in tags:
+        _collapse(cell, "Setup: in Colab this installs the course package")
+    elif "hide-input" in tags:
+        _collapse(cell, "Code for the figure (double-click to show)")
+    return cell
+
+
+# ----------------------------------------------------------------- the page
+
+
+def _new_markdown(source, cell_id):
+    import nbformat
+
+    cell = nbformat.v4.new_markdown_cell(source)
+    cell.id = re.sub(r"[^\w-]", "-", cell_id)[:64]  # fixed ids: the edition is committed
+    return cell
+
+
+def _new_code(source, cell_id):
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(source)
+    cell.id = re.sub(r"[^\w-]", "-", cell_id)[:64]
+    return cell
+
+
+def learner_version(nb, ctx, filled=False):
+    """The learner edition of the page ``nb`` (see the module docstring).
+
+    With ``filled``, each exercise's cell holds the reference answer instead of the stub
+    (the tests run that version and expect every check to pass).
+    """
+    from lrcourse.assign.notebooks import exercises
+
+    nb = copy.deepcopy(nb)
+    answers = _answers(nb) if filled else {}
+    learner_cells = {ex.learner_cell: ex.label for ex in exercises(nb) if ex.graded}
+    graded = bool(learner_cells)
+    out, solution, label = [], None, None  # solution: the parts of an open solution block
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            text = cell.source
+            if solution is not None:
+                end = SOLUTION_END.search(text)
+                if not end:
+                    solution.append(text)
+                    continue
+                solution.append(text[: end.start()])
+                box = details(_solution_summary(label, ctx), "\n\n".join(solution))
+                out.append(_new_markdown(box.strip(), f"solution-{label}"))
+                text, solution = text[end.end() :], None
+            start = SOLUTION_START.search(text)
+            while start:
+                end = SOLUTION_END.search(text, start.end())
+                body = text[start.end() : end.start()] if end else text[start.end() :]
+                label = start.group("label")
+                if end:
+                    box = details(_solution_summary(label, ctx), convert_markdown(body, ctx))
+                    text = text[: start.start()] + box + text[end.end() :]
+                else:
+                    solution, text = [convert_markdown(body, ctx)], text[: start.start()]
+                start = SOLUTION_START.search(text, start.start() + 1) if end else None
+            text = re.sub(r"\n{3,}", "\n\n", convert_markdown(text, ctx))
+            if text:
+                cell.source = text
+                cell.metadata.pop("lrcourse", None)
+                out.append(cell)
+            continue
+        if solution is not None:
+            code = _record(_solution_code(cell.source))
+            if code:
+                solution.append(f"```python\n{code}\n```")
+            continue
+        if PLAYER.search(cell.source):
+            continue
+        if filled and i in learner_cells and learner_cells[i] in answers:
+            cell.source = answers[learner_cells[i]]
+        out.append(_code_cell(cell, filled))
+        if graded and re.search(r"^from lrcourse import", cell.source, re.M) and "results" not in ids(out):
+            out.append(
+                _new_code("results = []  # your checked answers; the last cell sums them up", "results")
+            )
+    if graded:
+        out.append(_new_markdown("## Your progress on this page", "progress-heading"))
+        out.append(_new_code("checks.summary(results)", "progress"))
+    nb.cells = out
+    nb.metadata.pop("widgets", None)
+    nb.metadata.pop("lrcourse", None)
+    return nb
+
+
+def ids(cells):
+    """The ids of ``cells``."""
+    return {cell.get("id") for cell in cells}
+
+
+def _answers(nb):
+    """label -> the reference answer: the code of the exercise's solution block."""
+    found, label = {}, None
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            start = SOLUTION_START.search(cell.source)
+            if start and not SOLUTION_END.search(cell.source, start.end()):
+                label = start.group("label")
+            elif SOLUTION_END.search(cell.source):
+                label = None
+        elif label is not None and BEGIN in cell.source:
+            found.setdefault(label, _solution_code(cell.source))
+    return found

@@ -1,0 +1,133 @@
+"""The learner edition (learner/): plain Jupyter reads it, Run All runs no solution.
+
+What a learner opens in Binder, Colab or their own JupyterLab is generated from the book by
+``scripts/learner_edition.py``. These tests check that it is up to date, that no MyST is
+left once nbconvert renders it as plain Markdown, that no solution is in its code path, and
+that it runs to the end with every exercise solved once the reference answers are put in.
+Running untouched (0 solved) is checked under the Colab pins in tests/compat/test_colab.py.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from toc import ROOT
+
+from lrcourse.assign import learner, notebooks
+
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import learner_edition  # noqa: E402
+
+PAGES = learner_edition.pages()
+LEFTOVER_MYST = {
+    "a directive": re.compile(r"^\s*(`{3,}|:{3,})\{[\w-]+\}", re.M),
+    "a role": re.compile(r"\{[\w:-]+\}`"),
+    "a directive option": re.compile(r"^:(label|class|name|nonumber):", re.M),
+    "a label target": re.compile(r"^\([\w-]+\)=\s*$", re.M),
+}
+
+
+def test_edition_is_up_to_date():
+    assert learner_edition.main(["--check"]) == 0, "run: python scripts/learner_edition.py"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_plain_markdown_has_no_myst(page):
+    from nbconvert import MarkdownExporter
+
+    nb = nbformat.read(ROOT / "learner" / "book" / page, as_version=4)
+    text, _ = MarkdownExporter().from_notebook_node(nb)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for what, pattern in LEFTOVER_MYST.items():
+        for source in (text, prose):
+            found = pattern.search(source)
+            assert not found, f"{what} left: {found.group(0)!r}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_solution_in_the_code_path(page):
+    book = notebooks.read(ROOT / "book" / page)
+    nb = nbformat.read(ROOT / "learner" / "book" / page, as_version=4)
+    code = {line.strip() for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines()}
+    leaked = set(notebooks.solution_lines(book)) & code
+    assert not leaked, f"solution code a Run All would execute: {sorted(leaked)[:5]}"
+    assert not {notebooks.BEGIN, notebooks.END} & code
+    assert not any(".player(" in c.source for c in nb.cells if c.cell_type == "code")
+    for cell in nb.cells:
+        if cell.cell_type == "code" and {"hide-input", "remove-cell"} & set(cell.metadata.get("tags", [])):
+            assert cell.metadata.get("jupyter", {}).get("source_hidden") is True
+            assert cell.metadata.get("cellView") == "form" and cell.source.startswith("# @title ")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_solution_is_there_to_open(page):
+    """Each exercise with a solution on the website has one in a collapsed block."""
+    book = notebooks.read(ROOT / "book" / page)
+    solutions = len(re.findall(r"```\{solution(?:-start)?\}", _markdown(book)))
+    nb = nbformat.read(ROOT / "learner" / "book" / page, as_version=4)
+    assert len(re.findall(r"<summary>Solution to Exercise \d+</summary>", _markdown(nb))) == solutions
+
+
+def _markdown(nb):
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def _summary_line(nb):
+    text = "".join(out.get("text", "") for out in nb.cells[-1].get("outputs", []))
+    found = re.search(r"(\d+) of (\d+) exercises solved", text)
+    assert found, f"no summary printed at the end: {text[-300:]!r}"
+    return int(found.group(1)), int(found.group(2))
+
+
+GRADED = [p for p in PAGES if any(ex.graded for ex in notebooks.exercises(notebooks.read(ROOT / "book" / p)))]
+
+
+@pytest.mark.parametrize("page", GRADED)
+def test_with_the_reference_answers_every_check_passes(page):
+    ctx_pages = learner_edition.edition(filled=True)
+    nb = ctx_pages[page]
+    NotebookClient(
+        nb, timeout=300, resources={"metadata": {"path": str(ROOT / "book" / Path(page).parent)}}
+    ).execute()
+    solved, total = _summary_line(nb)
+    assert total >= 1 and solved == total, f"{solved} of {total} solved with the reference answers"
+
+
+def test_markdown_conversion():
+    ctx = learner.Context(
+        exercises={"ex-a": 7},
+        equations={"eq-x": ("01_a/index.ipynb", 2), "eq-y": ("02_b/p.ipynb", 1)},
+        citations={"smith2017": ("Smith", "2017"), "lee2020": ("Lee et al.", "2020")},
+        page="01_a/index.ipynb",
+    )
+    md = (
+        "```{exercise} Guess\n:label: ex-a\n\nIs it $x$?\n```\n\n"
+        "```{solution} ex-a\n:class: dropdown\n\nYes.\n```\n\n"
+        "See {eq}`eq-x`, {eq}`eq-y`, {cite:t}`smith2017` and {cite:p}`smith2017,lee2020`.\n\n"
+        "$$\na = b\n$$ (eq-x)\n"
+    )
+    out = learner.convert_markdown(md, ctx)
+    assert "**Exercise 7: Guess**\n\nIs it $x$?" in out
+    assert "<details>\n<summary>Solution to Exercise 7</summary>\n\nYes.\n\n</details>" in out
+    assert "See (2), [(1)](../02_b/p.ipynb), Smith (2017) and (Smith, 2017; Lee et al., 2020)." in out
+    assert "a = b \\tag{2}\n$$" in out
+
+
+def test_check_calls_record_their_results():
+    assert learner._record("checks.check_f(f)") == "checks.check_f(f, record=results)"
+    assert learner._record("checks.check_g()") == "checks.check_g(record=results)"
+    assert learner._record("checks.check_h(f, record=mine)") == "checks.check_h(f, record=mine)"
+
+
+def test_citations_read_the_bibliography():
+    bib = (
+        "@article{a2019,\n  author = {Smith, Jo and Lee, Kim and Park, Al},\n  title = {T},\n"
+        "  year = {2019}\n}\n@misc{b2020,\n  author = {Doe, Jane},\n  year = {2020}\n}\n"
+    )
+    assert learner_edition.citations(bib) == {"a2019": ("Smith et al.", "2019"), "b2020": ("Doe", "2020")}
