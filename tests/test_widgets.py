@@ -220,7 +220,7 @@ def test_show_builds_widgets_without_a_frontend(valleys):
     import ipywidgets
 
     assert isinstance(box, ipywidgets.VBox)
-    sliders = [c for c in box.children if isinstance(c, ipywidgets.FloatLogSlider)]
+    sliders = [c for c in box.children if isinstance(c, ipywidgets.SelectionSlider)]
     image = next(c for c in box.children if isinstance(c, ipywidgets.Image))
     before = image.value
     sliders[0].value = 0.5  # moving the slider redraws the image

@@ -25,9 +25,10 @@ def test_controls_and_defaults(explorer):
     assert set(explorer.controls) == {"landscape", "lr", "momentum"}
     defaults = explorer.defaults
     assert defaults["landscape"] == "rosenbrock" and defaults["momentum"] == 0.9
-    # the starting rate is moved onto the slider's grid 10^(k/20)
-    k = np.log10(defaults["lr"]) * 20
-    assert abs(k - round(k)) < 1e-9 and abs(defaults["lr"] - 0.003) < 0.0005
+    # the starting rate is one of the slider's round values, the runs' grid
+    assert defaults["lr"] == 0.003 and 0.003 in explorer.controls["lr"].options
+    off_grid = wo.optimizer_race_explorer(lr=0.00316, steps=10).defaults["lr"]
+    assert off_grid == 0.003
     assert explorer.controls["landscape"].options == [(n, n) for n in wo.LANDSCAPES]
 
 

@@ -54,6 +54,7 @@ from lrcourse.widgets.core import (
     FloatSlider,
     IntSlider,
     LogSlider,
+    round_values,
 )
 from lrcourse.widgets.descent import descent_explorer, descent_explorer_1d
 from lrcourse.widgets.early_stopping import stopping_explorer

@@ -101,29 +101,69 @@ class _FloatRange(Control):
         return float(check.check_range(self.name, value, self.low, self.high))
 
 
-class LogSlider(_FloatRange):
-    """A slider on a log scale, from ``low`` to ``high`` (both > 0): for learning rates."""
+ROUND_MANTISSAS = (*range(10, 25), 25, 30, 35, 40, 45, 50, 60, 70, 80, 90)
+"""The values of :func:`round_values` in one decade, times 10: 1, 1.1, ..., 2.4, 2.5, 3, 3.5, ..., 5, 6, ..., 9."""
 
-    def __init__(self, name, low, high, value, description=None, steps_per_decade=20):
+
+def round_values(low, high):
+    """The round numbers from ``low`` to ``high`` (both > 0) that a log slider offers, plus both ends.
+
+    Each decade holds 1, 1.1, 1.2, ..., 2.4, then 2.5, 3, 3.5, 4, 4.5, then 5, 6, 7,
+    8, 9 (times a power of ten): steps of 0.1 below 2.5, of 0.5 below 5, of 1 above,
+    25 values a decade. Every value has at most two significant digits, so it reads
+    and types as written (0.3, not 0.316), and the values the chapters use are all
+    there: 1, 2 and 3 like the 1-2-5 series, and also 1.8, 2.1, 0.45, 0.7. One step
+    changes the value by 4 % to 20 %, a little finer than 20 steps a decade below 2.5
+    and a little coarser above it. Each value is the float that its decimal literal
+    gives (``0.45``, not ``45 * 0.01``), so a value typed in a notebook equals one of
+    them exactly.
+    """
+    low = float(check.check_positive("low", low))
+    high = float(check.check_positive("high", high))
+    _check_order(low, high)
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    values = {float(f"{m}e{k - 1}") for k in range(first, last + 1) for m in ROUND_MANTISSAS}
+    return sorted({v for v in values if low <= v <= high} | {low, high})
+
+
+class LogSlider(_FloatRange):
+    """A slider for learning rates: the round values of :func:`round_values` from ``low`` to ``high``.
+
+    The slider steps through the options evenly, one round value a step, and shows
+    each one as it is, so the rate a reader sets is the rate the explorer uses;
+    ``value`` is one of the options even when it is not round. Any rate from ``low``
+    to ``high`` is accepted by ``update``, ``static`` and ``player``. The widget is an
+    ``ipywidgets.SelectionSlider`` (ipywidgets 7 and 8): a ``FloatLogSlider`` moves on
+    a geometric grid that misses round values (0.3 would be 0.316).
+    """
+
+    def __init__(self, name, low, high, value, description=None):
         low = float(check.check_positive("low", low))
         high = float(check.check_positive("high", high))
         super().__init__(name, low, high, value, description)
-        self.steps_per_decade = check.check_int("steps_per_decade", steps_per_decade, 1)
+        self.options = sorted({*self._round_options(), self.value})
+
+    def _round_options(self):
+        return round_values(self.low, self.high)
 
     def grid(self, n):
-        return [float(v) for v in np.geomspace(self.low, self.high, n)]
+        """``n`` options spread evenly on the log scale (fewer if some coincide)."""
+        n = check.check_int("n", n, 1)
+        options = np.asarray(self.options, dtype=float)
+        targets = np.log(np.geomspace(self.low, self.high, n))
+        picks = np.abs(np.log(options)[:, None] - targets).argmin(axis=0)
+        return [self.options[i] for i in sorted(set(picks.tolist()))]
+
+    def _option_label(self, value):
+        return f"{value:g}"
 
     def widget(self):
         import ipywidgets as w
 
-        return w.FloatLogSlider(
+        return w.SelectionSlider(
+            options=[(self._option_label(v), v) for v in self.options],
             value=self.value,
-            base=10,
-            min=math.log10(self.low),
-            max=math.log10(self.high),
-            step=1 / self.steps_per_decade,
             description=self.description,
-            readout_format=".3g",
             **SLIDER_LOOK,
         )
 

@@ -23,34 +23,38 @@ from lrcourse import _validate as check
 from lrcourse.diagnosis import diagnose
 from lrcourse.labs.epochs import PolynomialSweep
 from lrcourse.plotting import PALETTE, STYLE
-from lrcourse.widgets.core import Explorer, IntSlider, LogSlider
+from lrcourse.widgets.core import Explorer, IntSlider, LogSlider, round_values
 
 __all__ = ["EpochSlider", "capacity_explorer"]
 
 
 class EpochSlider(LogSlider):
-    """A slider for a number of epochs on a log scale: whole numbers from ``low`` to ``high``."""
+    """A slider for a number of epochs on a log scale: the whole round numbers from ``low`` to ``high``.
 
-    def __init__(self, name, low, high, value, description=None, steps_per_decade=20):
+    The options are the integers among :func:`~lrcourse.widgets.round_values`
+    (1, 2, ..., 24, 25, 30, 35, ..., 50, 60, ..., 100, 110, ...), plus both ends.
+    """
+
+    def __init__(self, name, low, high, value, description=None):
         low, high = check.check_int("low", low, 1), check.check_int("high", high, 1)
         value = check.check_int("value", value, low, high)
-        super().__init__(name, low, high, value, description, steps_per_decade)
+        super().__init__(name, low, high, value, description)
         self.value = value
+        self.options = sorted({*self._round_options(), value})
+
+    def _round_options(self):
+        ends = {int(self.low), int(self.high)}
+        return sorted({int(v) for v in round_values(self.low, self.high) if v.is_integer()} | ends)
 
     def validate(self, value):
         value = float(check.check_range(self.name, value, self.low, self.high))
         return int(min(max(round(value), self.low), self.high))
 
-    def grid(self, n):
-        return sorted({int(round(v)) for v in np.geomspace(self.low, self.high, n)})
-
     def format(self, value):
         return f"{self.description} = {int(value)}"
 
-    def widget(self):
-        slider = super().widget()
-        slider.readout_format = ".0f"
-        return slider
+    def _option_label(self, value):
+        return str(int(value))
 
 
 def capacity_explorer(sweep, *, degree=None, epoch=None, truth=None, ylim=(-2.5, 2.5), title=None):

@@ -26,7 +26,7 @@ from lrcourse import objectives, optimizers
 from lrcourse.descent import descend
 from lrcourse.labs.optimizers import rotate, rotated_quadratic
 from lrcourse.plotting import PALETTE
-from lrcourse.widgets.core import Dropdown, Explorer, FloatSlider, LogSlider, axes_text
+from lrcourse.widgets.core import Dropdown, Explorer, FloatSlider, LogSlider, axes_text, round_values
 
 __all__ = ["RACERS", "LANDSCAPES", "race", "optimizer_race_explorer"]
 
@@ -128,7 +128,7 @@ def optimizer_race_explorer(
     """Six optimizers race on a landscape: paths on the contour (left), loss per step (right).
 
     Controls: the landscape (:data:`LANDSCAPES`), one learning rate for all
-    (log slider over ``lr_range``, 20 steps per decade) and the momentum / β₁
+    (log slider over the round values of ``lr_range``) and the momentum / β₁
     (0 to 0.99). A run that diverged (its loss exceeded ``divergence_factor`` times the
     start) ends in a cross, and the loss panel names the step. For landscapes with a minimum the loss
     panel shows :math:`f(x_t) - f_\\min` on a log scale; for the saddle,
@@ -138,11 +138,10 @@ def optimizer_race_explorer(
     steps = check.check_int("steps", steps, 1, 2000)
     lo, hi = (float(check.check_positive("lr_range", v)) for v in lr_range)
     check.check_range("lr", lr, lo, hi)
-    # The rates the slider can take, 10^(k / 20); the runs at all of them are computed at once.
-    per = 20
-    grid = 10.0 ** (np.arange(math.ceil(math.log10(lo) * per), math.floor(math.log10(hi) * per) + 1) / per)
+    # The rates the slider can take (round_values); the runs at all of them are computed at once.
+    grid = np.array(round_values(lo, hi))
     lr = float(grid[np.argmin(np.abs(np.log(grid) - math.log(lr)))])  # start on the grid
-    slider = LogSlider("lr", grid[0], grid[-1], lr, description="learning rate", steps_per_decade=per)
+    slider = LogSlider("lr", lo, hi, lr, description="learning rate")
     scenes = {name: _scene(name) for name in LANDSCAPES}
     fixed, moving = {}, {}
 
