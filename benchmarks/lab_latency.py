@@ -1,0 +1,501 @@
+"""Explorer latency where the learner sees it: a real JupyterLab in headless Chromium.
+
+    python benchmarks/lab_latency.py                # every explorer, twice
+    python benchmarks/lab_latency.py --runs 1 --only ch06
+
+``benchmarks/report.py`` times ``Explorer.latency()`` inside the kernel (update and
+encode a frame). A learner waits longer: key press -> comm message -> the kernel
+recomputes and renders -> PNG over the websocket -> image decoded and painted. This
+script measures that whole path:
+
+1. it starts ``jupyter lab`` (this venv's) on a free localhost port with a random token,
+   in a temporary root holding one small notebook per explorer: the chapter's import
+   cell, the statements the explorer cell needs from earlier cells, and the cell of
+   the book that builds and ``.show()``s the explorer;
+2. it opens each notebook in Chromium (``$CHROMIUM``, default ``/usr/bin/chromium``)
+   through Playwright, runs all cells and waits for the kernel to go idle;
+3. for each slider it focuses the handle and presses ArrowRight / ArrowLeft (turning
+   back at the ends), 3 warm-up moves then 20 timed ones; for each dropdown it picks
+   the other options in turn (3 warm-up, 8 timed switches);
+4. each move is timed in the page: from ``performance.now()`` in a capturing keydown
+   listener (or just before the dropdown's ``change`` is dispatched) to the moment the
+   explorer's ``<img>`` has a new ``src`` (a MutationObserver), that image is decoded
+   (``img.decode()``) and the next frame is about to be painted
+   (``requestAnimationFrame``).
+
+Budgets on the course's 2-core reference machine: slider p95 under 60 ms, a dropdown
+that switches the scene p95 under 150 ms. Exit status 1 when one is missed. Numbers
+only: the tests never assert wall-clock times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import builtins
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts" / "lab"  # a screenshot when a page fails
+
+SLIDER_P95_BUDGET_MS = 60.0
+DROPDOWN_P95_BUDGET_MS = 150.0
+SLIDER_MOVES = 20
+DROPDOWN_SWITCHES = 8
+WARMUP = 3
+MOVE_TIMEOUT_MS = 10_000
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in front
+
+# (label, notebook of the book, the explorer factory its cell calls)
+EXPLORERS = [
+    ("ch01 descent", "book/01_gradient_descent/index.ipynb", "descent_explorer"),
+    ("ch02 stability", "book/02_learning_rate/index.ipynb", "stability_explorer"),
+    ("ch03 batch size", "book/03_batch_size/index.ipynb", "batch_size_explorer"),
+    ("ch05 schedule designer", "book/05_schedules/index.ipynb", "schedule_explorer"),
+    ("ch06 optimizer race", "book/06_momentum_adaptive/rmsprop_adam.ipynb", "optimizer_race_explorer"),
+]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-default-browser-check",
+]
+
+# Installed once per page. ``arm(box)`` watches the explorer's <img>; the returned promise
+# gives the milliseconds from the start stamp to a decoded, about-to-be-painted new image.
+PAGE_JS = """
+(timeoutMs) => {
+  if (window.__lab) return;
+  const lab = {t0: null};
+  window.addEventListener('keydown', () => {
+    if (lab.waiting && lab.t0 === null) lab.t0 = performance.now();
+  }, true);
+  lab.arm = (img) => {
+    lab.t0 = null;
+    lab.waiting = true;
+    const old = img.getAttribute('src');
+    lab.done = new Promise((resolve) => {
+      const timer = setTimeout(() => { obs.disconnect(); resolve(null); }, timeoutMs);
+      const obs = new MutationObserver(async () => {
+        if (img.getAttribute('src') === old || lab.t0 === null) return;
+        const src = performance.now();
+        obs.disconnect();
+        clearTimeout(timer);
+        try { await img.decode(); } catch (err) { resolve(null); return; }
+        requestAnimationFrame(() => {
+          lab.waiting = false;
+          resolve([performance.now() - lab.t0, src - lab.t0]);
+        });
+      });
+      obs.observe(img, {attributes: true, attributeFilter: ['src']});
+    });
+  };
+  window.__lab = lab;
+}
+"""
+
+
+# ----------------------------------------------------------------- notebooks
+
+
+def _loaded_names(tree):
+    stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return loaded - stored - set(dir(builtins))
+
+
+def _parse(source):
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        return ast.parse("\n".join(lines)), "\n".join(lines)
+    except SyntaxError:
+        return None, ""
+
+
+def small_notebook(notebook, factory):
+    """The cells that build ``factory``'s explorer in ``notebook``, as a new notebook.
+
+    The chapter's import cell, then the top-level statements of earlier cells that
+    assign a name the explorer cell reads (found backwards, recursively), then the
+    explorer cell itself.
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    pattern = re.compile(rf"^\w+ = widgets\.{factory}\(", re.M)
+    where = next((i for i, s in enumerate(code) if pattern.search(s) and ".show()" in s), None)
+    if where is None:
+        raise ValueError(f"no cell of {notebook} builds and shows widgets.{factory}(...)")
+    imports = next(s for s in code if re.search(r"^from lrcourse import", s, re.M))
+    known = _imported(imports)
+    needed = _loaded_names(_parse(code[where])[0]) - known
+    setup, seen = [], set()
+    while needed - seen:
+        name = sorted(needed - seen)[0]
+        seen.add(name)
+        statement = _last_assignment(code[:where], name)
+        if statement is None:
+            continue  # a name bound inside a comprehension or a function, say
+        if statement not in setup:
+            setup.insert(0, statement)
+            needed |= _loaded_names(ast.parse(statement)) - known
+    cells = [imports] + (["\n".join(setup)] if setup else []) + [code[where]]
+    out = nbformat.v4.new_notebook()
+    out.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    out.cells = [nbformat.v4.new_code_cell(s) for s in cells]
+    return out
+
+
+def _imported(source):
+    tree, _ = _parse(source)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names | _stored(tree)
+
+
+def _stored(tree):
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _last_assignment(sources, name):
+    for source in reversed(sources):
+        tree, text = _parse(source)
+        if tree is None:
+            continue
+        for node in reversed(tree.body):
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                if name in {(a.asname or a.name).split(".")[0] for a in node.names}:
+                    return ast.get_source_segment(text, node)
+            if any(name in _stored(t) for t in targets):
+                return ast.get_source_segment(text, node)
+    return None
+
+
+# ----------------------------------------------------------------- server
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_lab(root, token, log):
+    port = _free_port()
+    env = dict(
+        os.environ,
+        JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
+        JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
+    )
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "jupyter"),
+        "lab",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--port-retries=0",
+        f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.open_browser=False",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if os.geteuid() == 0:  # containers often run as root
+        cmd.append("--allow-root")
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jupyter lab exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError("jupyter lab did not answer within 60 s")
+
+
+def stop_lab(proc):
+    if proc.poll() is None:
+        proc.terminate()  # the server shuts its kernels down on SIGTERM
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ----------------------------------------------------------------- browser
+
+
+def _stats(samples):
+    t = np.asarray(samples, dtype=float)
+    if t.size == 0:
+        return {"p50": float("nan"), "p95": float("nan"), "max": float("nan"), "n": 0}
+    return {
+        "p50": float(np.percentile(t, 50)),
+        "p95": float(np.percentile(t, 95)),
+        "max": float(t.max()),
+        "n": int(t.size),
+    }
+
+
+def _wait_idle(page, cells, timeout_ms=120_000):
+    """Every cell has run and the kernel says idle."""
+    page.wait_for_function(
+        """([nb, cells]) => {
+          const prompts = [...document.querySelectorAll(nb + ' .jp-InputPrompt')];
+          const busy = prompts.some(p => p.textContent.includes('*'));
+          const ran = prompts.filter(p => /\\[\\d+\\]/.test(p.textContent)).length >= cells;
+          const ind = document.querySelector(nb + ' .jp-Notebook-ExecutionIndicator');
+          const idle = !ind || ind.getAttribute('data-status') === 'idle';
+          return ran && !busy && idle;
+        }""",
+        arg=[NOTEBOOK, cells],
+        timeout=timeout_ms,
+    )
+
+
+def _run_all(page):
+    """Run every cell, as a learner does with Shift+Enter, once the kernel has connected."""
+    page.wait_for_function(
+        "() => /\\|\\s*Idle/.test(document.querySelector('.jp-StatusBar-Widget')?.textContent"
+        " + document.querySelector('#jp-main-statusbar')?.textContent)",
+        timeout=60_000,
+    )
+    cells = page.locator(f"{NOTEBOOK} .jp-Cell")
+    n = cells.count()
+    for _ in range(5):  # a run asked for before the kernel is ready is dropped: ask again
+        cells.first.locator(".jp-InputPrompt").click()
+        for i in range(n):  # command mode: run the cell, select the next (no new cell)
+            page.keyboard.press("Shift+Enter" if i < n - 1 else "Control+Enter")
+        try:
+            page.wait_for_function(
+                "(nb) => [...document.querySelectorAll(nb + ' .jp-InputPrompt')]"
+                ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))",
+                arg=NOTEBOOK,
+                timeout=5_000,
+            )
+            return
+        except Exception:  # noqa: BLE001 - nothing ran yet
+            page.keyboard.press("Escape")
+    raise RuntimeError("the notebook's cells never started running")
+
+
+def _one_move(page, img, act):
+    page.evaluate("(img) => window.__lab.arm(img)", img)
+    act()
+    return page.evaluate("() => window.__lab.done")
+
+
+def _slider_moves(page, slider, img, n):
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    key = "ArrowRight"
+    times = []
+    for _ in range(n):
+        now, low, high = (
+            float(handle.get_attribute(a) or 0) for a in ("aria-valuenow", "aria-valuemin", "aria-valuemax")
+        )
+        span = high - low
+        if key == "ArrowRight" and now >= high - 1e-9 * max(span, 1):
+            key = "ArrowLeft"
+        elif key == "ArrowLeft" and now <= low + 1e-9 * max(span, 1):
+            key = "ArrowRight"
+        times.append(_one_move(page, img, lambda k=key: handle.press(k)))
+    return times
+
+
+def _dropdown_moves(page, dropdown, img, n):
+    select = dropdown.locator("select")
+    count = select.locator("option").count()
+    times = []
+    for _ in range(n):
+        start = select.evaluate("s => s.selectedIndex")
+        nxt = (start + 1) % count
+        act = lambda i=nxt: select.evaluate(  # noqa: E731
+            """(s, i) => {
+              window.__lab.t0 = performance.now();
+              s.selectedIndex = i;
+              s.dispatchEvent(new Event('change', {bubbles: true}));
+            }""",
+            i,
+        )
+        times.append(_one_move(page, img, act))
+    return times
+
+
+def measure_notebook(browser, url, token, name):
+    """{control: stats} for the explorer shown by notebook ``name``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, service_workers="block")
+    host = url.split("//", 1)[1]
+    context.route(
+        "**/*",
+        lambda route: route.continue_() if host in route.request.url.split("/")[2] else route.abort(),
+    )
+    page = context.new_page()
+    try:
+        workspace = f"w{time.monotonic_ns()}"  # a fresh workspace: no tab of a former run
+        page.goto(
+            f"{url}/lab/workspaces/{workspace}/tree/{name}?reset&token={token}", wait_until="domcontentloaded"
+        )
+        page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
+        _run_all(page)
+        img = page.wait_for_selector(f"{NOTEBOOK} .jp-OutputArea-output img.widget-image", timeout=120_000)
+        _wait_idle(page, page.locator(f"{NOTEBOOK} .jp-Cell").count())
+        page.evaluate(PAGE_JS, MOVE_TIMEOUT_MS)
+        box = page.locator(f"{NOTEBOOK} .jp-OutputArea-output .widget-vbox").filter(
+            has=page.locator("img.widget-image")
+        )
+        results = {}
+        for kind, selector, moves, n in (
+            ("slider", ".widget-slider", _slider_moves, SLIDER_MOVES),
+            ("dropdown", ".widget-dropdown", _dropdown_moves, DROPDOWN_SWITCHES),
+        ):
+            controls = box.last.locator(selector)
+            for i in range(controls.count()):
+                control = controls.nth(i)
+                label = control.locator(".widget-label").first.inner_text().strip() or f"{kind} {i}"
+                moves(page, control, img, WARMUP)
+                times = moves(page, control, img, n)
+                ok = [t for t in times if t is not None]
+                stats = _stats([t[0] for t in ok])
+                stats["src_p50"] = _stats([t[1] for t in ok])["p50"]  # up to the new src
+                results[f"{label} ({kind})"] = dict(stats, kind=kind, lost=len(times) - len(ok))
+        return results
+    except Exception:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / f"failed-{Path(name).stem}.png")
+        raise
+    finally:
+        context.close()
+
+
+def chromium():
+    path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    return shutil.which(path) or (path if Path(path).is_file() else None)
+
+
+def measure(runs=2, only=None, log=None):
+    """{explorer label: [{control: stats}, ... one per run]}; raises RuntimeError if it cannot run."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium()
+    if executable is None:
+        raise RuntimeError("no Chromium (set CHROMIUM=/path/to/chromium)")
+    chosen = [e for e in EXPLORERS if not only or any(o in e[0] for o in only)]
+    with tempfile.TemporaryDirectory(prefix="lab-latency-") as tmp:
+        root = Path(tmp)
+        names = {}
+        for label, notebook, factory in chosen:
+            name = re.sub(r"\W+", "_", label) + ".ipynb"
+            import nbformat
+
+            nbformat.write(small_notebook(ROOT / notebook, factory), root / name)
+            names[label] = name
+        token = secrets.token_hex(16)
+        log = log or open(root / "server.log", "w")  # noqa: SIM115
+        proc, url = start_lab(root, token, log)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+                try:
+                    out = {}
+                    for label in names:
+                        out[label] = []
+                        for run in range(runs):
+                            print(f"  {label}, run {run + 1} ...", flush=True)
+                            out[label].append(measure_notebook(browser, url, token, names[label]))
+                            _shutdown_kernels(url, token)
+                    return out
+                finally:
+                    browser.close()
+        finally:
+            stop_lab(proc)
+
+
+def _shutdown_kernels(url, token):
+    """A fresh kernel for the next run, and no idle kernel eating the shared cores."""
+    headers = {"Authorization": f"token {token}"}
+    req = urllib.request.Request(f"{url}/api/sessions", headers=headers)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        sessions = json.load(r)
+    for s in sessions:
+        req = urllib.request.Request(f"{url}/api/sessions/{s['id']}", headers=headers, method="DELETE")
+        urllib.request.urlopen(req, timeout=30).close()
+
+
+# ----------------------------------------------------------------- report
+
+
+def budget_ok(results):
+    for runs in results.values():
+        for run in runs:
+            for s in run.values():
+                budget = SLIDER_P95_BUDGET_MS if s["kind"] == "slider" else DROPDOWN_P95_BUDGET_MS
+                if s["lost"] or not s["p95"] < budget:
+                    return False
+    return True
+
+
+def table(results):
+    """Markdown rows: one per explorer and control, the runs side by side."""
+    runs = max((len(r) for r in results.values()), default=0)
+    head = "| explorer | control | " + " | ".join(
+        f"run {i + 1}: p50 / p95 (src p50), ms" for i in range(runs)
+    )
+    lines = [head + " | budget p95 |", "|---|---|" + "---:|" * runs + "---:|"]
+    for label, per_run in results.items():
+        for control in per_run[0]:
+            cells = []
+            for run in per_run:
+                s = run.get(control)
+                lost = f", {s['lost']} lost" if s and s["lost"] else ""
+                cells.append(f"{s['p50']:.0f} / {s['p95']:.0f} ({s['src_p50']:.0f}){lost}" if s else "-")
+            budget = (
+                SLIDER_P95_BUDGET_MS if per_run[0][control]["kind"] == "slider" else DROPDOWN_P95_BUDGET_MS
+            )
+            lines.append(f"| {label} | {control} | " + " | ".join(cells) + f" | < {budget:g} |")
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=2, help="runs per explorer, each in a fresh kernel")
+    parser.add_argument("--only", nargs="*", help="explorers whose label contains one of these words")
+    args = parser.parse_args()
+    results = measure(args.runs, args.only, log=sys.stderr if os.environ.get("LAB_LOG") else None)
+    print("\n".join(table(results)))
+    ok = budget_ok(results)
+    print("Every budget met." if ok else "At least one budget is missed.")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
