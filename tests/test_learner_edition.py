@@ -85,7 +85,22 @@ def _summary_line(nb):
     return int(found.group(1)), int(found.group(2))
 
 
-GRADED = [p for p in PAGES if any(ex.graded for ex in notebooks.exercises(notebooks.read(ROOT / "book" / p)))]
+def _graded(page):
+    """A page with checked exercises: its learner edition ends with the summary of the checks."""
+    nb = nbformat.read(ROOT / "learner" / "book" / page, as_version=4)
+    return nb.cells[-1].source == "checks.summary(progress)"
+
+
+GRADED = [p for p in PAGES if _graded(p)]
+
+
+def test_pages_with_checks_sum_them_up():
+    for page in PAGES:
+        book = "\n".join(
+            c.source for c in notebooks.read(ROOT / "book" / page).cells if c.cell_type == "code"
+        )
+        checked = re.search(r"^checks\.check_\w+\(", notebooks.strip_solution_code(book), re.M)
+        assert bool(checked) == _graded(page), page
 
 
 @pytest.mark.parametrize("page", GRADED)
@@ -120,9 +135,11 @@ def test_markdown_conversion():
 
 
 def test_check_calls_record_their_results():
-    assert learner._record("checks.check_f(f)") == "checks.check_f(f, record=results)"
-    assert learner._record("checks.check_g()") == "checks.check_g(record=results)"
+    assert learner._record("checks.check_f(f)") == "checks.check_f(f, record=progress)"
+    assert learner._record("checks.check_g()") == "checks.check_g(record=progress)"
     assert learner._record("checks.check_h(f, record=mine)") == "checks.check_h(f, record=mine)"
+    multi = "checks.check_function(\n    f,\n    ref\n)"
+    assert learner._record(multi) == "checks.check_function(\n    f,\n    ref,\n    record=progress,\n)"
 
 
 def test_citations_read_the_bibliography():

@@ -15,7 +15,7 @@ reads cleanly there:
 - the bootstrap and the plotting cells are collapsed (JupyterLab's
   ``jupyter.source_hidden``, Colab's form view with a ``# @title`` line);
 - the player is dropped: it is the website's stand-in for the live explorer;
-- the checks record their results in ``results``, and the last cell sums them up.
+- the checks record their results in ``progress``, and the last cell sums them up.
 
 :class:`Context` holds what a page needs from the rest of the book (exercise numbers,
 equation numbers, citations); ``scripts/learner_edition.py`` builds it and writes the
@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 
 from lrcourse.assign.notebooks import (
     BEGIN,
-    CHECK_CALL,
     END,
     SOLUTION_END,
     SOLUTION_START,
@@ -157,16 +156,51 @@ def _solution_code(source):
 
 
 def _record(source):
-    """Every ``checks.check_...(...)`` call also records its result in ``results``."""
+    """Every ``checks.check_...(...)`` call also records its result in ``progress``.
 
-    def add(match):
-        call = match.group("call")
-        if "record=" in call:
-            return call
-        args = match.group("args").strip()
-        return f"{call[:-1]}{', ' if args else ''}record=results)"
+    Calls may span lines; a call that already passes ``record=`` is left alone.
+    """
+    import io
+    import tokenize
 
-    return CHECK_CALL.sub(add, source)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return source
+    starts = [0]
+    for line in source.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    inserts = []
+    for k in range(len(tokens) - 3):
+        a, dot, name, paren = tokens[k : k + 4]
+        if not (a.string == "checks" and dot.string == "." and name.string.startswith("check_")):
+            continue
+        if paren.string != "(":
+            continue
+        depth, args, j = 0, [], k + 3
+        while j < len(tokens):
+            depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(tokens[j].string, 0)
+            if depth == 0:
+                break
+            args.append(tokens[j])
+            j += 1
+        if j == len(tokens) or any(t.string == "record" for t in args):
+            continue
+        closing = tokens[j]
+        offset = starts[closing.start[0] - 1] + closing.start[1]
+        empty = len(args) == 1  # only the opening parenthesis
+        before = source[:offset].rstrip()
+        sep = "" if empty else (" " if before.endswith(",") else ", ")
+        inserts.append((offset, len(source[:offset]) - len(before), sep))
+    for offset, spaces, sep in reversed(inserts):
+        head = source[: offset - spaces]
+        if "\n" in source[offset - spaces : offset]:  # a call laid out one argument a line
+            indent = re.match(r"\s*", source[: offset - spaces].rsplit("\n", 1)[-1]).group(0)
+            comma = "" if head.endswith((",", "(")) else ","
+            source = f"{head}{comma}\n{indent}record=progress,{source[offset - spaces :]}"
+        else:
+            source = f"{head}{sep}record=progress{source[offset:]}"
+    return source
 
 
 def _collapse(cell, title):
@@ -219,15 +253,13 @@ def _new_code(source, cell_id):
 def learner_version(nb, ctx, filled=False):
     """The learner edition of the page ``nb`` (see the module docstring).
 
-    With ``filled``, each exercise's cell holds the reference answer instead of the stub
+    With ``filled``, each exercise's cell runs the reference answer after its stub
     (the tests run that version and expect every check to pass).
     """
-    from lrcourse.assign.notebooks import exercises
 
     nb = copy.deepcopy(nb)
     answers = _answers(nb) if filled else {}
-    learner_cells = {ex.learner_cell: ex.label for ex in exercises(nb) if ex.graded}
-    graded = bool(learner_cells)
+    learner_cells = _learner_cells(nb)
     out, solution, label = [], None, None  # solution: the parts of an open solution block
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
@@ -266,24 +298,35 @@ def learner_version(nb, ctx, filled=False):
         if PLAYER.search(cell.source):
             continue
         if filled and i in learner_cells and learner_cells[i] in answers:
-            cell.source = answers[learner_cells[i]]
+            cell.source = f"{cell.source}\n\n{answers[learner_cells[i]]}"  # the last attempt counts
         out.append(_code_cell(cell, filled))
-        if graded and re.search(r"^from lrcourse import", cell.source, re.M) and "results" not in ids(out):
-            out.append(
-                _new_code("results = []  # your checked answers; the last cell sums them up", "results")
-            )
-    if graded:
+    if any("record=progress" in c.source for c in out if c.cell_type == "code"):
+        imports = next(k for k, c in enumerate(out) if re.search(r"^from lrcourse import", c.source, re.M))
+        tally = "progress = []  # your checked answers; the last cell sums them up"
+        out.insert(imports + 1, _new_code(tally, "progress"))
         out.append(_new_markdown("## Your progress on this page", "progress-heading"))
-        out.append(_new_code("checks.summary(results)", "progress"))
+        out.append(_new_code("checks.summary(progress)", "progress-summary"))
     nb.cells = out
     nb.metadata.pop("widgets", None)
     nb.metadata.pop("lrcourse", None)
     return nb
 
 
-def ids(cells):
-    """The ids of ``cells``."""
-    return {cell.get("id") for cell in cells}
+def _learner_cells(nb):
+    """cell index -> exercise label: the first code cell with a check after an exercise."""
+    found, pending, in_solution = {}, None, False
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            for block in re.finditer(r"```\{exercise(?:-start)?\}[^\n]*\n((?::[^\n]*\n)*)", cell.source):
+                label = re.search(r":label:\s*(\S+)", block.group(1))
+                pending = label.group(1) if label else None
+            starts, ends = len(SOLUTION_START.findall(cell.source)), len(SOLUTION_END.findall(cell.source))
+            if starts != ends:  # a solution block opens here, or one closes
+                in_solution = starts > ends
+        elif not in_solution and pending and BEGIN not in cell.source:
+            if re.search(r"^checks\.check_\w+\(", cell.source, re.M):
+                found[i], pending = pending, None
+    return found
 
 
 def _answers(nb):

@@ -3,7 +3,7 @@
 repo2docker copies the repository into the image, gives it a Python with Jupyter and
 ipykernel, and runs ``pip install -r requirements.txt`` from the repository's root, with
 no constraints file (so this venv is built fresh each time, unpinned, as Binder would).
-Then a chapter runs in that environment's kernel, from the chapter's folder, as
+Then a page of the learner edition runs in that environment's kernel, from its folder, as
 JupyterLab starts it. ``LRCOURSE_BINDER_NOTEBOOKS=all`` runs every chapter instead of
 the first one.
 """
@@ -21,7 +21,7 @@ from toc import toc_notebooks
 # repo2docker's default Python when the repository does not name one (runtime.txt).
 BINDER_PYTHON = "3.10"
 
-NOTEBOOKS = toc_notebooks()
+NOTEBOOKS = [f"learner/{rel}" for rel in toc_notebooks() if rel.startswith("book/")]  # what Binder opens
 if os.environ.get("LRCOURSE_BINDER_NOTEBOOKS") != "all":
     NOTEBOOKS = NOTEBOOKS[:1]
 

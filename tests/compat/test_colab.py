@@ -1,4 +1,8 @@
-"""Every chapter runs in a Colab-like kernel, installing lrcourse through its bootstrap cell.
+"""Every page of the learner edition runs in a Colab-like kernel, installing lrcourse through its bootstrap cell.
+
+Colab opens the learner edition (``learner/book/...``, see scripts/learner_edition.py), so
+that is what runs here, untouched, as a learner's Run All would: it must reach the end and
+its summary must say that no exercise is solved yet (no solution runs).
 
 The kernel runs in a venv with Colab's widget stack (ipywidgets 7.7.1, IPython 7,
 ipykernel 6; ``pins/colab.txt``) and without lrcourse: each chapter gets a new, empty venv
@@ -13,6 +17,7 @@ notebooks with ipywidgets 8: together, 7 and 8 are covered.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -20,7 +25,7 @@ from compat import COLAB_PYTHON, PINS, ROOT, make_venv, pip_env, run, venv_pytho
 from conftest import ARTIFACTS, execute_notebook, python_or_skip, widget_views
 from toc import toc_notebooks
 
-NOTEBOOKS = toc_notebooks()
+NOTEBOOKS = [f"learner/{rel}" for rel in toc_notebooks() if rel.startswith("book/")]
 
 STARTUP = "import google.colab  # noqa: F401  (Colab imports it before any cell runs)\n"
 
@@ -92,6 +97,9 @@ def test_chapter_runs_in_colab_through_the_bootstrap_cell(colab, wheel, notebook
     views, versions = widget_views(nb)
     if views:  # explorers made ipywidgets 7 widgets (controls 1.x), as Colab shows them
         assert all(v.startswith("1.") for v in versions), versions
+    summary = "".join(o.get("text", "") for o in nb.cells[-1].get("outputs", []))
+    if nb.cells[-1].source == "checks.summary(progress)":  # a page with checked exercises
+        assert re.search(r"\b0 of [1-9]\d* exercises solved", summary), summary[-300:]
     out = ARTIFACTS / "colab"
     out.mkdir(parents=True, exist_ok=True)
     (out / notebook.replace("/", "__")).write_text(__import__("nbformat").writes(nb))
