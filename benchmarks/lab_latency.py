@@ -202,13 +202,17 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def start_lab(root, token, log):
+def start_lab(root, state, token, log):
+    """``jupyter lab`` serving ``root``, its settings and runtime files in ``state``."""
     port = _free_port()
+    quiet = state / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    quiet.parent.mkdir(parents=True)
+    quiet.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     env = dict(
         os.environ,
-        JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
-        JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(state / "runtime"),
     )
     cmd = [
         str(ROOT / ".venv" / "bin" / "jupyter"),
@@ -408,18 +412,19 @@ def measure(runs=2, only=None, log=None):
     if executable is None:
         raise RuntimeError("no Chromium (set CHROMIUM=/path/to/chromium)")
     chosen = [e for e in EXPLORERS if not only or any(o in e[0] for o in only)]
+    import nbformat
+
     with tempfile.TemporaryDirectory(prefix="lab-latency-") as tmp:
-        root = Path(tmp)
+        root = Path(tmp) / "notebooks"
+        root.mkdir()
         names = {}
         for label, notebook, factory in chosen:
             name = re.sub(r"\W+", "_", label) + ".ipynb"
-            import nbformat
-
             nbformat.write(small_notebook(ROOT / notebook, factory), root / name)
             names[label] = name
         token = secrets.token_hex(16)
-        log = log or open(root / "server.log", "w")  # noqa: SIM115
-        proc, url = start_lab(root, token, log)
+        log = log or subprocess.DEVNULL
+        proc, url = start_lab(root, Path(tmp), token, log)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)

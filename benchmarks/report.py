@@ -3,6 +3,7 @@
     python benchmarks/report.py                 # notebooks, explorers, sweeps
     python benchmarks/report.py --all           # + build/test times and install size
     python benchmarks/report.py --torch         # + the PyTorch comparisons (needs torch)
+    python benchmarks/report.py --no-lab        # without the explorers in JupyterLab
 
 ``make bench`` runs it with ``--all --torch`` (the PyTorch part is skipped, with a note,
 when torch is not installed: ``pip install torch==2.13.0``). Each figure is the median of
@@ -17,7 +18,9 @@ Budgets:
 4. (reported, no budget) book build from clean and warm, and ``make test``;
 5. (reported, no budget) the size of a fresh runtime install from ``requirements.txt``;
 6. the autograder grades 100 generated submissions of chapter 1 in under 10 minutes, each
-   with the right score (``benchmarks/bench_grading.py``).
+   with the right score (``benchmarks/bench_grading.py``);
+7. the explorers in a real JupyterLab, key press to painted image (``benchmarks/lab_latency.py``,
+   needs Chromium): slider p95 under 60 ms, a scene-switching dropdown p95 under 150 ms.
 """
 
 from __future__ import annotations
@@ -227,7 +230,17 @@ def verdict(ok):
     return "met" if ok else "**MISSED**"
 
 
-def write_report(info, notebooks, explorers, sweeps, build, install, grading=None):
+def bench_lab(runs=2):
+    """Explorers in JupyterLab, ``runs`` times each; a note instead when it cannot run."""
+    import lab_latency
+
+    try:
+        return {"results": lab_latency.measure(runs=runs)}
+    except Exception as exc:  # no Chromium, no Playwright, a server that would not start
+        return {"note": f"{type(exc).__name__}: {exc}"}
+
+
+def write_report(info, notebooks, explorers, sweeps, build, install, grading=None, lab=None):
     lines = [
         "# Performance report",
         "",
@@ -355,6 +368,29 @@ def write_report(info, notebooks, explorers, sweeps, build, install, grading=Non
             + (f" Wrong scores: {grading['wrong']}." if grading["wrong"] else ""),
             "",
         ]
+    if lab is not None:
+        import lab_latency
+
+        lines += [
+            "## 7. Explorers in JupyterLab (end to end)",
+            "",
+            "What a learner waits for (`benchmarks/lab_latency.py`): JupyterLab and headless Chromium "
+            "on this machine, one small notebook per explorer (the chapter's imports and its explorer "
+            "cell), a fresh kernel per run. Each move is timed in the page, from the key press on the "
+            "focused slider (or the dropdown's change) to the explorer's new image decoded and about "
+            "to be painted (`img.decode()`, then `requestAnimationFrame`); in brackets, the time until "
+            f"the new image arrives. {lab_latency.SLIDER_MOVES} slider moves and "
+            f"{lab_latency.DROPDOWN_SWITCHES} dropdown switches after {lab_latency.WARMUP} warm-up "
+            f"ones. Budgets: slider p95 under {lab_latency.SLIDER_P95_BUDGET_MS:g} ms, dropdown p95 "
+            f"under {lab_latency.DROPDOWN_P95_BUDGET_MS:g} ms.",
+            "",
+        ]
+        if "results" in lab:
+            lab_ok = lab_latency.budget_ok(lab["results"])
+            ok &= lab_ok
+            lines += [f"Budgets {verdict(lab_ok)}.", "", *lab_latency.table(lab["results"]), ""]
+        else:
+            lines += [f"Not measured: {lab['note']}.", ""]
     lines += [
         "## Verdict",
         "",
@@ -374,6 +410,9 @@ def main():
     )
     parser.add_argument("--torch", action="store_true", help="also compare with PyTorch (needs torch)")
     parser.add_argument("--repeats", type=int, default=1, help="executions of each notebook (median)")
+    parser.add_argument(
+        "--no-lab", action="store_true", help="skip the explorers in JupyterLab (Chromium, a few minutes)"
+    )
     args = parser.parse_args()
 
     info = machine()
@@ -381,6 +420,10 @@ def main():
     notebooks, explorers = bench_notebooks(args.repeats)
     print("sweeps ...", flush=True)
     sweeps = bench_sweeps(args.torch)
+    lab = None
+    if not args.no_lab:
+        print("explorers in JupyterLab ...", flush=True)
+        lab = bench_lab()
     build = install = grading = None
     if args.all:
         print("build and test (several minutes) ...", flush=True)
@@ -391,7 +434,7 @@ def main():
         import bench_grading
 
         grading = bench_grading.measure()
-    ok = write_report(info, notebooks, explorers, sweeps, build, install, grading)
+    ok = write_report(info, notebooks, explorers, sweeps, build, install, grading, lab)
     print((ROOT / "benchmarks" / "REPORT.md").read_text())
     return 0 if ok else 1
 
