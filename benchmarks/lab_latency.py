@@ -25,7 +25,8 @@ script measures that whole path:
    the time to the new ``src`` and of the kernel's own redraw time (the explorer's status
    line, "redrawn in N ms"): the rest is the trip through the server and the browser.
 
-Budgets on the course's 2-core reference machine: slider p95 under 60 ms, a dropdown
+A page that fails leaves a screenshot in ``tests/artifacts/lab/``. Budgets on the
+course's 2-core reference machine: slider p95 under 60 ms, a dropdown
 that switches the scene p95 under 150 ms. Exit status 1 when one is missed. Numbers
 only: the tests never assert wall-clock times.
 """
@@ -489,6 +490,10 @@ def budget_ok(results):
     return True
 
 
+def _ms(x):
+    return "-" if np.isnan(x) else f"{x:.0f}"
+
+
 def table(results):
     """Markdown rows: one per explorer and control, the runs side by side."""
     runs = max((len(r) for r in results.values()), default=0)
@@ -503,7 +508,7 @@ def table(results):
                 s = run.get(control)
                 lost = f", {s['lost']} lost" if s and s["lost"] else ""
                 cells.append(
-                    f"{s['p50']:.0f} / {s['p95']:.0f} ({s['src_p50']:.0f}; {s['kernel_p50']:.0f}){lost}"
+                    f"{_ms(s['p50'])} / {_ms(s['p95'])} ({_ms(s['src_p50'])}; {_ms(s['kernel_p50'])}){lost}"
                     if s
                     else "-"
                 )
