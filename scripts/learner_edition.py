@@ -79,9 +79,26 @@ def citations(bib_text):
     return found
 
 
+def repository_url():
+    """The repository's address, from ``repository: url`` in ``_config.yml`` (one place for a fork)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    return config["repository"]["url"].rstrip("/").removesuffix(".git")
+
+
+def _point_bootstrap_at(nb, url):
+    """The bootstrap installs the package from ``url`` (at the same tag or commit)."""
+    first = nb.cells[0]
+    first.source = re.sub(r'REPO = "git\+[^"@]+@', f'REPO = "git+{url}@', first.source, count=1)
+    return nb
+
+
 def edition(filled=False):
     """page -> its learner notebook (``filled``: with the reference answers in place)."""
+    url = repository_url()
     notebooks = {page: nbformat.read(BOOK / page, as_version=4) for page in pages()}
+    notebooks = {page: _point_bootstrap_at(nb, url) for page, nb in notebooks.items()}
     shared = {
         "exercises": exercise_numbers(notebooks),
         "equations": equation_numbers(notebooks),

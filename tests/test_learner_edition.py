@@ -114,6 +114,13 @@ def test_with_the_reference_answers_every_check_passes(page):
     assert total >= 1 and solved == total, f"{solved} of {total} solved with the reference answers"
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_bootstrap_installs_from_the_configured_repository(page):
+    nb = nbformat.read(ROOT / "learner" / "book" / page, as_version=4)
+    url = learner_edition.repository_url()
+    assert f'REPO = "git+{url}@' in nb.cells[0].source
+
+
 def test_markdown_conversion():
     ctx = learner.Context(
         exercises={"ex-a": 7},

@@ -229,6 +229,10 @@ def test_page(visit, page_path):
             r = page.request.get(u)
             if not r.ok or "cells" not in r.json():
                 problems.append(f"download link {u} does not give a notebook (HTTP {r.status})")
+            elif entry.startswith("book/") and any(
+                "```{" in "".join(c["source"]) for c in r.json()["cells"] if c["cell_type"] == "markdown"
+            ):
+                problems.append(f"download link {u} gives the website's notebook, not the learner edition")
         n_players, player_problems = check_players(v, name)
         problems += player_problems
         n_explorers = explorers_in(entry)
