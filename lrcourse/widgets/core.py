@@ -510,13 +510,17 @@ class Explorer:
         controls = {name: c.widget() for name, c in self.controls.items()}
 
         def redraw(change=None):
+            # One redraw per change of a control: the figure and the status line leave
+            # the kernel together, back to back, once both are ready.
             values = {name: wd.value for name, wd in controls.items()}
-            try:
-                t0 = time.perf_counter()
-                image.value = self.png(**values)
-                status.value = f"<small>redrawn in {(time.perf_counter() - t0) * 1e3:.0f} ms</small>"
-            except Exception as exc:  # keep the widget alive, say what went wrong
-                status.value = f"<b>error:</b> {_html.escape(type(exc).__name__)}: {_html.escape(str(exc))}"
+            with status.hold_sync(), image.hold_sync():  # the image is sent first
+                try:
+                    t0 = time.perf_counter()
+                    image.value = self.png(**values)
+                    status.value = f"<small>redrawn in {(time.perf_counter() - t0) * 1e3:.0f} ms</small>"
+                except Exception as exc:  # keep the widget alive, say what went wrong
+                    name, text = _html.escape(type(exc).__name__), _html.escape(str(exc))
+                    status.value = f"<b>error:</b> {name}: {text}"
 
         for wd in controls.values():
             wd.observe(redraw, names="value")
