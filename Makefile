@@ -119,7 +119,7 @@ serve:
 ## Open the chapters in JupyterLab: the learner edition (edit the book's own notebooks
 ## under book/, then `make learner`).
 lab: $(STAMP) learner
-	$(BIN)/jupyter lab learner/book
+	$(BIN)/jupyter lab --config=scripts/jupyter_server_config.py learner/book
 
 ## Benchmarks: writes benchmarks/REPORT.md (numbers only; never part of the tests).
 ## The PyTorch comparison runs when torch is installed in .venv (pip install torch==2.13.0).

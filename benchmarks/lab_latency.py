@@ -213,8 +213,12 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def start_lab(root, state, token, log):
-    """``jupyter lab`` serving ``root``, its settings and runtime files in ``state``."""
+def start_lab(root, state, token, log, nagle=False):
+    """``jupyter lab`` serving ``root``, its settings and runtime files in ``state``.
+
+    With the course's server settings (``scripts/jupyter_server_config.py``, as ``make lab``
+    and Binder use them), unless ``nagle``: then with jupyter_server's defaults.
+    """
     port = _free_port()
     quiet = state / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     quiet.parent.mkdir(parents=True)
@@ -237,6 +241,8 @@ def start_lab(root, state, token, log):
         "--LabApp.news_url=",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
+    if not nagle:
+        cmd.append(f"--config={ROOT / 'scripts' / 'jupyter_server_config.py'}")
     if os.geteuid() == 0:  # containers often run as root
         cmd.append("--allow-root")
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -427,7 +433,7 @@ def chromium():
     return shutil.which(path) or (path if Path(path).is_file() else None)
 
 
-def measure(runs=2, only=None, log=None):
+def measure(runs=2, only=None, log=None, nagle=False):
     """{explorer label: [{control: stats}, ... one per run]}; raises RuntimeError if it cannot run."""
     from playwright.sync_api import sync_playwright
 
@@ -447,7 +453,7 @@ def measure(runs=2, only=None, log=None):
             names[label] = name
         token = secrets.token_hex(16)
         log = log or subprocess.DEVNULL
-        proc, url = start_lab(root, Path(tmp), token, log)
+        proc, url = start_lab(root, Path(tmp), token, log, nagle=nagle)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
@@ -525,8 +531,12 @@ def main():
     )
     parser.add_argument("--runs", type=int, default=2, help="runs per explorer, each in a fresh kernel")
     parser.add_argument("--only", nargs="*", help="explorers whose label contains one of these words")
+    parser.add_argument(
+        "--nagle", action="store_true", help="jupyter_server's defaults, without the course's server settings"
+    )
     args = parser.parse_args()
-    results = measure(args.runs, args.only, log=sys.stderr if os.environ.get("LAB_LOG") else None)
+    log = sys.stderr if os.environ.get("LAB_LOG") else None
+    results = measure(args.runs, args.only, log=log, nagle=args.nagle)
     print("\n".join(table(results)))
     ok = budget_ok(results)
     print("Every budget met." if ok else "At least one budget is missed.")
