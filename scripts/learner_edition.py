@@ -40,21 +40,27 @@ def _markdown(nb):
 
 
 def exercise_numbers(notebooks):
-    """label -> number, counted over the book in reading order (as sphinx-exercise does)."""
-    numbers = {}
+    """label -> number, counted over the book in reading order (as sphinx-exercise does).
+
+    An exercise marked ``:nonumber:`` gets no number and does not count.
+    """
+    numbers, count = {}, 0
     for nb in notebooks.values():
         for block in EXERCISE_LABEL.finditer(_markdown(nb)):
+            if ":nonumber:" in block.group(0):
+                continue
+            count += 1
             label = re.search(r":label:\s*(\S+)", block.group(0))
-            numbers[label.group(1) if label else f"unlabelled-{len(numbers)}"] = len(numbers) + 1
+            numbers[label.group(1) if label else f"unlabelled-{count}"] = count
     return numbers
 
 
 def equation_numbers(notebooks):
-    """label -> (page, number): labelled equations, numbered per page from 1."""
+    """label -> (page, number): labelled equations, numbered through the book as the website does."""
     numbers = {}
     for page, nb in notebooks.items():
-        for k, match in enumerate(LABELLED_MATH.finditer(_markdown(nb)), start=1):
-            numbers[match.group("label")] = (page, k)
+        for match in LABELLED_MATH.finditer(_markdown(nb)):
+            numbers[match.group("label")] = (page, len(numbers) + 1)
     return numbers
 
 

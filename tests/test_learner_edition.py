@@ -30,6 +30,7 @@ LEFTOVER_MYST = {
     "a role": re.compile(r"\{[\w:-]+\}`"),
     "a directive option": re.compile(r"^:(label|class|name|nonumber):", re.M),
     "a label target": re.compile(r"^\([\w-]+\)=\s*$", re.M),
+    "an equation label": re.compile(r"\$\$[ \t]*\([\w-]+\)"),
 }
 
 
@@ -71,7 +72,8 @@ def test_every_solution_is_there_to_open(page):
     book = notebooks.read(ROOT / "book" / page)
     solutions = len(re.findall(r"```\{solution(?:-start)?\}", _markdown(book)))
     nb = nbformat.read(ROOT / "learner" / "book" / page, as_version=4)
-    assert len(re.findall(r"<summary>Solution to Exercise \d+</summary>", _markdown(nb))) == solutions
+    found = re.findall(r"<summary>Solution(?: to Exercise \d+)?</summary>", _markdown(nb))
+    assert len(found) == solutions
 
 
 def _markdown(nb):
@@ -145,8 +147,21 @@ def test_check_calls_record_their_results():
     assert learner._record("checks.check_f(f)") == "checks.check_f(f, record=progress)"
     assert learner._record("checks.check_g()") == "checks.check_g(record=progress)"
     assert learner._record("checks.check_h(f, record=mine)") == "checks.check_h(f, record=mine)"
+    commented = "checks.check_function(\n    f,\n    ref  # the reference\n)"
+    assert learner._record(commented) == (
+        "checks.check_function(\n    f,\n    ref,  # the reference\n    record=progress,\n)"
+    )
     multi = "checks.check_function(\n    f,\n    ref\n)"
     assert learner._record(multi) == "checks.check_function(\n    f,\n    ref,\n    record=progress,\n)"
+
+
+def test_links_to_the_book_files_that_are_not_pages():
+    ctx = learner.Context(page="00_introduction/index.ipynb")
+    md = "[kit](../instructors.md), [next](models_and_data.ipynb#x), [web](https://a.b/c.md)"
+    out = learner.convert_markdown(md, ctx)
+    assert (
+        out == "[kit](../../../book/instructors.md), [next](models_and_data.ipynb#x), [web](https://a.b/c.md)"
+    )
 
 
 def test_citations_read_the_bibliography():

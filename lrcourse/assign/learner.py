@@ -25,6 +25,7 @@ edition to ``learner/``.
 from __future__ import annotations
 
 import copy
+import posixpath
 import re
 from dataclasses import dataclass, field
 
@@ -56,7 +57,8 @@ class Context:
     """What one page needs from the whole book.
 
     ``exercises``: label -> number, counted over the book in reading order, as the
-    website numbers them; ``equations``: label -> ``(page, number)``, numbered per page;
+    website numbers them; ``equations``: label -> ``(page, number)``, numbered through
+    the book as the website numbers them;
     ``citations``: bibliography key -> ``(authors, year)``; ``page``: this page's path
     relative to the book (``02_learning_rate/index.ipynb``), to tell its own equations.
     """
@@ -135,8 +137,24 @@ def _tag(match, ctx):
     return f"$${match.group('math').rstrip()}{tag}\n$$"
 
 
+LINK = re.compile(r"\]\((?P<target>(?![a-z]+:|#)[^)\s#]+)(?P<anchor>#[^)\s]*)?\)")
+
+
+def _link(match, ctx):
+    """A relative link to a file of the book that is not a page (``../instructors.md``).
+
+    Pages have their learner edition beside them; other files are reached in ``book/``.
+    """
+    target, anchor = match.group("target"), match.group("anchor") or ""
+    if target.endswith(".ipynb") or not ctx.page:
+        return match.group(0)
+    folder = posixpath.dirname(ctx.page)
+    return f"]({posixpath.normpath(posixpath.join('../../../book', folder, target))}{anchor})"
+
+
 def convert_markdown(text, ctx):
     """The Markdown of a cell with the book's MyST turned into plain Markdown."""
+    text = LINK.sub(lambda m: _link(m, ctx), text)
     text = DIRECTIVE.sub(lambda m: _directive(m, ctx), text)
     text = EXERCISE.sub(lambda m: _exercise_heading(m.group("title"), m.group("options"), ctx) + "\n", text)
     text = EXERCISE_END.sub("", text)
@@ -170,7 +188,8 @@ def _record(source):
     starts = [0]
     for line in source.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
-    inserts = []
+    inserts = []  # (offset, text)
+    layout = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE}
     for k in range(len(tokens) - 3):
         a, dot, name, paren = tokens[k : k + 4]
         if not (a.string == "checks" and dot.string == "." and name.string.startswith("check_")):
@@ -187,19 +206,21 @@ def _record(source):
         if j == len(tokens) or any(t.string == "record" for t in args):
             continue
         closing = tokens[j]
-        offset = starts[closing.start[0] - 1] + closing.start[1]
-        empty = len(args) == 1  # only the opening parenthesis
-        before = source[:offset].rstrip()
-        sep = "" if empty else (" " if before.endswith(",") else ", ")
-        inserts.append((offset, len(source[:offset]) - len(before), sep))
-    for offset, spaces, sep in reversed(inserts):
-        head = source[: offset - spaces]
-        if "\n" in source[offset - spaces : offset]:  # a call laid out one argument a line
-            indent = re.match(r"\s*", source[: offset - spaces].rsplit("\n", 1)[-1]).group(0)
-            comma = "" if head.endswith((",", "(")) else ","
-            source = f"{head}{comma}\n{indent}record=progress,{source[offset - spaces :]}"
+        last = [t for t in args if t.type not in layout][-1]  # the "(" when there are no arguments
+        at = starts[closing.start[0] - 1] + closing.start[1]
+        after_last = starts[last.end[0] - 1] + last.end[1]
+        if closing.start[0] > last.end[0]:  # one argument a line: a line of its own
+            indent = re.match(r"\s*", source.splitlines()[last.end[0] - 1]).group(0)
+            if last.string not in (",", "("):
+                inserts.append((after_last, ","))
+            line_start = starts[closing.start[0] - 1]
+            inserts.append((line_start, f"{indent}record=progress,\n"))
+        elif last.string == "(":
+            inserts.append((at, "record=progress"))
         else:
-            source = f"{head}{sep}record=progress{source[offset:]}"
+            inserts.append((at, " record=progress" if last.string == "," else ", record=progress"))
+    for offset, text in sorted(inserts, reverse=True):
+        source = source[:offset] + text + source[offset:]
     return source
 
 
@@ -267,9 +288,9 @@ def learner_version(nb, ctx, filled=False):
             if solution is not None:
                 end = SOLUTION_END.search(text)
                 if not end:
-                    solution.append(text)
+                    solution.append(convert_markdown(text, ctx))
                     continue
-                solution.append(text[: end.start()])
+                solution.append(convert_markdown(text[: end.start()], ctx))
                 box = details(_solution_summary(label, ctx), "\n\n".join(solution))
                 out.append(_new_markdown(box.strip(), f"solution-{label}"))
                 text, solution = text[end.end() :], None
@@ -291,11 +312,15 @@ def learner_version(nb, ctx, filled=False):
                 out.append(cell)
             continue
         if solution is not None:
-            code = _record(_solution_code(cell.source))
+            code = re.sub(r"\n{3,}", "\n\n", _record(_solution_code(cell.source)))
             if code:
                 solution.append(f"```python\n{code}\n```")
             continue
-        if PLAYER.search(cell.source):
+        if PLAYER.search(cell.source):  # the website's stand-in for the live explorer
+            note = (
+                "*(On the website a player steps through this explorer's settings; here, move the sliders.)*"
+            )
+            out.append(_new_markdown(note, f"{cell.get('id', 'player')}-note"))
             continue
         if filled and i in learner_cells and learner_cells[i] in answers:
             cell.source = f"{cell.source}\n\n{answers[learner_cells[i]]}"  # the last attempt counts
@@ -334,11 +359,8 @@ def _answers(nb):
     found, label = {}, None
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            start = SOLUTION_START.search(cell.source)
-            if start and not SOLUTION_END.search(cell.source, start.end()):
-                label = start.group("label")
-            elif SOLUTION_END.search(cell.source):
-                label = None
+            for mark in re.finditer(rf"{SOLUTION_START.pattern}|{SOLUTION_END.pattern}", cell.source, re.M):
+                label = mark.group("label")  # None at a solution's end
         elif label is not None and BEGIN in cell.source:
             found.setdefault(label, _solution_code(cell.source))
     return found
