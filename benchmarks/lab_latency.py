@@ -12,7 +12,7 @@ script measures that whole path:
    in a temporary root holding one small notebook per explorer: the chapter's import
    cell, the statements the explorer cell needs from earlier cells, and the cell of
    the book that builds and ``.show()``s the explorer;
-2. it opens each notebook in Chromium (``$CHROMIUM``, default ``/usr/bin/chromium``)
+2. it opens each notebook in Chromium (``$CHROMIUM``, default ``chromium`` on the PATH)
    through Playwright, runs all cells and waits for the kernel to go idle;
 3. for each slider it focuses the handle and presses ArrowRight / ArrowLeft (turning
    back at the ends), 3 warm-up moves then 20 timed ones; for each dropdown it picks
@@ -40,7 +40,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -52,6 +51,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from browser import CHROMIUM_ARGS, find_chromium  # noqa: E402
+
 ARTIFACTS = ROOT / "tests" / "artifacts" / "lab"  # a screenshot when a page fails
 
 SLIDER_P95_BUDGET_MS = 60.0
@@ -71,16 +74,6 @@ EXPLORERS = [
     ("ch06 optimizer race", "book/06_momentum_adaptive/rmsprop_adam.ipynb", "optimizer_race_explorer"),
 ]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--no-default-browser-check",
-]
 
 # Installed once per page. ``arm([img, status])`` watches the explorer's <img>: ``done`` gives
 # the milliseconds from the start stamp to a decoded, about-to-be-painted new image and to
@@ -428,16 +421,11 @@ def measure_notebook(browser, url, token, name):
         context.close()
 
 
-def chromium():
-    path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    return shutil.which(path) or (path if Path(path).is_file() else None)
-
-
 def measure(runs=2, only=None, log=None, nagle=False):
     """{explorer label: [{control: stats}, ... one per run]}; raises RuntimeError if it cannot run."""
     from playwright.sync_api import sync_playwright
 
-    executable = chromium()
+    executable = find_chromium()
     if executable is None:
         raise RuntimeError("no Chromium (set CHROMIUM=/path/to/chromium)")
     chosen = [e for e in EXPLORERS if not only or any(o in e[0] for o in only)]

@@ -23,11 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 from toc import toc_notebooks  # noqa: E402
 
-from lrcourse.assign.learner import LABELLED_MATH, Context, learner_version  # noqa: E402
+from lrcourse.assign.learner import EXERCISE_BLOCK, LABELLED_MATH, Context, learner_version  # noqa: E402
 
 OUT = ROOT / "learner"
 BOOK = ROOT / "book"
-EXERCISE_LABEL = re.compile(r"```\{exercise(?:-start)?\}[^\n]*\n(?::[^\n]*\n)*", re.M)
 
 
 def pages():
@@ -46,7 +45,7 @@ def exercise_numbers(notebooks):
     """
     numbers, count = {}, 0
     for nb in notebooks.values():
-        for block in EXERCISE_LABEL.finditer(_markdown(nb)):
+        for block in EXERCISE_BLOCK.finditer(_markdown(nb)):
             if ":nonumber:" in block.group(0):
                 continue
             count += 1

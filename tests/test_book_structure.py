@@ -17,6 +17,8 @@ BOOK = ROOT / "book"
 NOTEBOOKS = sorted(BOOK.rglob("*.ipynb"))
 NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
 CHECK_OUTPUT = "# NBVAL_CHECK_OUTPUT"
+sys.path.insert(0, str(ROOT / "scripts"))
+from backmatter import slug  # noqa: E402  (the anchor MyST gives a heading)
 
 
 def _chapter_pages(folder):
@@ -231,13 +233,6 @@ def test_page_budget(path):
     )
 
 
-def _slug(heading):
-    """The anchor MyST gives a heading (the same rule as scripts/backmatter.py)."""
-    text = re.sub(r"\$[^$]*\$", "", heading)
-    text = re.sub(r"[`*]", "", text)
-    return re.sub(r"[^\w\u4e00-\u9fff\- ]", "", text.lower().replace(" ", "-"))
-
-
 def _anchors(path):
     found = set()
     in_fence = False
@@ -245,7 +240,7 @@ def _anchors(path):
         if line.startswith("```"):
             in_fence = not in_fence
         elif not in_fence and re.match(r"^#{1,6} ", line):
-            found.add(_slug(line.lstrip("#").strip()))
+            found.add(slug(line.lstrip("#").strip()))
     return found
 
 

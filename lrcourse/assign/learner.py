@@ -29,6 +29,8 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
+import nbformat
+
 from lrcourse.assign.notebooks import (
     BEGIN,
     END,
@@ -49,7 +51,8 @@ DIRECTIVE = re.compile(
 ROLE = re.compile(r"\{(?P<role>cite|cite:p|cite:t|eq)\}`(?P<target>[^`]*)`")
 LABELLED_MATH = re.compile(r"\$\$(?P<math>.*?)\$\$[ \t]*\((?P<label>[\w-]+)\)", re.S)
 PLAYER = re.compile(r"\.player\(")
-HIDDEN_TAGS = {"hide-input", "remove-cell"}
+EXERCISE_BLOCK = re.compile(r"```\{exercise(?:-start)?\}[^\n]*\n(?P<options>(?::[^\n]*\n)*)", re.M)
+"""The opening of an exercise, plain or gated: its directive line and its options."""
 
 
 @dataclass
@@ -255,18 +258,10 @@ def _code_cell(cell, filled):
 # ----------------------------------------------------------------- the page
 
 
-def _new_markdown(source, cell_id):
-    import nbformat
-
-    cell = nbformat.v4.new_markdown_cell(source)
-    cell.id = re.sub(r"[^\w-]", "-", cell_id)[:64]  # fixed ids: the edition is committed
-    return cell
-
-
-def _new_code(source, cell_id):
-    import nbformat
-
-    cell = nbformat.v4.new_code_cell(source)
+def _new_cell(kind, source, cell_id):
+    """A new ``"markdown"`` or ``"code"`` cell with a fixed id (the edition is committed)."""
+    make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
+    cell = make(source)
     cell.id = re.sub(r"[^\w-]", "-", cell_id)[:64]
     return cell
 
@@ -292,7 +287,7 @@ def learner_version(nb, ctx, filled=False):
                     continue
                 solution.append(convert_markdown(text[: end.start()], ctx))
                 box = details(_solution_summary(label, ctx), "\n\n".join(solution))
-                out.append(_new_markdown(box.strip(), f"solution-{label}"))
+                out.append(_new_cell("markdown", box.strip(), f"solution-{label}"))
                 text, solution = text[end.end() :], None
             start = SOLUTION_START.search(text)
             while start:
@@ -320,7 +315,7 @@ def learner_version(nb, ctx, filled=False):
             note = (
                 "*(On the website a player steps through this explorer's settings; here, move the sliders.)*"
             )
-            out.append(_new_markdown(note, f"{cell.get('id', 'player')}-note"))
+            out.append(_new_cell("markdown", note, f"{cell.get('id', 'player')}-note"))
             continue
         if filled and i in learner_cells and learner_cells[i] in answers:
             cell.source = f"{cell.source}\n\n{answers[learner_cells[i]]}"  # the last attempt counts
@@ -328,9 +323,9 @@ def learner_version(nb, ctx, filled=False):
     if any("record=progress" in c.source for c in out if c.cell_type == "code"):
         imports = next(k for k, c in enumerate(out) if re.search(r"^from lrcourse import", c.source, re.M))
         tally = "progress = []  # your checked answers; the last cell sums them up"
-        out.insert(imports + 1, _new_code(tally, "progress"))
-        out.append(_new_markdown("## Your progress on this page", "progress-heading"))
-        out.append(_new_code("checks.summary(progress)", "progress-summary"))
+        out.insert(imports + 1, _new_cell("code", tally, "progress"))
+        out.append(_new_cell("markdown", "## Your progress on this page", "progress-heading"))
+        out.append(_new_cell("code", "checks.summary(progress)", "progress-summary"))
     nb.cells = out
     nb.metadata.pop("widgets", None)
     nb.metadata.pop("lrcourse", None)
@@ -342,8 +337,8 @@ def _learner_cells(nb):
     found, pending, in_solution = {}, None, False
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            for block in re.finditer(r"```\{exercise(?:-start)?\}[^\n]*\n((?::[^\n]*\n)*)", cell.source):
-                label = re.search(r":label:\s*(\S+)", block.group(1))
+            for block in EXERCISE_BLOCK.finditer(cell.source):
+                label = re.search(r":label:\s*(\S+)", block.group("options"))
                 pending = label.group(1) if label else None
             starts, ends = len(SOLUTION_START.findall(cell.source)), len(SOLUTION_END.findall(cell.source))
             if starts != ends:  # a solution block opens here, or one closes

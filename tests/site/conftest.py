@@ -25,21 +25,12 @@ from urllib.parse import urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))  # toc.py
+sys.path.insert(0, str(ROOT / "tests"))  # toc.py, browser.py
+
+from browser import CHROMIUM_ARGS, find_chromium  # noqa: E402
 
 SITE = Path(os.environ.get("LRCOURSE_SITE", ROOT / "_build" / "html")).resolve()
 ARTIFACTS = ROOT / "tests" / "artifacts" / "site"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-    "--no-default-browser-check",
-]
 VIEWPORT = {"width": 1280, "height": 900}
 
 
@@ -60,9 +51,9 @@ def slug(page):
 
 
 def chromium_executable():
-    name = os.environ.get("CHROMIUM", "chromium")
-    path = shutil.which(name) or (name if Path(name).is_file() else None)
+    path = find_chromium()
     if path is None:
+        name = os.environ.get("CHROMIUM", "chromium")
         pytest.fail(
             f"no Chromium at {name!r}: `make test-site` installs Debian's chromium, or set CHROMIUM=/path/to/chrome"
         )
