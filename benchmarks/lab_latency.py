@@ -70,8 +70,11 @@ EXPLORERS = [
     ("ch01 descent", "book/01_gradient_descent/index.ipynb", "descent_explorer"),
     ("ch02 stability", "book/02_learning_rate/index.ipynb", "stability_explorer"),
     ("ch03 batch size", "book/03_batch_size/index.ipynb", "batch_size_explorer"),
+    ("ch04 capacity", "book/04_epochs_and_fitting/reading_curves.ipynb", "capacity_explorer"),
     ("ch05 schedule designer", "book/05_schedules/index.ipynb", "schedule_explorer"),
     ("ch06 optimizer race", "book/06_momentum_adaptive/rmsprop_adam.ipynb", "optimizer_race_explorer"),
+    ("ch07 early stopping", "book/07_early_stopping/with_schedules.ipynb", "stopping_explorer"),
+    ("ch08 tuning dashboard", "book/08_tuning_recipe/checking_the_recipe.ipynb", "recipe_explorer"),
 ]
 
 
@@ -126,6 +129,18 @@ def _loaded_names(tree):
     return loaded - stored - set(dir(builtins))
 
 
+def _bound_names(node):
+    """The names a top-level statement binds: assigned, defined or imported."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return set()
+
+
 def _parse(source):
     lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
     try:
@@ -138,8 +153,10 @@ def small_notebook(notebook, factory):
     """The cells that build ``factory``'s explorer in ``notebook``, as a new notebook.
 
     The chapter's import cell, then the top-level statements of earlier cells that
-    assign a name the explorer cell reads (found backwards, recursively), then the
-    explorer cell itself.
+    the explorer cell needs, in the book's order, then the explorer cell itself. The
+    statements are found backwards from the explorer cell: one is kept when it binds
+    (assigns, defines, imports) a name that a kept statement after it reads, and
+    then the names it reads are needed in turn.
     """
     import nbformat
 
@@ -149,52 +166,33 @@ def small_notebook(notebook, factory):
     where = next((i for i, s in enumerate(code) if pattern.search(s) and ".show()" in s), None)
     if where is None:
         raise ValueError(f"no cell of {notebook} builds and shows widgets.{factory}(...)")
-    imports = next(s for s in code if re.search(r"^from lrcourse import", s, re.M))
-    known = _imported(imports)
+    first = next(i for i, s in enumerate(code) if re.search(r"^from lrcourse import", s, re.M))
+    known = _bound_names_of(code[first])
+    statements = []  # (node, source) of every top-level statement between the two
+    for source in code[first + 1 : where]:
+        tree, text = _parse(source)
+        if tree is not None:
+            statements += [(node, ast.get_source_segment(text, node)) for node in tree.body]
     needed = _loaded_names(_parse(code[where])[0]) - known
-    setup, seen = [], set()
-    while needed - seen:
-        name = sorted(needed - seen)[0]
-        seen.add(name)
-        statement = _last_assignment(code[:where], name)
-        if statement is None:
-            continue  # a name bound inside a comprehension or a function, say
-        if statement not in setup:
-            setup.insert(0, statement)
-            needed |= _loaded_names(ast.parse(statement)) - known
-    cells = [imports] + (["\n".join(setup)] if setup else []) + [code[where]]
+    setup = []
+    for node, source in reversed(statements):
+        bound = _bound_names(node)
+        if not bound & needed:
+            continue
+        setup.insert(0, source)
+        if not isinstance(node, ast.AugAssign):
+            needed -= bound
+        needed |= _loaded_names(node) - known
+    cells = [code[first]] + (["\n".join(setup)] if setup else []) + [code[where]]
     out = nbformat.v4.new_notebook()
     out.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     out.cells = [nbformat.v4.new_code_cell(s) for s in cells]
     return out
 
 
-def _imported(source):
+def _bound_names_of(source):
     tree, _ = _parse(source)
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    return names | _stored(tree)
-
-
-def _stored(tree):
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-
-
-def _last_assignment(sources, name):
-    for source in reversed(sources):
-        tree, text = _parse(source)
-        if tree is None:
-            continue
-        for node in reversed(tree.body):
-            targets = node.targets if isinstance(node, ast.Assign) else []
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                if name in {(a.asname or a.name).split(".")[0] for a in node.names}:
-                    return ast.get_source_segment(text, node)
-            if any(name in _stored(t) for t in targets):
-                return ast.get_source_segment(text, node)
-    return None
+    return set().union(*(_bound_names(node) for node in tree.body)) if tree else set()
 
 
 # ----------------------------------------------------------------- server
