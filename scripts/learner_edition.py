@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+from backmatter import slug  # noqa: E402
 from toc import toc_notebooks  # noqa: E402
 
 from lrcourse.assign.learner import EXERCISE_BLOCK, LABELLED_MATH, Context, learner_version  # noqa: E402
@@ -61,6 +62,17 @@ def equation_numbers(notebooks):
         for match in LABELLED_MATH.finditer(_markdown(nb)):
             numbers[match.group("label")] = (page, len(numbers) + 1)
     return numbers
+
+
+def heading_cells(nb):
+    """The website's anchor of each heading -> the id of the cell that holds it."""
+    found = {}
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            text = re.sub(r"^```.*?^```", "", cell.source, flags=re.S | re.M)
+            for heading in re.findall(r"^#{1,6} (.+)$", text, re.M):
+                found.setdefault(slug(heading.strip()), cell.id)
+    return found
 
 
 def _authors(field):
@@ -108,6 +120,7 @@ def edition(filled=False):
         "exercises": exercise_numbers(notebooks),
         "equations": equation_numbers(notebooks),
         "citations": citations((ROOT / "references.bib").read_text(encoding="utf-8")),
+        "headings": {page: heading_cells(nb) for page, nb in notebooks.items()},
     }
     return {
         page: learner_version(nb, Context(page=page, **shared), filled=filled)

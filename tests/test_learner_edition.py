@@ -170,3 +170,57 @@ def test_citations_read_the_bibliography():
         "  year = {2019}\n}\n@misc{b2020,\n  author = {Doe, Jane},\n  year = {2020}\n}\n"
     )
     assert learner_edition.citations(bib) == {"a2019": ("Smith et al.", "2019"), "b2020": ("Doe", "2020")}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_links_to_headings_open_at_their_cell(page):
+    """A link to a heading on another page names the heading's cell (JupyterLab's ``#cell-id=``)."""
+    nb = nbformat.read(ROOT / "learner" / "book" / page, as_version=4)
+    for target, anchor in re.findall(r"\]\(([^)#\s]+\.ipynb)#([^)\s]+)\)", _markdown(nb)):
+        assert anchor.startswith("cell-id="), f"{target}#{anchor}: not a cell id"
+        other = nbformat.read((ROOT / "learner" / "book" / page).parent / target, as_version=4)
+        cells = {c.id: c for c in other.cells}
+        cell = cells.get(anchor.removeprefix("cell-id="))
+        assert cell is not None and re.search(r"^#{1,6} ", cell.source, re.M), f"{target}#{anchor}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_only_the_live_explorer_runs(page):
+    nb = nbformat.read(ROOT / "learner" / "book" / page, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert not re.search(r"\.(static|player)\(", code), "small multiples or a player in the code path"
+
+
+def _cells(*sources):
+    make = {"md": nbformat.v4.new_markdown_cell, "py": nbformat.v4.new_code_cell}
+    return [make[kind](text) for kind, text in sources]
+
+
+def test_a_section_says_what_it_takes_from_earlier_ones():
+    cells = _cells(
+        ("py", "import numpy as np\nsetup = 1"),
+        ("md", "## 2.1 First"),
+        ("py", "x = np.ones(3)\ndef f(lr):\n    return lr * x"),
+        ("md", "## 2.2 Second"),
+        ("py", "y = f(0.1) + setup\nz = [k for k in y]"),
+        ("md", "## 2.3 Third"),
+        ("py", "x = 2\nprint(x, y, z)"),
+    )
+    notes = [c.source for c in learner._with_section_needs(cells) if c.source.startswith("*This")]
+    assert notes == [
+        "*This section uses `f` from section 2.1: run those cells first (or Run All).*",
+        "*This section uses `y` and `z` from section 2.2: run those cells first (or Run All).*",
+    ]
+
+
+def test_small_multiples_become_code_to_run_on_demand():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = _cells(
+        ("py", "from lrcourse import checks"),
+        ("py", "e = widgets.descent_explorer()\ne.show()"),
+        ("py", 'e.static([{"lr": 0.1}])'),
+        ("py", 'e.player("lr")'),
+    )
+    out = learner.learner_version(nb, learner.Context())
+    assert [c.cell_type for c in out.cells] == ["code", "code", "markdown", "markdown"]
+    assert out.cells[2].source.endswith('```python\ne.static([{"lr": 0.1}])\n```')

@@ -14,7 +14,9 @@ reads cleanly there:
   labelled equation shows its number with ``\tag``;
 - the bootstrap and the plotting cells are collapsed (JupyterLab's
   ``jupyter.source_hidden``, Colab's form view with a ``# @title`` line);
-- the player is dropped: it is the website's stand-in for the live explorer;
+- only the live explorer runs: the player (the website's stand-in for it) is dropped, and
+  the small multiples become a note with their code, to run on demand;
+- a section that uses names defined in earlier sections says so under its heading;
 - the checks record their results in ``progress``, and the last cell sums them up.
 
 :class:`Context` holds what a page needs from the rest of the book (exercise numbers,
@@ -24,6 +26,8 @@ edition to ``learner/``.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import copy
 import posixpath
 import re
@@ -51,6 +55,12 @@ DIRECTIVE = re.compile(
 ROLE = re.compile(r"\{(?P<role>cite|cite:p|cite:t|eq)\}`(?P<target>[^`]*)`")
 LABELLED_MATH = re.compile(r"\$\$(?P<math>.*?)\$\$[ \t]*\((?P<label>[\w-]+)\)", re.S)
 PLAYER = re.compile(r"\.player\(")
+STATIC = re.compile(r"\.static\(")
+SMALL_MULTIPLES = (
+    "*On the website, small multiples show the explorer above at the settings below, side by"
+    " side. Set them with its controls, or draw them all: copy this code into a new cell"
+    " and run it (it takes a few seconds).*"
+)
 EXERCISE_BLOCK = re.compile(r"```\{exercise(?:-start)?\}[^\n]*\n(?P<options>(?::[^\n]*\n)*)", re.M)
 """The opening of an exercise, plain or gated: its directive line and its options."""
 
@@ -62,13 +72,16 @@ class Context:
     ``exercises``: label -> number, counted over the book in reading order, as the
     website numbers them; ``equations``: label -> ``(page, number)``, numbered through
     the book as the website numbers them;
-    ``citations``: bibliography key -> ``(authors, year)``; ``page``: this page's path
-    relative to the book (``02_learning_rate/index.ipynb``), to tell its own equations.
+    ``citations``: bibliography key -> ``(authors, year)``; ``headings``: page ->
+    {the website's anchor of a heading: the id of the cell that holds it};
+    ``page``: this page's path relative to the book (``02_learning_rate/index.ipynb``),
+    to tell its own equations.
     """
 
     exercises: dict = field(default_factory=dict)
     equations: dict = field(default_factory=dict)
     citations: dict = field(default_factory=dict)
+    headings: dict = field(default_factory=dict)
     page: str = ""
 
 
@@ -144,14 +157,20 @@ LINK = re.compile(r"\]\((?P<target>(?![a-z]+:|#)[^)\s#]+)(?P<anchor>#[^)\s]*)?\)
 
 
 def _link(match, ctx):
-    """A relative link to a file of the book that is not a page (``../instructors.md``).
+    """A relative link to another page or to a file of the book (``../instructors.md``).
 
-    Pages have their learner edition beside them; other files are reached in ``book/``.
+    Pages have their learner edition beside them; a heading on one is reached by the id
+    of its cell (``#cell-id=...``, which JupyterLab scrolls to: its own heading anchors
+    come from the rendered text, math included). Other files are reached in ``book/``.
     """
     target, anchor = match.group("target"), match.group("anchor") or ""
-    if target.endswith(".ipynb") or not ctx.page:
+    if not ctx.page:
         return match.group(0)
     folder = posixpath.dirname(ctx.page)
+    if target.endswith(".ipynb"):
+        page = posixpath.normpath(posixpath.join(folder, target))
+        cell = ctx.headings.get(page, {}).get(anchor[1:])
+        return f"]({target}#cell-id={cell})" if anchor and cell else match.group(0)
     return f"]({posixpath.normpath(posixpath.join('../../../book', folder, target))}{anchor})"
 
 
@@ -249,6 +268,7 @@ def _code_cell(cell, filled):
     else:
         cell.metadata.pop("tags", None)
     if "remove-cell" in tags:
+        cell.source = re.sub(r"\A(#[^\n]*\n)+", "", cell.source)  # the title says it
         _collapse(cell, "Setup: in Colab this installs the course package")
     elif "hide-input" in tags:
         _collapse(cell, "Code for the figure (double-click to show)")
@@ -317,6 +337,11 @@ def learner_version(nb, ctx, filled=False):
             )
             out.append(_new_cell("markdown", note, f"{cell.get('id', 'player')}-note"))
             continue
+        if STATIC.search(cell.source):  # the website's small multiples: code to run on demand
+            code = _solution_code(cell.source)
+            note = f"{SMALL_MULTIPLES}\n\n```python\n{code}\n```"
+            out.append(_new_cell("markdown", note, f"{cell.get('id', 'static')}-note"))
+            continue
         if filled and i in learner_cells and learner_cells[i] in answers:
             cell.source = f"{cell.source}\n\n{answers[learner_cells[i]]}"  # the last attempt counts
         out.append(_code_cell(cell, filled))
@@ -326,7 +351,7 @@ def learner_version(nb, ctx, filled=False):
         out.insert(imports + 1, _new_cell("code", tally, "progress"))
         out.append(_new_cell("markdown", "## Your progress on this page", "progress-heading"))
         out.append(_new_cell("code", "checks.summary(progress)", "progress-summary"))
-    nb.cells = out
+    nb.cells = _with_section_needs(out)
     nb.metadata.pop("widgets", None)
     nb.metadata.pop("lrcourse", None)
     return nb
@@ -359,3 +384,87 @@ def _answers(nb):
         elif label is not None and BEGIN in cell.source:
             found.setdefault(label, _solution_code(cell.source))
     return found
+
+
+# ----------------------------------------------------------------- order of sections
+
+HEADING = re.compile(r"\A## (?P<title>[^\n]+)")
+NUMBERED = re.compile(r"\A(?P<number>\d+\.\d+)\s")
+
+
+def _names(source):
+    """``(defined, used)``: the names a cell binds, and the names it reads but does not bind."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return set(), set()
+    defined, used = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (defined if isinstance(node.ctx, ast.Store) else used).add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):  # a parameter: bound inside its function
+            defined.add(node.arg)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return defined, used - defined - set(dir(builtins))
+
+
+def _section_name(title):
+    number = NUMBERED.match(title)
+    return f"section {number.group('number')}" if number else f"“{title.strip()}”"
+
+
+def _section_key(name):
+    number = re.search(r"(\d+)\.(\d+)", name)
+    return (int(number.group(1)), int(number.group(2))) if number else (0, 0)
+
+
+def _needs_note(needs):
+    """``{section: [names]}`` -> the sentence under a heading."""
+    parts = []
+    for section, names in sorted(needs.items(), key=lambda item: _section_key(item[0])):
+        listed = [f"`{n}`" for n in sorted(names)]
+        listed = ", ".join(listed[:-1]) + " and " + listed[-1] if len(listed) > 1 else listed[0]
+        parts.append(f"{listed} from {section}")
+    said = "; ".join(parts)
+    return f"*This section uses {said}: run those cells first (or Run All).*"
+
+
+def _with_section_needs(cells):
+    """Under each ``##`` heading, say which names the section takes from earlier sections.
+
+    Names bound before the first numbered section (the imports and the page's setup) are
+    not listed: they are there for every section.
+    """
+    out, where, section, numbered = [], {}, None, False
+    pending = None  # (index in out of the heading, {section: names})
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            heading = HEADING.match(cell.source)
+            if heading:
+                _add_note(out, pending)
+                section = _section_name(heading.group("title"))
+                numbered = numbered or bool(NUMBERED.match(heading.group("title")))
+                pending = (len(out), {})
+            out.append(cell)
+            continue
+        defined, used = _names(cell.source)
+        if pending is not None:
+            for name in sorted(used):
+                if name in where and where[name] not in (None, section):
+                    pending[1].setdefault(where[name], set()).add(name)
+        for name in defined:
+            where[name] = section if numbered else None
+        out.append(cell)
+    _add_note(out, pending)
+    return out
+
+
+def _add_note(cells, pending):
+    if pending and pending[1]:
+        heading = cells[pending[0]]
+        note = _new_cell("markdown", _needs_note(pending[1]), f"{heading.get('id', 'section')}-needs")
+        cells.insert(pending[0] + 1, note)
