@@ -10,6 +10,7 @@ the first one.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -69,3 +70,15 @@ def test_chapter_runs_on_binder(binder, notebook):
     views, versions = widget_views(nb)
     if views:
         assert all(v.startswith("2.") for v in versions), versions  # ipywidgets 8
+
+
+def test_post_build_gives_the_server_its_settings(binder, tmp_path):
+    """repo2docker runs ``postBuild`` from the repository's root; Jupyter then reads ``~/.jupyter``."""
+    env = dict(pip_env(), HOME=str(tmp_path))
+    run(["bash", "postBuild"], cwd=binder["repo"], env=env)
+    installed = tmp_path / ".jupyter" / "jupyter_server_config.py"
+    settings = binder["repo"] / "scripts" / "jupyter_server_config.py"
+    assert installed.read_text() == settings.read_text()
+    code = "import json, jupyter_core.paths as p; print(json.dumps(p.jupyter_config_path()))"
+    paths = run([binder["python"], "-c", code], env=env).stdout
+    assert str(installed.parent) in json.loads(paths), "Jupyter would not read the settings"
