@@ -24,6 +24,8 @@ script measures that whole path:
    (``requestAnimationFrame``). Beside the p50 and p95 of that, the table shows the p50 of
    the time to the new ``src`` and of the kernel's own redraw time (the explorer's status
    line, "redrawn in N ms"): the rest is the trip through the server and the browser.
+   A move that leaves the picture as it was (a small step of ``min_delta``, say) sends
+   no new image: after 3 s without one it counts as "unchanged" and is not timed.
 
 A page that fails leaves a screenshot in ``tests/artifacts/lab/``. Budgets on the
 course's 2-core reference machine: slider p95 under 60 ms, a dropdown
@@ -63,6 +65,7 @@ SLIDER_MOVES = 20
 DROPDOWN_SWITCHES = 8
 WARMUP = 3
 MOVE_TIMEOUT_MS = 10_000
+QUIET_MS = 3_000  # no new image this long after a move: the picture did not change
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in front
 
 # (label, notebook of the book, the explorer factory its cell calls)
@@ -82,7 +85,7 @@ EXPLORERS = [
 # the milliseconds from the start stamp to a decoded, about-to-be-painted new image and to
 # its new src; ``status`` keeps the status line's next text ("redrawn in N ms").
 PAGE_JS = """
-(timeoutMs) => {
+([timeoutMs, quietMs]) => {
   if (window.__lab) return;
   const lab = {t0: null};
   window.addEventListener('keydown', () => {
@@ -93,19 +96,24 @@ PAGE_JS = """
     lab.waiting = true;
     lab.status = null;  // the explorer's own "redrawn in N ms", written by the kernel
     const said = status.textContent;
+    const old = img.getAttribute('src');
     const watch = new MutationObserver(() => {
       if (status.textContent !== said) { lab.status = status.textContent; watch.disconnect(); }
     });
     watch.observe(status, {childList: true, subtree: true, characterData: true});
     setTimeout(() => watch.disconnect(), timeoutMs);
-    const old = img.getAttribute('src');
     lab.done = new Promise((resolve) => {
       const timer = setTimeout(() => { obs.disconnect(); resolve(null); }, timeoutMs);
+      // a move that leaves the picture as it was sends no image: "same" after quietMs
+      const quiet = setTimeout(() => {
+        if (img.getAttribute('src') === old) { obs.disconnect(); clearTimeout(timer); resolve('same'); }
+      }, quietMs);
       const obs = new MutationObserver(async () => {
         if (img.getAttribute('src') === old || lab.t0 === null) return;
         const src = performance.now();
         obs.disconnect();
         clearTimeout(timer);
+        clearTimeout(quiet);
         try { await img.decode(); } catch (err) { resolve(null); return; }
         requestAnimationFrame(() => {
           lab.waiting = false;
@@ -323,8 +331,8 @@ def _one_move(page, watched, act):
     page.evaluate("(els) => window.__lab.arm(els)", watched)
     act()
     times = page.evaluate("() => window.__lab.done")
-    if times is None:
-        return None
+    if times is None or times == "same":
+        return times
     try:  # the status line follows the image in a message of its own
         page.wait_for_function("() => window.__lab.status !== null", timeout=1_000)
         said = re.search(r"redrawn in (\d+) ms", page.evaluate("() => window.__lab.status"))
@@ -388,7 +396,7 @@ def measure_notebook(browser, url, token, name):
         _run_all(page)
         img = page.wait_for_selector(f"{NOTEBOOK} .jp-OutputArea-output img.widget-image", timeout=120_000)
         _wait_idle(page, page.locator(f"{NOTEBOOK} .jp-Cell").count())
-        page.evaluate(PAGE_JS, MOVE_TIMEOUT_MS)
+        page.evaluate(PAGE_JS, [MOVE_TIMEOUT_MS, QUIET_MS])
         box = page.locator(f"{NOTEBOOK} .jp-OutputArea-output .widget-vbox").filter(
             has=page.locator("img.widget-image")
         )
@@ -405,11 +413,14 @@ def measure_notebook(browser, url, token, name):
                 label = control.locator(".widget-label").first.inner_text().strip() or f"{kind} {i}"
                 moves(page, control, watched, WARMUP)
                 times = moves(page, control, watched, n)
-                ok = [t for t in times if t is not None]
+                ok = [t for t in times if t is not None and t != "same"]
                 stats = _stats([t[0] for t in ok])
                 stats["src_p50"] = _stats([t[1] for t in ok])["p50"]  # up to the new src
                 stats["kernel_p50"] = _stats([t[2] for t in ok if t[2] is not None])["p50"]
-                results[f"{label} ({kind})"] = dict(stats, kind=kind, lost=len(times) - len(ok))
+                same = times.count("same")
+                results[f"{label} ({kind})"] = dict(
+                    stats, kind=kind, same=same, lost=len(times) - len(ok) - same
+                )
         return results
     except Exception:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -499,6 +510,7 @@ def table(results):
             for run in per_run:
                 s = run.get(control)
                 lost = f", {s['lost']} lost" if s and s["lost"] else ""
+                lost += f", {s['same']} unchanged" if s and s.get("same") else ""
                 cells.append(
                     f"{_ms(s['p50'])} / {_ms(s['p95'])} ({_ms(s['src_p50'])}; {_ms(s['kernel_p50'])}){lost}"
                     if s
