@@ -153,3 +153,31 @@ def test_log_slider_keeps_an_unround_start():
     s = widgets.LogSlider("lr", 0.01, 1.0, 0.0316)
     assert 0.0316 in s.options and s.widget().value == 0.0316
     assert s.grid(3) == [0.01, 0.1, 1.0]
+
+
+def _tour(explorer):
+    """Moves that set every named value and every menu option, then go back over them."""
+    moves = [{k: v} for k, values in _tour_values(explorer) for v in values]
+    return moves + moves[::-1]
+
+
+def _tour_values(explorer):
+    for key, control in explorer.controls.items():
+        if isinstance(control, widgets.Dropdown):
+            yield key, [v for _, v in control.options]
+        else:
+            yield key, control.grid(3)
+
+
+@pytest.mark.parametrize("name", list(BOOK))
+def test_kept_backgrounds_give_the_frames_of_a_full_redraw(name, monkeypatch):
+    # a background is reused for limits seen before; the frames must be those of the
+    # canvas that keeps one background only (and redraws whenever the limits change)
+    from lrcourse.widgets.core import _Canvas
+
+    frames = {}
+    for kept in (1, _Canvas.BACKGROUNDS):
+        monkeypatch.setattr(_Canvas, "BACKGROUNDS", kept)
+        explorer = BOOK[name][0]()
+        frames[kept] = [explorer.png(**move) for move in _tour(explorer)]
+    assert frames[1] == frames[_Canvas.BACKGROUNDS]

@@ -312,7 +312,14 @@ class _Canvas:
     background and redraw those artists (blitting); the background is redrawn
     whenever an axis' limits or scale change. Without animated artists every frame
     is a full draw, which is always correct, only slower.
+
+    The background is a function of the axes' limits and scales (the draw function
+    changes nothing else that is not animated), so the last ``BACKGROUNDS`` of them
+    are kept, one per set of limits: a menu that switches back to a scene it showed
+    before (a landscape, a problem) gets its background back without a full draw.
     """
+
+    BACKGROUNDS = 8
 
     def __init__(self, draw, figsize, dpi):
         self.draw = draw
@@ -320,8 +327,7 @@ class _Canvas:
         FigureCanvasAgg(self.fig)
         self.state = {}
         self._frozen = False
-        self._background = None
-        self._key = None
+        self._backgrounds = {}  # limits -> the figure without its animated artists
         self._animated = []
 
     def update(self, values):
@@ -353,12 +359,15 @@ class _Canvas:
             canvas.draw()
             return
         key = self._limits()
-        if self._background is None or key != self._key:
+        background = self._backgrounds.pop(key, None)
+        if background is None:
             canvas.draw()  # animated artists are left out of a full draw
-            self._background = canvas.copy_from_bbox(self.fig.bbox)
-            self._key = key
+            background = canvas.copy_from_bbox(self.fig.bbox)
+            if len(self._backgrounds) >= self.BACKGROUNDS:
+                del self._backgrounds[next(iter(self._backgrounds))]  # the least recently used
         else:
-            canvas.restore_region(self._background)
+            canvas.restore_region(background)
+        self._backgrounds[key] = background  # the most recently used last
         for artist in self._animated:
             if artist.get_visible():
                 self.fig.draw_artist(artist)
