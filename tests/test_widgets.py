@@ -257,3 +257,20 @@ def test_descent_explorer_dispatches_on_dimension():
     two_d = widgets.descent_explorer(objectives.quadratic(1, 10), [1.5, 1.0], optimizer_name="adam", lr=0.1)
     assert list(two_d.controls) == ["lr"]
     assert isinstance(two_d.update(lr=0.2), Figure)
+
+
+def test_prerender_draws_every_option_once_then_switches_blit(monkeypatch):
+    explorer, calls = _counter_explorer()
+    explorer.prerender = ["kind"]
+    explorer.update(lr=0.1)
+    assert calls == {"first": 1, "update": 4}  # the values, each option, the values again
+    assert len(explorer._live._backgrounds) == 1  # the limits do not depend on kind here
+    canvas = explorer._live.fig.canvas
+    full_draws, draw = [], canvas.draw
+    monkeypatch.setattr(canvas, "draw", lambda: full_draws.append(draw()))
+    explorer.update(kind="b")
+    assert not full_draws
+    with pytest.raises(ValueError, match="prerender"):
+        widgets.Explorer(
+            lambda fig, state, lr: None, [widgets.LogSlider("lr", 1e-3, 1.0, 0.1)], prerender=["lr"]
+        )

@@ -429,9 +429,14 @@ class Explorer:
         Size of one panel group in inches; ``dpi`` its resolution on screen.
     title : str, optional
         A line shown above the controls in :meth:`show`.
+    prerender : sequence of str, optional
+        Menus (:class:`Dropdown` names) whose every option changes the axes' limits:
+        when the live figure is made, it is drawn once at each option, so that
+        switching to one later restores a kept background instead of redrawing the
+        whole figure (see :class:`_Canvas`; at most ``_Canvas.BACKGROUNDS`` options).
     """
 
-    def __init__(self, draw, controls, *, fixed=None, figsize=(8.0, 3.2), dpi=80, title=None):
+    def __init__(self, draw, controls, *, fixed=None, figsize=(8.0, 3.2), dpi=80, title=None, prerender=()):
         if not callable(draw):
             raise ValueError(f"draw must be callable, got {draw!r}")
         controls = list(controls)
@@ -447,6 +452,10 @@ class Explorer:
         self.figsize = tuple(float(s) for s in figsize)
         self.dpi = check.check_int("dpi", dpi, 20, 300)
         self.title = title
+        self.prerender = list(prerender)
+        for name in self.prerender:
+            if not isinstance(self.controls.get(name), Dropdown):
+                raise ValueError(f"prerender must name Dropdown controls of {names}, got {name!r}")
         self._live = None
 
     def __repr__(self):
@@ -475,9 +484,15 @@ class Explorer:
 
     def update(self, **values):
         """Compute and redraw at ``values`` (others at their defaults); return the figure."""
+        values = self._resolve(values)
         if self._live is None:
             self._live = _Canvas(self.draw, self.figsize, self.dpi)
-        return self._live.update(self._resolve(values))
+            if self.prerender:
+                self._live.update(values)  # the layout is frozen at the values asked for
+            for name in self.prerender:
+                for _, option in self.controls[name].options[: _Canvas.BACKGROUNDS - 1]:
+                    self._live.update({**values, name: option})
+        return self._live.update(values)
 
     def png(self, **values):
         """The figure at ``values`` as PNG bytes."""

@@ -154,4 +154,6 @@ def stopping_explorer(curves, *, patience=5, min_delta=0.0, max_patience=30, max
     ]
     if len(problems) > 1:
         controls.append(Dropdown("problem", list(problems), description="problem"))
-    return Explorer(draw, controls, figsize=(9.0, 3.6), title=title)
+    # each problem has its own axis limits: draw each once, so a switch restores it
+    menus = ["problem"] if len(problems) > 1 else []
+    return Explorer(draw, controls, figsize=(9.0, 3.6), title=title, prerender=menus)

@@ -252,4 +252,5 @@ def optimizer_race_explorer(
         slider,
         FloatSlider("momentum", 0.0, 0.99, momentum, step=0.01, description="momentum / β₁"),
     ]
-    return Explorer(draw, controls, figsize=(9.0, 3.5), title="The optimizer race")
+    # every landscape has its own axis limits: draw each once, so a switch restores it
+    return Explorer(draw, controls, figsize=(9.0, 3.5), title="The optimizer race", prerender=["landscape"])
