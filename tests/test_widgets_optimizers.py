@@ -120,3 +120,14 @@ def test_bad_arguments():
         widgets.optimizer_race_explorer(landscape="valley")
     with pytest.raises(ValueError, match="lr"):
         widgets.optimizer_race_explorer(lr=5.0)
+
+
+def test_a_new_momentum_runs_at_the_rate_shown_then_at_every_rate():
+    explorer = widgets.optimizer_race_explorer(steps=40)
+    first = explorer.png(lr=0.003, momentum=0.5)  # one rate: three short runs
+    explorer.png(lr=0.004, momentum=0.5)  # the rate moves: every rate at momentum 0.5
+    assert explorer.png(lr=0.003, momentum=0.5) == first  # a column of the grid, same picture
+    fresh = widgets.optimizer_race_explorer(steps=40)
+    fresh.png(lr=0.003, momentum=0.5)
+    again = fresh.png(lr=0.003, momentum=0.5)  # the grid this time
+    assert again == first

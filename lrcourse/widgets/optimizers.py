@@ -10,8 +10,8 @@ Everything that does not depend on a slider is computed when the explorer is
 built: the contour images and lines of every landscape, and every optimizer's
 run at *every* rate of the slider's grid (one call per optimizer, the rates as
 a sweep axis) for the starting momentum. Moving the rate slider then only picks
-a column; moving the momentum recomputes the three optimizers that use it,
-again for all rates in one call each.
+a column; moving the momentum recomputes the three optimizers that use it, at
+the rate shown, and at all rates in one call each when the rate moves next.
 """
 
 from __future__ import annotations
@@ -143,7 +143,9 @@ def optimizer_race_explorer(
     lr = float(grid[np.argmin(np.abs(np.log(grid) - math.log(lr)))])  # start on the grid
     slider = LogSlider("lr", lo, hi, lr, description="learning rate")
     scenes = {name: _scene(name) for name in LANDSCAPES}
-    fixed, moving = {}, {}
+
+    uses_mu = [r for r in RACERS if RACERS[r][1]]
+    fixed, moving, seen = {}, {}, set()
 
     def runs(name, mu):
         sc = scenes[name]
@@ -154,28 +156,39 @@ def optimizer_race_explorer(
                 grid,
                 0.0,
                 steps,
-                [r for r in RACERS if not RACERS[r][1]],
+                [r for r in RACERS if r not in uses_mu],
                 divergence_factor,
             )
         key = (name, round(float(mu), 6))
         if key not in moving:
-            moving[key] = race(
-                sc["f"], sc["x0"], grid, mu, steps, [r for r in RACERS if RACERS[r][1]], divergence_factor
-            )
+            moving[key] = race(sc["f"], sc["x0"], grid, mu, steps, uses_mu, divergence_factor)
         return {**fixed[name], **moving[key]}
 
     for name in LANDSCAPES:  # precompute the starting momentum everywhere
         runs(name, momentum)
 
     def column(name, lr, mu):
-        """``{racer: (path, losses, diverged_at)}`` at rate ``lr``: a column of the grid, or a fresh run."""
-        i = int(np.argmin(np.abs(np.log(grid) - math.log(lr))))
-        if abs(math.log(grid[i] / lr)) < 1e-9:
-            res = runs(name, mu)
-            return {r: (d.path[:, i], d.losses[:, i], int(d.diverged_at[i])) for r, d in res.items()}
+        """``{racer: (path, losses, diverged_at)}`` at rate ``lr``: a column of the grid, or a fresh run.
+
+        A momentum met for the first time (a move of its slider) runs its three
+        optimizers at the one rate shown; the next frame at that momentum (a move of
+        the rate) runs them at every rate of the grid. A column of the grid and a run
+        at its rate give the same numbers.
+        """
         sc = scenes[name]
-        res = race(sc["f"], sc["x0"], lr, mu, steps, None, divergence_factor)
-        return {r: (d.path, d.losses, int(d.diverged_at)) for r, d in res.items()}
+        i = int(np.argmin(np.abs(np.log(grid) - math.log(lr))))
+        if abs(math.log(grid[i] / lr)) > 1e-9:  # off the grid
+            res = race(sc["f"], sc["x0"], lr, mu, steps, None, divergence_factor)
+            return {r: (d.path, d.losses, int(d.diverged_at)) for r, d in res.items()}
+        key = (name, round(float(mu), 6))
+        if key not in moving and key not in seen:
+            seen.add(key)
+            out = {r: (d.path[:, i], d.losses[:, i], int(d.diverged_at[i])) for r, d in fixed[name].items()}
+            res = race(sc["f"], sc["x0"], float(grid[i]), mu, steps, uses_mu, divergence_factor)
+            out.update({r: (d.path, d.losses, int(d.diverged_at)) for r, d in res.items()})
+            return {r: out[r] for r in RACERS}  # in the order of the legend
+        res = runs(name, mu)
+        return {r: (d.path[:, i], d.losses[:, i], int(d.diverged_at[i])) for r, d in res.items()}
 
     t_axis = np.arange(steps + 1)
 
