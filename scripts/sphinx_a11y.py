@@ -1,0 +1,54 @@
+"""Sphinx extension: small accessibility fixes that axe-core asks for on every page.
+
+1. A name for each fold-out button of the sidebar. pydata-sphinx-theme 0.17.1 turns
+   every chapter of the navigation into ``<details><summary>`` whose only content is a
+   decorative chevron (``role="presentation"``), so a screen reader announces "button,
+   collapsed" with no word of what it opens, and axe-core reports ``summary-name``
+   (serious) seven times on every page. Introduced with the keyboard-operable sidebar,
+   pydata/pydata-sphinx-theme#1582; Lighthouse 12 does not run that axe rule yet
+   (GoogleChrome/lighthouse#16163), so only the axe test sees it. Each such
+   ``<summary>`` gets ``aria-label="Sections of <the chapter's title>"``.
+
+Loaded through ``sphinx: local_extensions`` in ``_config.yml``. Its CSS and JavaScript,
+if any, live in ``site/a11y/``. Tested by ``tests/site/test_site_audit.py``.
+"""
+
+from __future__ import annotations
+
+from bs4 import BeautifulSoup
+
+
+def label_summaries(soup):
+    """Give every ``<summary>`` without text an ``aria-label`` naming its section."""
+    for summary in soup.select("summary"):
+        if summary.get_text(strip=True) or summary.get("aria-label"):
+            continue
+        item = summary.find_parent("li")
+        link = item.find("a", recursive=False) if item is not None else None
+        title = link.get_text(" ", strip=True) if link is not None else ""
+        summary["aria-label"] = f"Sections of {title}" if title else "Sections"
+    return soup
+
+
+def _labelled(generate):
+    def generate_toctree_html(*args, **kwargs):
+        html = generate(*args, **kwargs)
+        if isinstance(html, BeautifulSoup):  # the theme caches it: labelling twice is a no-op
+            return label_summaries(html)
+        return str(label_summaries(BeautifulSoup(str(html), "html.parser")))
+
+    return generate_toctree_html
+
+
+def page_context(app, pagename, templatename, context, doctree):
+    generate = context.get("generate_toctree_html")
+    if generate is not None and not getattr(generate, "_a11y", False):
+        wrapped = _labelled(generate)
+        wrapped._a11y = True
+        context["generate_toctree_html"] = wrapped
+
+
+def setup(app):
+    # after pydata-sphinx-theme's own html-page-context handler (priority 500)
+    app.connect("html-page-context", page_context, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
