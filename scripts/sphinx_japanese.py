@@ -166,7 +166,8 @@ def ja_role(name, rawtext, text, lineno, inliner, options=None, content=None):
 
 
 def _add_assets(app, config):
-    config.html_static_path.append(str(ASSETS))
+    if str(ASSETS) not in config.html_static_path:
+        config.html_static_path.append(str(ASSETS))
 
 
 def setup(app):

@@ -82,7 +82,7 @@ def _build(tmp_path, source):
     src.mkdir()
     (src / "conf.py").write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT / 'scripts')!r})\n"
-        'extensions = ["myst_parser", "sphinx_japanese"]\n',
+        'extensions = ["myst_nb", "sphinx_japanese"]\nnb_execution_mode = "off"\n',
         encoding="utf-8",
     )
     (src / "index.md").write_text(source, encoding="utf-8")

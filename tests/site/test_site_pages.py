@@ -3,15 +3,17 @@
 For each page: it loads with no console error, no failed request and no attempt to
 reach another host; its math is typeset by the site's own MathJax (no raw TeX left);
 every image loads and no figure is printed as text (``<Figure size ...>``); its launch
-buttons open the page's notebook; and each kernel-free player changes its figure when
-its slider moves. A screenshot of every page is saved
-in tests/artifacts/site/.
+buttons open the page's notebook (while ``repository: url`` is the placeholder: no
+launch or repository link at all, and a note on how to run the page instead); and each
+kernel-free player changes its figure when its slider moves. A screenshot of every page
+is saved in tests/artifacts/site/.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +21,9 @@ import pytest
 import yaml
 from conftest import ARTIFACTS, ROOT, SITE, site_pages, slug
 from toc import toc_entries
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from sphinx_launch import is_placeholder  # noqa: E402
 
 PAGES = site_pages()
 
@@ -101,6 +106,29 @@ def expected_launch_links(entry):
     if launch.get("colab_url"):
         links["Colab"] = f"{launch['colab_url'].rstrip('/')}/github/{org_repo}/blob/{repo['branch']}/{path}"
     return links, path
+
+
+def check_launch(page, expected):
+    """The launch buttons of a notebook page, or, for the placeholder repository, none."""
+    problems = []
+    repo_url = _config()["repository"]["url"]
+    bases = {label: url.split("/v2/")[0].split("/github/")[0] for label, url in expected.items()}
+    if is_placeholder(repo_url):
+        # no link may lead to the placeholder repository or launch from it (sphinx_launch.py)
+        prefixes = [repo_url.rstrip("/"), *bases.values()]
+        hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+        leads = [h for h in hrefs if h.startswith(tuple(prefixes))]
+        if leads:
+            problems.append(f"links to the placeholder repository or its launchers: {leads[:5]}")
+        note = page.locator(".lrcourse-run-note")
+        if note.count() != 1 or "make lab" not in note.inner_text():
+            problems.append("no note on how to run the page (the launch buttons are hidden)")
+        return problems
+    for label, url in expected.items():
+        hrefs = page.eval_on_selector_all(f'a[href^="{bases[label]}"]', "els => els.map(e => e.href)")
+        if url not in hrefs:
+            problems.append(f"{label} button: expected {url}, found {hrefs}")
+    return problems
 
 
 def explorers_in(entry):
@@ -213,12 +241,7 @@ def test_page(visit, page_path):
     entry = _notebook_entry(page_path)
     if entry is not None:
         expected, repo_path = expected_launch_links(entry)
-        for label, url in expected.items():
-            hrefs = page.eval_on_selector_all(
-                f'a[href^="{url.split("/v2/")[0].split("/github/")[0]}"]', "els => els.map(e => e.href)"
-            )
-            if url not in hrefs:
-                problems.append(f"{label} button: expected {url}, found {hrefs}")
+        problems += check_launch(page, expected)
         if not (ROOT / repo_path).exists():
             problems.append(f"launch buttons point at {repo_path}, which is not in the repository")
         download = page.eval_on_selector_all('a[href$=".ipynb"]', "els => els.map(e => e.href)")
