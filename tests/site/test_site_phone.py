@@ -45,6 +45,12 @@ OVERFLOWING = """(width) => {
 }"""
 
 
+# Measure once the math is typeset: MathJax runs after the page has loaded.
+MATH_TYPESET = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+}"""
+
+
 def _chapter_page():
     chapters = [p for p in PAGES if p.startswith("book/") and p.endswith("/index.html")]
     return chapters[0] if chapters else "index.html"
@@ -171,6 +177,7 @@ def test_each_sidebar_toggle_exists_once():
 @pytest.mark.parametrize("page_path", PAGES)
 def test_no_page_is_wider_than_a_phone(phone, page_path):
     page = phone(page_path, viewport={"width": NARROW, "height": 780})
+    page.evaluate(MATH_TYPESET)
     found = page.evaluate(OVERFLOWING, NARROW)
     assert found["scrollWidth"] <= NARROW, (
         f"{page_path} is {found['scrollWidth']} px wide at {NARROW} px:\n" + "\n".join(found["culprits"])
