@@ -64,6 +64,17 @@ def equation_numbers(notebooks):
     return numbers
 
 
+def figure_numbers(notebooks):
+    """A figure's name -> its number: captioned figures counted through the book in reading order."""
+    numbers = {}
+    for nb in notebooks.values():
+        for cell in nb.cells:
+            figure = cell.metadata.get("mystnb", {}).get("figure", {})
+            if cell.cell_type == "code" and figure.get("caption"):
+                numbers[figure.get("name") or f"unnamed-{len(numbers) + 1}"] = len(numbers) + 1
+    return numbers
+
+
 def heading_cells(nb):
     """The website's anchor of each heading -> the id of the cell that holds it."""
     found = {}
@@ -121,6 +132,7 @@ def edition(filled=False):
         "equations": equation_numbers(notebooks),
         "citations": citations((ROOT / "references.bib").read_text(encoding="utf-8")),
         "headings": {page: heading_cells(nb) for page, nb in notebooks.items()},
+        "figures": figure_numbers(notebooks),
     }
     return {
         page: learner_version(nb, Context(page=page, **shared), filled=filled)

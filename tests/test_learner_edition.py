@@ -224,3 +224,14 @@ def test_small_multiples_become_code_to_run_on_demand():
     out = learner.learner_version(nb, learner.Context())
     assert [c.cell_type for c in out.cells] == ["code", "code", "markdown", "markdown"]
     assert out.cells[2].source.endswith('```python\ne.static([{"lr": 0.1}])\n```')
+
+
+def test_figures_get_their_number_and_caption():
+    ctx = learner.Context(figures={"fig-a": 4})
+    assert learner.convert_markdown("See {numref}`fig-a`.", ctx) == "See Figure 4."
+    assert learner.convert_markdown("{numref}`Fig. %s <fig-a>` shows", ctx) == "Fig. 4 shows"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = _cells(("py", "plt.plot([1, 2])"))
+    nb.cells[0].metadata["mystnb"] = {"figure": {"caption": "A line.", "name": "fig-a"}}
+    out = learner.learner_version(nb, ctx)
+    assert [c.source for c in out.cells][1] == "*Figure 4.* A line."

@@ -52,7 +52,7 @@ DIRECTIVE = re.compile(
     r"(?P<options>(?::[^\n]*\n)*)(?P<body>.*?)^(?P=fence)\s*$\n?",
     re.M | re.S,
 )
-ROLE = re.compile(r"\{(?P<role>cite|cite:p|cite:t|eq)\}`(?P<target>[^`]*)`")
+ROLE = re.compile(r"\{(?P<role>cite|cite:p|cite:t|eq|numref)\}`(?P<target>[^`]*)`")
 LABELLED_MATH = re.compile(r"\$\$(?P<math>.*?)\$\$[ \t]*\((?P<label>[\w-]+)\)", re.S)
 PLAYER = re.compile(r"\.player\(")
 STATIC = re.compile(r"\.static\(")
@@ -72,7 +72,8 @@ class Context:
     ``exercises``: label -> number, counted over the book in reading order, as the
     website numbers them; ``equations``: label -> ``(page, number)``, numbered through
     the book as the website numbers them;
-    ``citations``: bibliography key -> ``(authors, year)``; ``headings``: page ->
+    ``citations``: bibliography key -> ``(authors, year)``; ``figures``: a figure's
+    name -> its number, counted through the book; ``headings``: page ->
     {the website's anchor of a heading: the id of the cell that holds it};
     ``page``: this page's path relative to the book (``02_learning_rate/index.ipynb``),
     to tell its own equations.
@@ -82,6 +83,7 @@ class Context:
     equations: dict = field(default_factory=dict)
     citations: dict = field(default_factory=dict)
     headings: dict = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)
     page: str = ""
 
 
@@ -132,8 +134,19 @@ def cite(keys, role, ctx):
     return "(" + "; ".join(f"{who}, {year}" for who, year in found) + ")"
 
 
+def figure_reference(target, ctx):
+    """``{numref}`fig-x``` -> "Figure 3"; ``{numref}`Fig. %s <fig-x>``` -> "Fig. 3"."""
+    custom = re.fullmatch(r"(?P<text>.*?)\s*<(?P<label>[^<>]+)>", target.strip(), re.S)
+    label = custom.group("label") if custom else target.strip()
+    number = ctx.figures.get(label)
+    text = custom.group("text") if custom else "Figure %s"
+    return text.replace("%s", str(number)) if number else text.replace("%s", "").strip()
+
+
 def _role(match, ctx):
     role, target = match.group("role"), match.group("target")
+    if role == "numref":
+        return figure_reference(target, ctx)
     if role != "eq":
         return cite(target, role, ctx)
     page, number = ctx.equations.get(target, (None, None))
@@ -344,7 +357,13 @@ def learner_version(nb, ctx, filled=False):
             continue
         if filled and i in learner_cells and learner_cells[i] in answers:
             cell.source = f"{cell.source}\n\n{answers[learner_cells[i]]}"  # the last attempt counts
+        figure = cell.metadata.get("mystnb", {}).get("figure", {})
         out.append(_code_cell(cell, filled))
+        if figure.get("caption"):  # the website's caption, under the figure
+            number = ctx.figures.get(figure.get("name"))
+            name = f"Figure {number}" if number else "Figure"
+            caption = f"*{name}.* {convert_markdown(figure['caption'], ctx)}"
+            out.append(_new_cell("markdown", caption, f"{cell.get('id', 'figure')}-caption"))
     if any("record=progress" in c.source for c in out if c.cell_type == "code"):
         imports = next(k for k, c in enumerate(out) if re.search(r"^from lrcourse import", c.source, re.M))
         tally = "progress = []  # your checked answers; the last cell sums them up"
