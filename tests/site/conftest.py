@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # toc.py, browser.py
 from browser import CHROMIUM_ARGS, find_chromium  # noqa: E402
 
 SITE = Path(os.environ.get("LRCOURSE_SITE", ROOT / "_build" / "html")).resolve()
-ARTIFACTS = ROOT / "tests" / "artifacts" / "site"
+# $LRCOURSE_SITE_ARTIFACTS: another folder, so two runs on one checkout keep their own files
+ARTIFACTS = Path(os.environ.get("LRCOURSE_SITE_ARTIFACTS", ROOT / "tests" / "artifacts" / "site")).resolve()
 VIEWPORT = {"width": 1280, "height": 900}
 
 
@@ -187,5 +188,5 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(lines[2])
     terminalreporter.write_line(lines[3])
     terminalreporter.write_line(
-        f"(every page: {ARTIFACTS.relative_to(ROOT) / 'report.md'}; screenshots beside it)"
+        f"(every page: {os.path.relpath(ARTIFACTS / 'report.md', ROOT)}; screenshots beside it)"
     )
