@@ -330,29 +330,25 @@ class NoisyRegression:
         rng = np.random.default_rng(self.seed + 1)
         epochs = math.ceil(steps / updates_per_epoch(n, self.batch_size))
         rows = [b for _ in range(epochs) for b in minibatches(n, self.batch_size, rng)][:steps]
-        sizes = np.array([len(b) for b in rows])
-        starts = np.concatenate([[0], np.cumsum(sizes)])
-        order = np.concatenate(rows)
-        X, y = self.X[order], self.y[order][:, None]  # the minibatches one after the other
-        batches = [(X[i:j], y[i:j], slice(i, j)) for i, j in zip(starts[:-1], starts[1:], strict=True)]
-        scaled = rates * (2.0 / sizes[:, None])  # the rate times the gradient's 2 / B
+        limit = DIVERGENCE_FACTOR * max(float(np.mean(self.y**2)), 1.0)  # w = 0 at the start
         w = np.zeros((d, rates.shape[1]))
-        path = np.empty((steps + 1, *w.shape))
+        path = np.full((steps + 1, *w.shape), np.nan)
         path[0] = w
-        residuals = np.empty((len(X), w.shape[1]))  # of every minibatch, before its update
+        training = np.ones(w.shape[1], dtype=bool)
+        last = np.full(w.shape[1], steps)  # the updates each run made
         with np.errstate(all="ignore"):
-            for t, (Xb, yb, at) in enumerate(batches):
-                residuals[at] = r = Xb @ w - yb
-                w = w - scaled[t] * (Xb.T @ r)
+            for t, batch in enumerate(rows):
+                Xb, yb = self.X[batch], self.y[batch]
+                r = Xb @ w - yb[:, None]
+                ok = np.add.reduce(r * r, axis=0) / len(yb) <= limit
+                if not ok.all():
+                    last = np.where(training & ~ok, t, last)
+                    training = training & ok
+                    if not training.any():
+                        break
+                w = np.where(training, w - (2.0 / len(yb)) * rates[t] * (Xb.T @ r), w)
                 path[t + 1] = w
-            # fit's divergence rule, afterwards: a run stops before the first update whose
-            # minibatch loss exceeds the limit (or is NaN); the path up to there is the same
-            loss = np.add.reduceat(residuals * residuals, starts[:-1], axis=0) / sizes[:, None]
-            limit = DIVERGENCE_FACTOR * max(float(np.mean(self.y**2)), 1.0)  # w = 0 at the start
-            bad = ~(loss <= limit)
-            last = np.where(bad.any(axis=0), bad.argmax(axis=0), steps)  # the updates each run made
-            e = np.swapaxes(path, 1, 2) - self.w_star  # L(w) - L(w*) = e^T (X^T X / n) e
-            losses = np.einsum("tmi,ij,tmj->tm", e, self.X.T @ self.X / n, e)
+            losses = self.excess_loss(np.swapaxes(path, 1, 2))
             losses[np.arange(steps + 1)[:, None] > last] = np.nan
         return losses.reshape((steps + 1, *sweep))
 
