@@ -131,17 +131,3 @@ def test_png_static_and_player(designer):
 def test_a_move_blits_over_a_cached_background(designer, monkeypatch):
     moves = [{"kind": k, "lr": 0.1, "period": 60} for k in ("cosine", "cyclic", "step_decay")]
     assert_moves_blit(designer, moves, monkeypatch)
-
-
-@pytest.mark.parametrize("kind", list(DESIGNER_KINDS.values()))
-@pytest.mark.parametrize("lr", [0.01, 0.3, 1.0])
-def test_the_fast_sgd_run_gives_the_numbers_of_fit(problem, kind, lr):
-    # the designer trains with NoisyRegression.sgd_run; it must match run (fit) exactly,
-    # divergence included (at lr = 1 the constant reference diverges)
-    rates = widgets.designer_schedule(kind, lr, 10, 60, 0.01, problem.steps)(np.arange(problem.steps))
-    pair = np.stack([rates, np.full(problem.steps, lr)], axis=1)
-    expected = problem.run(lambda k: pair[k])
-    got = problem.sgd_run(pair)
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
-    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(problem.sgd_run(pair[:, 0]), expected[:, 0], rtol=1e-9, atol=1e-12)

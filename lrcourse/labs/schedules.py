@@ -45,7 +45,7 @@ from lrcourse.models import LinearRegression
 from lrcourse.objectives import Objective
 from lrcourse.optimizers import sgd
 from lrcourse.schedules import Schedule
-from lrcourse.training import DIVERGENCE_FACTOR, fit, minibatches, updates_per_epoch
+from lrcourse.training import fit, updates_per_epoch
 
 __all__ = [
     "NoisyRegression",
@@ -310,47 +310,6 @@ class NoisyRegression:
         t = np.arange(steps + 1).reshape((-1,) + (1,) * (path.ndim - 2))
         with np.errstate(all="ignore"):
             return np.where(t <= history.n_updates, self.excess_loss(path), np.nan)
-
-    def sgd_run(self, rates):
-        """:meth:`run`'s numbers for plain SGD at given rates, in a loop of a few array operations.
-
-        ``rates`` has shape ``(steps, *sweep)``: the rate of every update (of every run).
-        The minibatches, the divergence rule of :func:`~lrcourse.training.fit` (a
-        minibatch loss above ``DIVERGENCE_FACTOR`` times the starting loss, at least
-        1, stops a run) and the result are those of ``run(lambda t: rates[t])``, up to
-        rounding, several times faster: one update is
-        :math:`w \\leftarrow w - \\eta_t\\,\\tfrac{2}{B} X_B^\\top (X_B w - y_B)`.
-        """
-        rates = np.asarray(rates, dtype=float)
-        if rates.ndim < 1 or len(rates) < 1:
-            raise ValueError(f"rates must have shape (steps, ...), got shape {rates.shape}")
-        steps, sweep = len(rates), rates.shape[1:]
-        rates = rates.reshape(steps, -1)  # one column per run
-        n, d = self.X.shape
-        rng = np.random.default_rng(self.seed + 1)
-        epochs = math.ceil(steps / updates_per_epoch(n, self.batch_size))
-        rows = [b for _ in range(epochs) for b in minibatches(n, self.batch_size, rng)][:steps]
-        limit = DIVERGENCE_FACTOR * max(float(np.mean(self.y**2)), 1.0)  # w = 0 at the start
-        w = np.zeros((d, rates.shape[1]))
-        path = np.full((steps + 1, *w.shape), np.nan)
-        path[0] = w
-        training = np.ones(w.shape[1], dtype=bool)
-        last = np.full(w.shape[1], steps)  # the updates each run made
-        with np.errstate(all="ignore"):
-            for t, batch in enumerate(rows):
-                Xb, yb = self.X[batch], self.y[batch]
-                r = Xb @ w - yb[:, None]
-                ok = np.add.reduce(r * r, axis=0) / len(yb) <= limit
-                if not ok.all():
-                    last = np.where(training & ~ok, t, last)
-                    training = training & ok
-                    if not training.any():
-                        break
-                w = np.where(training, w - (2.0 / len(yb)) * rates[t] * (Xb.T @ r), w)
-                path[t + 1] = w
-            losses = self.excess_loss(np.swapaxes(path, 1, 2))
-            losses[np.arange(steps + 1)[:, None] > last] = np.nan
-        return losses.reshape((steps + 1, *sweep))
 
 
 # ----------------------------------------------------------------- a sharp and a wide minimum

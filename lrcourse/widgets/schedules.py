@@ -2,10 +2,9 @@
 
 :func:`schedule_explorer` draws the rate of a schedule built from a menu and four
 sliders, and next to it the loss of a minibatch SGD run that uses it, on the noisy
-regression of :class:`lrcourse.labs.schedules.NoisyRegression` (trained by its
-``sgd_run``: a few milliseconds a run). :func:`designer_schedule` turns the slider
-values into the :mod:`lrcourse.schedules` call the explorer uses, so a reader can
-rebuild it.
+regression of :class:`lrcourse.labs.schedules.NoisyRegression` (about a hundredth
+of a second per run). :func:`designer_schedule` turns the slider values into the
+:mod:`lrcourse.schedules` call the explorer uses, so a reader can rebuild it.
 """
 
 from __future__ import annotations
@@ -150,7 +149,8 @@ def schedule_explorer(problem=None, kind="cosine", lr=0.1, warmup=0, period=300,
             state[key].set_visible(relative_limit < 1.12)
         state["rate"].set_data(t, rates / lr)
         state["name"].set_text(_describe(kind, lr, warmup, period, factor))
-        losses = problem.sgd_run(np.stack([rates, np.full(steps, lr)], axis=1))
+        pair = np.stack([rates, np.full(steps, lr)], axis=1)
+        losses = problem.run(lambda k: pair[k])
         ok = np.isfinite(losses) & (losses < 1e6)
         for key, column in (("loss", 0), ("reference", 1)):
             good = np.cumprod(ok[:, column]).astype(bool)
