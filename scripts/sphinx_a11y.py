@@ -20,6 +20,10 @@
    ``aria-allowed-role``) and Lighthouse's accessibility score of the references
    page drops to 93. Each entry gets ``role="listitem"`` instead.
 
+4. A favicon (``site/a11y/favicon.svg``, unless ``html_favicon`` names one). Without
+   it the browser asks for ``/favicon.ico`` at the root of the host, gets a 404 and
+   logs it as an error on every page (Lighthouse best practices ``errors-in-console``).
+
 Loaded through ``sphinx: local_extensions`` in ``_config.yml``. Its CSS and JavaScript,
 if any, live in ``site/a11y/``. Tested by ``tests/site/test_site_audit.py``.
 """
@@ -69,6 +73,8 @@ def page_context(app, pagename, templatename, context, doctree):
 
 def add_assets(app, config):
     config.html_static_path.append(str(ASSETS))
+    if not config.html_favicon:
+        config.html_favicon = str(ASSETS / "favicon.svg")
 
 
 def setup(app):
