@@ -89,7 +89,8 @@ robustness: $(STAMP)
 build-check: book
 
 ## The built site in headless Chromium, every request off localhost blocked: no console
-## errors, math typeset, images, launch buttons, the players. Screenshots: tests/artifacts/site/
+## errors, math typeset, images, launch buttons, the players; Lighthouse (mobile preset) and
+## axe-core on every page, with their budgets. Screenshots and audit.md: tests/artifacts/site/
 test-site: build-check
 	@sh scripts/need.sh $(CHROMIUM) chromium
 	$(BIN)/python -m pytest -q -n $(JOBS) tests/site
