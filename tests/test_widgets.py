@@ -146,7 +146,8 @@ def test_static_with_custom_titles_and_validation(valleys):
 def test_player_has_n_frames_and_no_external_urls(valleys):
     html = valleys.player("lr", values=[0.01, 0.1, 0.3, 0.6, 0.9], x_start=-1.8).data
     frames = re.search(r"var frames = (\[.*?\]);", html).group(1)
-    assert frames.count('"iVBOR') == 5  # five base64 PNG frames
+    assert frames.count('"UklGR') == 4 and "null" in frames  # the start frame is in the <img>
+    assert html.count("UklGR") == 5  # five base64 WebP frames, each stored once
     assert "http://" not in html and "https://" not in html and "//cdn" not in html
     assert "<script src" not in html
     assert html.count("<script>") == 1

@@ -86,7 +86,7 @@ def test_png_static_and_player(explorer):
     fig = explorer.static([{"batch_size": 1}, {"batch_size": 200}])
     assert len(fig.subfigs) == 2
     html = explorer.player("batch_size", values=[1, 16, 200]).data
-    assert html.count("data:image/png;base64,") >= 1 and "batch size" in html
+    assert html.count("data:image/webp;base64,") >= 1 and "batch size" in html
 
 
 def test_a_slider_move_blits_over_a_cached_background(explorer, monkeypatch):

@@ -73,7 +73,7 @@ def test_static_and_player(explorer):
     fig = explorer.static([{"patience": p} for p in (0, 5)])
     assert isinstance(fig, Figure)
     html = explorer.player("patience", values=[0, 2, 4], problem="long").data
-    assert html.count("iVBOR") >= 3  # three PNG frames
+    assert html.count("UklGR") >= 3  # three WebP frames
 
 
 def test_a_move_blits_over_a_cached_background(explorer, monkeypatch):

@@ -76,7 +76,7 @@ def test_png_static_and_player(explorer):
     assert a[:8] == b"\x89PNG\r\n\x1a\n" and a != b
     assert isinstance(explorer.static([{"degree": 3}, {"degree": 8, "epoch": 20}]), Figure)
     html = explorer.player("epoch", values=[1, 10, 100, 400], degree=8).data
-    assert html.count("iVBOR") >= 4 and "epochs = 100" in html
+    assert html.count("UklGR") >= 4 and "epochs = 100" in html
 
 
 def test_a_move_blits_over_a_cached_background(explorer, monkeypatch):

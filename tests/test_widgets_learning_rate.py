@@ -60,7 +60,7 @@ def test_png_static_and_player(explorer):
     fig = explorer.static([{"lr": 0.06}, {"lr": 0.14}])
     assert len(fig.subfigs) == 2
     html = explorer.player("lr", values=[0.05, 0.13, 0.14]).data
-    assert html.count("data:image/png;base64,") >= 1 and "learning rate" in html
+    assert html.count("data:image/webp;base64,") >= 1 and "learning rate" in html
 
 
 def test_the_slider_is_linear_and_fine(explorer):

@@ -107,7 +107,7 @@ def test_static_and_player(explorer):
     assert isinstance(fig, Figure)
     rates = [10 ** (k / 20) for k in (-60, -50, -40)]
     html = explorer.player("lr", values=rates, landscape="beale").data
-    assert html.count("iVBOR") >= 3
+    assert html.count("UklGR") >= 3
 
 
 def test_a_move_blits_over_a_cached_background(explorer, monkeypatch):

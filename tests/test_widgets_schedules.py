@@ -125,7 +125,7 @@ def test_png_static_and_player(designer):
     fig = designer.static([{"kind": "constant"}, {"kind": "cosine", "warmup": 30}])
     assert len(fig.subfigs) == 2
     html = designer.player("period", values=[20, 60, 120], kind="cosine").data
-    assert html.count("iVBOR") >= 3  # three base64 PNG frames
+    assert html.count("UklGR") >= 3  # three base64 WebP frames
 
 
 def test_a_move_blits_over_a_cached_background(designer, monkeypatch):

@@ -67,7 +67,7 @@ def test_static_and_player(explorer, grid):
     fig = explorer.static([{"lr": 0.3}, {"lr": 1.0, "batch_size": 64}])
     assert isinstance(fig, Figure)
     html = explorer.player("lr", values=list(grid.lrs)).data
-    assert html.count("iVBOR") >= 1 and "peak rate" in html
+    assert html.count("UklGR") >= 1 and "peak rate" in html
 
 
 def test_a_move_blits_over_a_cached_background(explorer, grid, monkeypatch):
