@@ -350,19 +350,18 @@ def learner_version(nb, ctx, filled=False):
             )
             out.append(_new_cell("markdown", note, f"{cell.get('id', 'player')}-note"))
             continue
+        caption = _caption(cell, ctx)
         if STATIC.search(cell.source):  # the website's small multiples: code to run on demand
             code = _solution_code(cell.source)
             note = f"{SMALL_MULTIPLES}\n\n```python\n{code}\n```"
+            if caption:  # the text cites the figure by its number
+                note = f"{caption}\n\n{note}"
             out.append(_new_cell("markdown", note, f"{cell.get('id', 'static')}-note"))
             continue
         if filled and i in learner_cells and learner_cells[i] in answers:
             cell.source = f"{cell.source}\n\n{answers[learner_cells[i]]}"  # the last attempt counts
-        figure = cell.metadata.get("mystnb", {}).get("figure", {})
         out.append(_code_cell(cell, filled))
-        if figure.get("caption"):  # the website's caption, under the figure
-            number = ctx.figures.get(figure.get("name"))
-            name = f"Figure {number}" if number else "Figure"
-            caption = f"*{name}.* {convert_markdown(figure['caption'], ctx)}"
+        if caption:  # the website's caption, under the figure
             out.append(_new_cell("markdown", caption, f"{cell.get('id', 'figure')}-caption"))
     if any("record=progress" in c.source for c in out if c.cell_type == "code"):
         imports = next(k for k, c in enumerate(out) if re.search(r"^from lrcourse import", c.source, re.M))
@@ -374,6 +373,16 @@ def learner_version(nb, ctx, filled=False):
     nb.metadata.pop("widgets", None)
     nb.metadata.pop("lrcourse", None)
     return nb
+
+
+def _caption(cell, ctx):
+    """The caption of the figure a cell draws (its ``mystnb`` metadata), numbered as on the website."""
+    figure = cell.metadata.get("mystnb", {}).get("figure", {})
+    if not figure.get("caption"):
+        return ""
+    number = ctx.figures.get(figure.get("name"))
+    name = f"Figure {number}" if number else "Figure"
+    return f"*{name}.* {convert_markdown(figure['caption'], ctx)}"
 
 
 def _learner_cells(nb):
