@@ -135,3 +135,20 @@ def test_colours_come_from_classes_with_inline_defaults(valleys):
     assert "color:#" not in re.sub(r"<style>.*?</style>", "", html, flags=re.S)  # no inline colours
     assert html.count("<style>") == 1 and html.count("<script>") == 1
     assert "http://" not in html and "https://" not in html
+
+
+def test_a_repeated_frame_is_stored_once():
+    """Frames that look the same are stored once; the others point at the first by index."""
+
+    def draw(fig, state, lr, kind="a"):
+        if not state:
+            ax = fig.subplots()
+            ax.set(xlim=(0, 1), ylim=(0, 1))
+            (state["line"],) = ax.plot([], [], animated=True)
+        state["line"].set_data([0, 1], [0, min(lr, 0.5)])  # the same picture above 0.5
+
+    explorer = widgets.Explorer(draw, [widgets.LogSlider("lr", 1e-3, 1.0, 0.1)], figsize=(3, 2))
+    html = explorer.player("lr", values=[0.1, 0.6, 0.8, 1.0]).data
+    listed = json.loads(re.search(r"var frames = (\[.*?\]);", html).group(1))
+    assert listed[0] is None and isinstance(listed[1], str) and listed[2:] == [1, 1]
+    assert html.count("UklGR") == 2

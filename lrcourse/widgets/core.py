@@ -685,14 +685,19 @@ on a line of its own on narrow screens. The inline styles alone give a working p
 
 
 def _player_html(frames, labels, start, name, interval_ms):
-    """The player's HTML: each frame stored once (the start frame only in the ``<img>``)."""
+    """The player's HTML: each distinct frame stored once (the start frame only in the ``<img>``)."""
     uid = "lrp-" + hashlib.sha1("".join(frames).encode()).hexdigest()[:10]
     texts = [_value_text(label, name) for label in labels]
     low, high = texts[0], texts[-1]
     sweep = f"{name} from {low} to {high}" if len(texts) > 1 else f"{name} at {low}"
     caption = _html.escape(f"Player: {sweep}, {len(frames)} frames. Move the slider or press Play.")
     e = _html.escape
-    js_frames = json.dumps([None if i == start else f for i, f in enumerate(frames)])
+    # Each distinct frame once: the start frame only in the <img>, a repeat as the index of its first.
+    first = {}
+    for i in [start, *range(len(frames))]:
+        first.setdefault(frames[i], i)
+    stored = [None if i == start else first[f] if first[f] != i else f for i, f in enumerate(frames)]
+    js_frames = json.dumps(stored)
     js_labels = json.dumps(labels)
     js_texts = json.dumps(texts)
     play = '<span aria-hidden="true">&#9654;</span> Play'
@@ -718,9 +723,12 @@ def _player_html(frames, labels, start, name, interval_ms):
   var img = root.querySelector("img"), range = root.querySelector("input"),
       out = root.querySelector(".lrcourse-player-value"), button = root.querySelector("button"),
       timer = null, last = frames.length - 1;
-  frames[{start}] = img.src;
   for (var k = 0; k < frames.length; k++) {{
-    if (k !== {start}) frames[k] = "data:image/webp;base64," + frames[k];
+    if (typeof frames[k] === "string") frames[k] = "data:image/webp;base64," + frames[k];
+  }}
+  frames[{start}] = img.src;
+  for (k = 0; k < frames.length; k++) {{
+    if (typeof frames[k] === "number") frames[k] = frames[frames[k]];
   }}
   function show(i) {{
     img.src = frames[i]; img.alt = labels[i];
