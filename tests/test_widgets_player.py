@@ -49,14 +49,21 @@ class _Tags(HTMLParser):
 
 
 def _frames(html):
-    """The frames of a player as decoded RGB arrays, in order, and the index of the start frame."""
+    """The frames of a player as the browser shows them (RGB arrays), and the start frame's index."""
     listed = json.loads(re.search(r"var frames = (\[.*?\]);", html).group(1))
-    shown = re.search(r'<img src="data:image/webp;base64,([^"]+)"', html).group(1)
+    shown = re.search(r'base" src="data:image/webp;base64,([^"]+)"', html).group(1)
     start = listed.index(None)
     listed[start] = shown
+    listed = [listed[f] if isinstance(f, int) else f for f in listed]
     images = [Image.open(io.BytesIO(base64.b64decode(f))) for f in listed]
     assert {im.format for im in images} == {"WEBP"}
-    return [np.asarray(im.convert("RGB")) for im in images], start
+    base = np.asarray(images[start].convert("RGB"))
+    frames = []
+    for image in images:  # each overlay drawn over the start frame
+        rgba = np.asarray(image.convert("RGBA"))
+        assert set(np.unique(rgba[..., 3])) <= {0, 255}
+        frames.append(np.where(rgba[..., 3:] == 255, rgba[..., :3], base))
+    return frames, start
 
 
 def test_each_frame_is_stored_once(valleys):
@@ -152,3 +159,10 @@ def test_a_repeated_frame_is_stored_once():
     listed = json.loads(re.search(r"var frames = (\[.*?\]);", html).group(1))
     assert listed[0] is None and isinstance(listed[1], str) and listed[2:] == [1, 1]
     assert html.count("UklGR") == 2
+
+
+def test_overlays_are_smaller_than_full_frames(valleys):
+    html = valleys.player("lr", values=[0.01, 0.1, 0.3, 0.6]).data
+    listed = json.loads(re.search(r"var frames = (\[.*?\]);", html).group(1))
+    base = re.search(r'base" src="data:image/webp;base64,([^"]+)"', html).group(1)
+    assert all(len(f) < 0.6 * len(base) for f in listed if isinstance(f, str))

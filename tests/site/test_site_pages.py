@@ -153,9 +153,9 @@ def check_players(visit_, name):
         player = players.nth(i)
         player.scroll_into_view_if_needed()
         img, slider, label = (
-            player.locator("img"),
+            player.locator("img.lrcourse-player-overlay"),  # each frame, over the start frame
             player.locator("input[type=range]"),
-            player.locator("span"),
+            player.locator(".lrcourse-player-value"),
         )
         frames = int(slider.get_attribute("max")) + 1
         start, src0, label0 = int(slider.input_value()), img.get_attribute("src"), label.inner_text()
