@@ -697,7 +697,6 @@ PLAYER_CSS = """
 .lrcourse-player-controls{color:inherit}
 .lrcourse-player input[type=range]{accent-color:var(--pst-color-primary,#0072b2)}
 .lrcourse-player button{color:inherit;background:transparent;border:1px solid currentColor;border-radius:0.3em}
-.lrcourse-player button:focus-visible,.lrcourse-player input:focus-visible{outline:3px solid var(--pst-color-accent,#d55e00);outline-offset:2px}
 .lrcourse-player-caption,.lrcourse-player-end{opacity:0.85}
 html[data-theme=dark] .lrcourse-player .lrcourse-player-overlay{background:none}
 html[data-theme=dark] .lrcourse-player-controls{color-scheme:dark}
