@@ -213,6 +213,33 @@ def test_a_section_says_what_it_takes_from_earlier_ones():
     ]
 
 
+def test_what_a_section_needs_follows_python_scopes():
+    cells = _cells(
+        ("md", "## 3.1 First"),
+        ("py", "peak = 0.1\nn = 3\nX = 1"),
+        ("md", "End of 3.1.\n\n## 3.2 Second\n\nIt starts here."),  # a heading mid-cell
+        ("py", "def warm(peak, k):\n    return peak * k * X\nlast = [v for v in range(2)]"),
+        ("md", "## 3.3 Third"),
+        ("py", "n = n + 1\ndef g(X):\n    return X\nprint(X, peak, warm)"),
+        ("md", "## 3.4 Fourth"),
+        ("py", "d = {k: 1 for k in range(3)}\nfor k in d:\n    print(k)"),
+        ("py", "e = [k for k in d]\nk = 2"),
+    )
+    out = learner._with_section_needs(cells)
+    notes = {
+        out[i - 1].source.splitlines()[-1]: c.source
+        for i, c in enumerate(out)
+        if c.source.startswith("*This")
+    }
+    assert notes == {
+        "It starts here.": "*This section uses `X` from section 3.1: run those cells first (or Run All).*",
+        "## 3.3 Third": (
+            "*This section uses `X`, `n` and `peak` from section 3.1; `warm` from section 3.2: "
+            "run those cells first (or Run All).*"
+        ),
+    }
+
+
 def test_small_multiples_become_code_to_run_on_demand():
     nb = nbformat.v4.new_notebook()
     nb.cells = _cells(
@@ -228,10 +255,18 @@ def test_small_multiples_become_code_to_run_on_demand():
 
 def test_figures_get_their_number_and_caption():
     ctx = learner.Context(figures={"fig-a": 4})
-    assert learner.convert_markdown("See {numref}`fig-a`.", ctx) == "See Figure 4."
-    assert learner.convert_markdown("{numref}`Fig. %s <fig-a>` shows", ctx) == "Fig. 4 shows"
+    assert learner.convert_markdown("See {numref}`fig-a`.", ctx) == "See Fig. 4."
+    assert learner.convert_markdown("{numref}`Figure %s <fig-a>` shows", ctx) == "Figure 4 shows"
     nb = nbformat.v4.new_notebook()
     nb.cells = _cells(("py", "plt.plot([1, 2])"))
     nb.cells[0].metadata["mystnb"] = {"figure": {"caption": "A line.", "name": "fig-a"}}
     out = learner.learner_version(nb, ctx)
-    assert [c.source for c in out.cells][1] == "*Figure 4.* A line."
+    assert [c.source for c in out.cells][1] == "*Fig. 4* A line."
+
+
+def test_every_caption_has_a_name():
+    """The learner edition numbers figures by name (``mystnb.figure.name``)."""
+    for page in PAGES:
+        for cell in notebooks.read(ROOT / "book" / page).cells:
+            figure = cell.metadata.get("mystnb", {}).get("figure", {})
+            assert not figure.get("caption") or figure.get("name"), f"{page}: a caption without a name"

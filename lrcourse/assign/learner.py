@@ -31,6 +31,7 @@ import builtins
 import copy
 import posixpath
 import re
+import symtable
 from dataclasses import dataclass, field
 
 import nbformat
@@ -135,11 +136,11 @@ def cite(keys, role, ctx):
 
 
 def figure_reference(target, ctx):
-    """``{numref}`fig-x``` -> "Figure 3"; ``{numref}`Fig. %s <fig-x>``` -> "Fig. 3"."""
+    """``{numref}`fig-x``` -> "Fig. 3" (as the website says it); ``{numref}`Figure %s <fig-x>``` -> "Figure 3"."""
     custom = re.fullmatch(r"(?P<text>.*?)\s*<(?P<label>[^<>]+)>", target.strip(), re.S)
     label = custom.group("label") if custom else target.strip()
     number = ctx.figures.get(label)
-    text = custom.group("text") if custom else "Figure %s"
+    text = custom.group("text") if custom else "Fig. %s"
     return text.replace("%s", str(number)) if number else text.replace("%s", "").strip()
 
 
@@ -381,8 +382,8 @@ def _caption(cell, ctx):
     if not figure.get("caption"):
         return ""
     number = ctx.figures.get(figure.get("name"))
-    name = f"Figure {number}" if number else "Figure"
-    return f"*{name}.* {convert_markdown(figure['caption'], ctx)}"
+    name = f"Fig. {number}" if number else "Fig."
+    return f"*{name}* {convert_markdown(figure['caption'], ctx)}"
 
 
 def _learner_cells(nb):
@@ -416,28 +417,79 @@ def _answers(nb):
 
 # ----------------------------------------------------------------- order of sections
 
-HEADING = re.compile(r"\A## (?P<title>[^\n]+)")
+HEADING = re.compile(r"^## (?P<title>[^\n]+)$", re.M)
 NUMBERED = re.compile(r"\A(?P<number>\d+\.\d+)\s")
 
 
-def _names(source):
-    """``(defined, used)``: the names a cell binds, and the names it reads but does not bind."""
-    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+def _parse(source):
+    """The syntax tree and symbol table of a code cell (``%`` and ``!`` lines dropped), or ``None``."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
     try:
-        tree = ast.parse("\n".join(lines))
+        return ast.parse(code), symtable.symtable(code, "<cell>", "exec")
     except SyntaxError:
+        return None
+
+
+def _shallow_names(node, kind):
+    """The names ``node`` loads or stores (``kind``) in its own scope.
+
+    The bodies of functions, classes and comprehensions are scopes of their own; of a
+    comprehension, only the first iterable is evaluated here.
+    """
+    found, todo = set(), [node]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+            todo.append(item.generators[0].iter)
+        elif isinstance(item, ast.Name) and isinstance(item.ctx, kind):
+            found.add(item.id)
+        elif item is node or not isinstance(
+            item, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+        ):
+            todo.extend(ast.iter_child_nodes(item))
+    return found
+
+
+def _read_before_written(tree, name):
+    """Whether the cell reads the top-level ``name`` before it first binds it (``n = n + 1``)."""
+    for statement in tree.body:
+        if isinstance(statement, ast.AugAssign) and _shallow_names(statement.target, ast.Store) == {name}:
+            return True
+        if isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
+            if name in _shallow_names(statement.value, ast.Load):
+                return True
+        bound = _shallow_names(statement, ast.Store)
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(statement.name)
+        if isinstance(statement, ast.Import | ast.ImportFrom):
+            bound.update((a.asname or a.name).split(".")[0] for a in statement.names)
+        if name in bound:
+            return False
+        if name in _shallow_names(statement, ast.Load):
+            return True
+    return False
+
+
+def _names(source):
+    """``(defined, used)``: the top-level names a cell binds, and those it needs from before it.
+
+    A name is needed when the cell reads it at the top level, or in a function or class
+    that resolves it at the top level, without binding it first.
+    """
+    parsed = _parse(source)
+    if parsed is None:
         return set(), set()
-    defined, used = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (defined if isinstance(node.ctx, ast.Store) else used).add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            defined.add(node.name)
-        elif isinstance(node, ast.arg):  # a parameter: bound inside its function
-            defined.add(node.arg)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return defined, used - defined - set(dir(builtins))
+    tree, table = parsed
+    top = {s.get_name(): s for s in table.get_symbols()}
+    defined = {name for name, s in top.items() if s.is_assigned() or s.is_imported()}
+    read = {name for name, s in top.items() if s.is_referenced()}
+    todo = list(table.get_children())
+    while todo:  # functions, classes, comprehensions: their reads of top-level names
+        scope = todo.pop()
+        todo.extend(scope.get_children())
+        read |= {s.get_name() for s in scope.get_symbols() if s.is_referenced() and s.is_global()}
+    used = {n for n in read if n not in defined or _read_before_written(tree, n)}
+    return defined, used - set(dir(builtins))
 
 
 def _section_name(title):
@@ -471,11 +523,11 @@ def _with_section_needs(cells):
     pending = None  # (index in out of the heading, {section: names})
     for cell in cells:
         if cell.cell_type == "markdown":
-            heading = HEADING.match(cell.source)
-            if heading:
+            titles = HEADING.findall(re.sub(r"^```.*?^```", "", cell.source, flags=re.S | re.M))
+            if titles:  # the cell's last heading opens the section its note goes under
                 _add_note(out, pending)
-                section = _section_name(heading.group("title"))
-                numbered = numbered or bool(NUMBERED.match(heading.group("title")))
+                section = _section_name(titles[-1])
+                numbered = numbered or any(NUMBERED.match(title) for title in titles)
                 pending = (len(out), {})
             out.append(cell)
             continue
