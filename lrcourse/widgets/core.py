@@ -700,10 +700,15 @@ PLAYER_CSS = """
 .lrcourse-player-caption,.lrcourse-player-end{opacity:0.85}
 html[data-theme=dark] .lrcourse-player .lrcourse-player-overlay{background:none}
 html[data-theme=dark] .lrcourse-player-controls{color-scheme:dark}
+html[data-theme=dark] .bd-content div.cell_output div.output.text_html:has(>.lrcourse-player){background:none;color:inherit;padding:0}
 @media (max-width:40em){.lrcourse-player-range{order:3;flex-basis:100%!important}}
 """
 """The player's stylesheet: theme colours (with defaults) in light and dark mode, the slider
-on a line of its own on narrow screens. The inline styles alone give a working player."""
+on a line of its own on narrow screens. The inline styles alone give a working player.
+
+In dark mode pydata-sphinx-theme sets every HTML output on a light box (for outputs made
+for a white page); the player's controls follow the dark page instead (a dark track, light
+text), so its output box is made transparent, and its frames keep the theme's dimming."""
 
 
 def _player_html(frames, labels, start, name, interval_ms):
@@ -731,8 +736,8 @@ def _player_html(frames, labels, start, name, interval_ms):
 <style>{PLAYER_CSS}</style>
 <p id="{uid}-caption" class="lrcourse-player-caption" style="margin:0 0 0.3em;font-size:0.9em">{caption}</p>
 <div class="lrcourse-player-frame" style="position:relative;width:fit-content;max-width:100%">
-<img class="lrcourse-player-base" src="data:image/webp;base64,{frames[start]}" alt="{e(labels[start])}" style="max-width:100%;height:auto;display:block">
-<img class="lrcourse-player-overlay" alt="" style="position:absolute;left:0;top:0;width:100%;height:100%;background:none">
+<img class="lrcourse-player-base" src="data:image/webp;base64,{frames[start]}" alt="{e(labels[start])}" style="padding:0;max-width:100%;height:auto;display:block">
+<img class="lrcourse-player-overlay" alt="" style="padding:0;position:absolute;left:0;top:0;width:100%;height:100%;background:none">
 </div>
 <div class="lrcourse-player-controls" style="display:flex;flex-wrap:wrap;align-items:center;gap:0.2em 0.6em;font-family:sans-serif;font-size:0.9em;max-width:640px">
 <button type="button" style="min-width:5.5em;min-height:44px;font:inherit;cursor:pointer">{play}</button>

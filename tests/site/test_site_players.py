@@ -122,10 +122,13 @@ def test_phone_targets_and_dark_mode(browser, site_url, page_path):
         for n, player in enumerate(players, 1):
             look = player.locator(".lrcourse-player-controls").evaluate(
                 """el => { const c = getComputedStyle(el);
-                  return {scheme: c.colorScheme, color: c.color}; }"""
+                  let a = el, bg = "rgba(0, 0, 0, 0)";
+                  while (a && bg === "rgba(0, 0, 0, 0)") { bg = getComputedStyle(a).backgroundColor; a = a.parentElement; }
+                  return {scheme: c.colorScheme, color: c.color, background: bg}; }"""
             )
             rgb = [int(v) for v in look["color"].strip("rgba()").split(",")[:3]]
-            if "dark" not in look["scheme"] or sum(rgb) < 3 * 150:
+            back = [int(v) for v in look["background"].strip("rgba()").split(",")[:3]]
+            if "dark" not in look["scheme"] or sum(rgb) < 3 * 150 or sum(back) > 3 * 100:
                 problems.append(f"player {n}: in dark mode the controls are {look}")
             player.screenshot(path=SHOTS / f"{slug(page_path)}-{n}-dark.png")
         assert not problems, "\n".join(problems)
