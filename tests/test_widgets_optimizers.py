@@ -14,6 +14,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from lrcourse import objectives, optimizers, widgets  # noqa: E402
 from lrcourse.descent import descend, run  # noqa: E402
 from lrcourse.widgets import optimizers as wo  # noqa: E402
+from lrcourse.widgets.core import round_values  # noqa: E402
+from lrcourse.widgets.optimizers import LANDSCAPES, _scene, race  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +133,25 @@ def test_a_new_momentum_runs_at_the_rate_shown_then_at_every_rate():
     fresh.png(lr=0.003, momentum=0.5)
     again = fresh.png(lr=0.003, momentum=0.5)  # the grid this time
     assert again == first
+
+
+@pytest.mark.parametrize("name", list(LANDSCAPES))
+def test_a_column_of_the_grid_is_a_run_at_its_rate(name):
+    # the race shows a column of its runs at every rate; a run at that one rate must
+    # give the same numbers (element-wise arithmetic on 2-D landscapes: exactly)
+    scene = _scene(name)
+    grid = np.array(round_values(1e-4, 1.0))[::7]
+    for mu in (0.0, 0.5, 0.93):
+        swept = race(scene["f"], scene["x0"], grid, mu, steps=60)
+        for i, lr in enumerate(grid):
+            single = race(scene["f"], scene["x0"], float(lr), mu, steps=60)
+            for racer, one in single.items():
+                np.testing.assert_array_equal(swept[racer].path[:, i], one.path)
+                np.testing.assert_array_equal(swept[racer].losses[:, i], one.losses)
+                assert int(swept[racer].diverged_at[i]) == int(one.diverged_at)
+
+
+def test_the_landscapes_have_different_limits():
+    # a kept background is found by its axis limits: two scenes must never share them
+    limits = [(_scene(name)["bounds"], _scene(name)["ylim"], _scene(name)["yscale"]) for name in LANDSCAPES]
+    assert len(set(map(str, limits))) == len(LANDSCAPES)

@@ -65,6 +65,10 @@ LANDSCAPES = {
 ``((x0, x1), (y0, y1))``, or ``None`` for the objective's own ``bounds``)."""
 
 
+KEPT_MOMENTA = 2 * len(LANDSCAPES)
+"""The (landscape, momentum) pairs whose runs at every rate the race keeps."""
+
+
 def race(objective, x0, lr, momentum=0.9, steps=120, racers=None, divergence_factor=1e6):
     """Run every optimizer of :data:`RACERS` (or the names in ``racers``) from ``x0``.
 
@@ -162,6 +166,8 @@ def optimizer_race_explorer(
         key = (name, round(float(mu), 6))
         if key not in moving:
             moving[key] = race(sc["f"], sc["x0"], grid, mu, steps, uses_mu, divergence_factor)
+            while len(moving) > KEPT_MOMENTA:  # about 1 MB each: forget the oldest
+                del moving[next(iter(moving))]
         return {**fixed[name], **moving[key]}
 
     for name in LANDSCAPES:  # precompute the starting momentum everywhere
