@@ -104,10 +104,18 @@ PAGE_JS = """
     setTimeout(() => watch.disconnect(), timeoutMs);
     lab.done = new Promise((resolve) => {
       const timer = setTimeout(() => { obs.disconnect(); resolve(null); }, timeoutMs);
-      // a move that leaves the picture as it was sends no image: "same" after quietMs
-      const quiet = setTimeout(() => {
-        if (img.getAttribute('src') === old) { obs.disconnect(); clearTimeout(timer); resolve('same'); }
-      }, quietMs);
+      // a move that leaves the picture as it was sends no image: "same" once quietMs have
+      // passed and the kernel is idle again (a slow kernel is waited for, up to timeoutMs)
+      let quiet = null;
+      const settle = () => {
+        if (img.getAttribute('src') !== old) return;
+        if (document.querySelector('.jp-Notebook-ExecutionIndicator[data-status="busy"]')) {
+          quiet = setTimeout(settle, 200);
+          return;
+        }
+        obs.disconnect(); clearTimeout(timer); resolve('same');
+      };
+      quiet = setTimeout(settle, quietMs);
       const obs = new MutationObserver(async () => {
         if (img.getAttribute('src') === old || lab.t0 === null) return;
         const src = performance.now();
