@@ -158,6 +158,13 @@ def _human(n):
 
 def pytest_terminal_summary(terminalreporter):
     """Site size and page weights, from the per-page files the page tests wrote."""
+    if (ARTIFACTS / "weight").is_dir():  # test_site_weight.py: a first visit, by resource type
+        from test_site_weight import weight_table
+
+        (ARTIFACTS / "weight.md").write_text(
+            "# First visit of each chapter page (cache disabled): bytes / requests by type\n\n"
+            + weight_table(ARTIFACTS / "weight")
+        )
     records = sorted((ARTIFACTS / "pages").glob("*.json"))
     if not records or not SITE.is_dir():
         return

@@ -1,0 +1,258 @@
+"""Sphinx extension: lighter pages on a first visit.
+
+1. No ``fontawesome.js`` (1.5 MB). pydata-sphinx-theme 0.17.1 loads Font Awesome twice:
+   a JavaScript bundle that swaps every ``<i class="fa-...">`` for an inline SVG, and the
+   web fonts its CSS uses to draw the same icons. The site keeps the CSS and the fonts;
+   a template (``site/weight/templates/layout.html``) leaves the script out
+   (upstream pydata/pydata-sphinx-theme#2379, pull request #2494).
+2. The search index only on the search page. The theme adds ``searchtools.js``,
+   ``language_data.js`` and ``searchindex.js`` to every page for its search-as-you-type
+   option, which is off here: the search box sends the reader to ``search.html``, which
+   loads them itself (same template).
+3. MathJax without its context menu: ``mathjax_path`` in ``_config.yml`` points at
+   ``tex-chtml-nomenu.js``, made by ``scripts/vendor_site_assets.py`` (what
+   ``tex-mml-chtml.js`` holds but the right-click menu, 426 kB of its 1.17 MB, and the
+   MathML input, which no page uses). TeX extensions and fonts still come on demand.
+4. Font Awesome cut down to the icons the site shows, at the end of the build: the
+   274 kB of ``fa-solid-900.woff2`` and ``fa-brands-400.woff2`` become a few kB of
+   subsets, and the theme stylesheet loses the rules of the icons no page uses.
+5. One stylesheet: the sixteen the theme and the extensions link (each a request) are
+   joined at the end of the build into ``_static/weight/site.css``, with their
+   ``@import``s inlined and their ``url()``s rebased (fifteen requests less), without
+   sphinx-design's stylesheet while no page uses it (55 kB).
+6. No ``design-tabs.js`` on pages without tabs, no ``sphinx-thebe.js`` while there is no
+   Thebe button: two requests less.
+
+Loaded through ``sphinx: local_extensions`` in ``_config.yml``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+from pathlib import Path
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parents[1] / "site" / "weight"
+
+
+def configure(app, config):
+    config.templates_path.append(str(ASSETS / "templates"))
+    config.html_static_path.append(str(ASSETS / "static"))
+
+
+def setup(app):
+    app.connect("config-inited", configure)
+    app.add_css_file(FA_CSS)
+    app.connect("build-finished", subset_icon_fonts)
+    # after the icon fonts: the bundle takes the trimmed theme stylesheet and the subsets
+    app.connect("build-finished", write_css_bundle, priority=900)
+    # last, once every extension has added its stylesheets
+    app.connect("html-page-context", bundle_css, priority=990)
+    app.connect("html-page-context", drop_unused_scripts, priority=990)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+# --- 4. Font Awesome: only the glyphs the pages use -------------------------------------
+
+FA_FONTS = [  # (family, weight, the theme's font file under _static/)
+    ("Font Awesome 6 Free", 900, "vendor/fontawesome/webfonts/fa-solid-900.ttf"),
+    ("Font Awesome 6 Free", 400, "vendor/fontawesome/webfonts/fa-regular-400.ttf"),
+    ("Font Awesome 6 Brands", 400, "vendor/fontawesome/webfonts/fa-brands-400.ttf"),
+]
+FA_CSS = "weight/fontawesome-subset.css"  # in site/weight/static/, rewritten at the end
+_FA_RULE = re.compile(r"((?:\.fa-[a-z0-9-]+:(?::)?before,?)+)\{content:\"\\([0-9a-f]{3,5})\"\}")
+_FA_CLASS = re.compile(r"\bfa-[a-z0-9-]+")
+_PUA = re.compile("[\ue000-\uf8ff]")
+_PUA_ESCAPE = re.compile(r"\\(f[0-9a-f]{3})\b")
+
+
+def _icon_names(static: Path, pages: list[Path]) -> set[str]:
+    """The fa-* class names of the pages and of the scripts that make icons at run time."""
+    scripts = [p for p in static.rglob("*.js") if p.name != "fontawesome.js" and "vendor" not in p.parts]
+    names = set()
+    for path in pages + scripts:
+        names.update(_FA_CLASS.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return names
+
+
+def _icon_codepoints(static: Path, names: set[str]) -> set[int]:
+    """The Font Awesome code points a page can show: those of the icon classes in use, and
+    every icon character the stylesheets use directly."""
+    theme_css = (static / "styles" / "pydata-sphinx-theme.css").read_text(encoding="utf-8")
+    by_name = {}
+    for selectors, code in _FA_RULE.findall(theme_css):
+        for name in re.findall(r"\.(fa-[a-z0-9-]+)", selectors):
+            by_name[name] = int(code, 16)
+    codes = {by_name[n] for n in names if n in by_name}
+    for css in static.rglob("*.css"):
+        text = css.read_text(encoding="utf-8", errors="replace")
+        codes.update(ord(c) for c in _PUA.findall(text))
+        if css.name != "pydata-sphinx-theme.css":  # there: one rule per icon of the font
+            codes.update(int(c, 16) for c in _PUA_ESCAPE.findall(text))
+    return codes
+
+
+def trim_icon_rules(static: Path, names: set[str]) -> int:
+    """Drop the theme stylesheet's ``.fa-NAME:before`` rules of icons no page uses (about
+    1,900 rules, 86 kB of its 397 kB); returns the bytes saved."""
+    path = static / "styles" / "pydata-sphinx-theme.css"
+    text = path.read_text(encoding="utf-8")
+
+    def keep(match):
+        used = set(re.findall(r"\.(fa-[a-z0-9-]+)", match.group(1))) & names
+        return match.group(0) if used else ""
+
+    trimmed = _FA_RULE.sub(keep, text)
+    path.write_text(trimmed, encoding="utf-8")
+    return len(text.encode()) - len(trimmed.encode())
+
+
+def subset_icon_fonts(app, exception):
+    """Subsets of the theme's icon fonts, declared after the theme's own @font-face rules
+    with a unicode-range: the browser takes these for the icons they hold, and would
+    fetch the full font only for an icon they do not (none today)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    static = Path(app.outdir) / "_static"
+    pages = sorted(Path(app.outdir).rglob("*.html"))
+    names = _icon_names(static, pages)
+    wanted = _icon_codepoints(static, names)
+    trim_icon_rules(static, names)
+    rules = []
+    for family, weight, source in FA_FONTS:
+        font = TTFont(static / source)
+        codes = sorted(wanted & set(font.getBestCmap()))
+        if not codes:
+            continue
+        options = subset.Options()
+        options.flavor = "woff"  # zlib; woff2 would need brotli
+        options.layout_features = []
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=codes)
+        subsetter.subset(font)
+        font.flavor = "woff"
+        data = io.BytesIO()
+        font.save(data)
+        # inline: a few kB each, and one request less
+        src = "data:font/woff;base64," + base64.b64encode(data.getvalue()).decode("ascii")
+        ranges = ",".join(f"U+{c:x}" for c in codes)
+        rules.append(
+            f'@font-face{{font-family:"{family}";font-style:normal;font-weight:{weight};'
+            f'font-display:block;src:url({src}) format("woff");unicode-range:{ranges}}}'
+        )
+    (static / FA_CSS).write_text(
+        "/* Made at build time by scripts/sphinx_weight.py: the icons of Font Awesome"
+        " (SIL OFL 1.1) that the pages use. */\n" + "\n".join(rules) + "\n",
+        encoding="utf-8",
+    )
+
+
+# --- 5. One stylesheet instead of sixteen -------------------------------------------------
+
+# The theme links these two itself (webpack-macros.html), before the page's css_files.
+THEME_CSS = ["_static/styles/theme.css", "_static/styles/pydata-sphinx-theme.css"]
+BUNDLE = "_static/weight/site.css"
+_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
+_IMPORT = re.compile(r"""@import\s+(?:url\()?\s*['"]?([^'")\s]+)['"]?\s*\)?\s*;""")
+_SOURCE_MAP = re.compile(r"/\*# sourceMappingURL=[^*]*\*/")
+
+
+def _local_css(context):
+    """The page's stylesheets as paths under the output folder, or None if one of them
+    cannot go into a shared bundle (another host, a media query, an inline style)."""
+    files = list(THEME_CSS)
+    for css in context.get("css_files") or []:
+        name = getattr(css, "filename", css)
+        attributes = getattr(css, "attributes", {}) or {}
+        if not name or "://" in name or attributes.get("media", "all") != "all":
+            return None
+        files.append(name)
+    return files
+
+
+_bundles = {}  # a page's list of stylesheets -> the first page that has it
+
+
+# sphinx-design's stylesheet (55 kB) stays out of the bundle while no page uses its classes
+DESIGN_CSS = "_static/sphinx-design.min.css"
+_DESIGN_CLASS = re.compile(r'class="(?:[^"]*\s)?sd-')
+_design_used = []
+
+
+def bundle_css(app, pagename, templatename, context, doctree):
+    if _DESIGN_CLASS.search(context.get("body") or ""):
+        _design_used.append(pagename)
+    files = _local_css(context)
+    if files is None:
+        return
+    _bundles.setdefault(tuple(files), pagename)
+    if next(iter(_bundles)) == tuple(files):  # the stylesheets of the first page
+        context["weight_css_bundle"] = BUNDLE
+
+
+def _inline(outdir: Path, name: str, seen: set[str]) -> str:
+    """A stylesheet with its @imports inlined and its url()s relative to the bundle."""
+    path = (outdir / name).resolve()
+    if str(path) in seen or not path.is_file():
+        return ""
+    seen.add(str(path))
+    text = _SOURCE_MAP.sub("", path.read_text(encoding="utf-8"))
+    here = path.parent
+    bundle_dir = (outdir / BUNDLE).parent
+
+    def rebase(match):
+        quote, url = match.groups()
+        if url.startswith(("data:", "#", "/")) or "://" in url:
+            return match.group(0)
+        target = Path(os.path.normpath(here / url.split("?")[0].split("#")[0]))
+        suffix = url[len(url.split("?")[0].split("#")[0]) :]
+        return f"url({quote}{os.path.relpath(target, bundle_dir).replace(os.sep, '/')}{suffix}{quote})"
+
+    def inline_import(match):
+        target = os.path.relpath(os.path.normpath(here / match.group(1)), outdir)
+        return _inline(outdir, target, seen)
+
+    text = _IMPORT.sub(inline_import, text)
+    return f"/* {name} */\n" + _URL.sub(rebase, text) + "\n"
+
+
+def write_css_bundle(app, exception):
+    if exception is not None or app.builder.format != "html" or not _bundles:
+        return
+    if len(_bundles) > 1:
+        pages = ", ".join(_bundles.values())
+        logger.warning(f"pages with different stylesheets ({pages}): only the first kind is bundled")
+    outdir = Path(app.outdir)
+    files = [f for f in next(iter(_bundles)) if f != DESIGN_CSS or _design_used]
+    seen = set()
+    text = "".join(_inline(outdir, name, seen) for name in files)
+    (outdir / BUNDLE).write_text(text, encoding="utf-8")
+
+
+# --- 6. No scripts for features the page does not have -----------------------------------
+
+
+def drop_unused_scripts(app, pagename, templatename, context, doctree):
+    """sphinx-design's tab script where the page has no tabs; sphinx-thebe's script where
+    there is no Thebe button (launch_buttons.thebe is off). One request each."""
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    body = context.get("body") or ""
+    unused = set()
+    if "sd-tab-set" not in body:
+        unused.add("_static/design-tabs.js")
+    launch = (app.config.html_theme_options or {}).get("launch_buttons") or {}
+    if not launch.get("thebe"):
+        unused.add("_static/sphinx-thebe.js")
+    # a new list: the builder restores its own list after each page
+    context["script_files"] = [s for s in scripts if (getattr(s, "filename", s) or "") not in unused]
