@@ -170,3 +170,40 @@ def test_search_index_only_on_the_search_page(visit):
     v = visit("search.html?q=momentum")
     v.page.wait_for_selector("#search-results li", timeout=15_000)
     assert v.page.locator("#search-results li").count() > 0
+
+
+ICONS = """() => {
+  const shown = [...document.querySelectorAll('i[class*="fa-"]')].filter(e => {
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== "hidden";
+  });
+  return {
+    shown: shown.map(e => e.className.replace(/\\s+/g, " ")),
+    blank: shown.filter(e => ["none", "normal", '""'].includes(getComputedStyle(e, "::before").content))
+                .map(e => e.className),
+    fonts: [...document.fonts].filter(f => f.family.includes("Font Awesome") && f.status === "loaded")
+                              .map(f => f.family + " " + f.weight),
+  };
+}"""
+
+
+@pytest.mark.skipif(not PAGES, reason="no built site (make book)")
+@pytest.mark.parametrize("width", [1280, 390])
+def test_icons_are_drawn_by_the_font_subset(browser, site_url, width):
+    """The header icons (download, full screen, theme switch, search, sidebar toggles) are
+    drawn from the icon font subsets, and the full fonts are never fetched."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = context.new_page()
+        fetched = []
+        page.on("requestfinished", lambda r: fetched.append(urlsplit(r.url).path))
+        page.goto(site_url + PAGES[0], wait_until="networkidle")
+        page.evaluate("document.fonts.ready.then(() => true)")
+        icons = page.evaluate(ICONS)
+    finally:
+        context.close()
+    assert len(icons["shown"]) >= 5, icons
+    assert not icons["blank"], f"icons with no glyph: {icons['blank']}"
+    assert icons["fonts"], f"no icon font loaded: {icons}"
+    full = [p for p in fetched if "/webfonts/" in p or p.endswith("fontawesome.js")]
+    assert not full, f"full Font Awesome files fetched: {full}"
