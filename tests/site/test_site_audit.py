@@ -62,7 +62,8 @@ def categories(page):
 
 
 # Budgets the site does not meet yet, with the audits that hold them back (measured on
-# the mobile preset). Each entry is an xfail(strict=True): remove it when it passes.
+# the mobile preset). Each entry is an xfail (strict, but for the noisy performance
+# score): remove it when it passes.
 HELD_BACK = {
     "performance": (
         "page weight and the theme's scripts: measured "
@@ -87,7 +88,11 @@ def _lighthouse_params():
     for page in PAGES:
         for category in categories(page):
             reason = _held_back(page, category)
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            # the performance score moves with the machine's load (the same page scored
+            # 28 and 61 on two runs here), so a page near the budget would pass and fail
+            # at random under a strict xfail; the other scores do not move
+            strict = category != "performance"
+            marks = [pytest.mark.xfail(strict=strict, reason=reason)] if reason else []
             params.append(pytest.param(page, category, marks=marks, id=f"{page}-{category}"))
     return params
 
