@@ -275,3 +275,6 @@ def test_prerender_draws_every_option_once_then_switches_blit(monkeypatch):
         widgets.Explorer(
             lambda fig, state, lr: None, [widgets.LogSlider("lr", 1e-3, 1.0, 0.1)], prerender=["lr"]
         )
+    many = widgets.Dropdown("kind", [str(k) for k in range(8)])
+    with pytest.raises(ValueError, match="8 options in all, at most 7"):
+        widgets.Explorer(lambda fig, state, kind: None, [many], prerender=["kind"])

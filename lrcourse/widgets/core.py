@@ -456,7 +456,7 @@ class Explorer:
         Menus (:class:`Dropdown` names) whose every option changes the axes' limits:
         when the live figure is made, it is drawn once at each option, so that
         switching to one later restores a kept background instead of redrawing the
-        whole figure (see :class:`_Canvas`; at most ``_Canvas.BACKGROUNDS`` options).
+        whole figure (see :class:`_Canvas`; at most ``_Canvas.BACKGROUNDS - 1`` options in all).
     """
 
     def __init__(self, draw, controls, *, fixed=None, figsize=(8.0, 3.2), dpi=80, title=None, prerender=()):
@@ -476,9 +476,16 @@ class Explorer:
         self.dpi = check.check_int("dpi", dpi, 20, 300)
         self.title = title
         self.prerender = list(prerender)
+        menus = sorted(k for k, c in self.controls.items() if isinstance(c, Dropdown))
         for name in self.prerender:
-            if not isinstance(self.controls.get(name), Dropdown):
-                raise ValueError(f"prerender must name Dropdown controls of {names}, got {name!r}")
+            if name not in menus:
+                raise ValueError(f"prerender must name Dropdown controls of {menus}, got {name!r}")
+        options = sum(len(self.controls[name].options) for name in self.prerender)
+        if options > _Canvas.BACKGROUNDS - 1:  # one background stays free for the live scene
+            raise ValueError(
+                f"prerender: {self.prerender} have {options} options in all, "
+                f"at most {_Canvas.BACKGROUNDS - 1} can be kept"
+            )
         self._live = None
 
     def __repr__(self):
@@ -513,7 +520,7 @@ class Explorer:
             if self.prerender:
                 self._live.update(values)  # the layout is frozen at the values asked for
             for name in self.prerender:
-                for _, option in self.controls[name].options[: _Canvas.BACKGROUNDS - 1]:
+                for _, option in self.controls[name].options:
                     self._live.update({**values, name: option})
         return self._live.update(values)
 
