@@ -80,6 +80,8 @@ def add_assets(app, config):
 def setup(app):
     app.connect("config-inited", add_assets)
     app.add_css_file("a11y.css")
+    # inline (no request of its own): scrollable display math can take the keyboard focus
+    app.add_js_file(None, body=(ASSETS / "scroll-focus.js").read_text(encoding="utf-8"))
     # after pydata-sphinx-theme's own html-page-context handler (priority 500)
     app.connect("html-page-context", page_context, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
