@@ -34,6 +34,13 @@ SITE = Path(os.environ.get("LRCOURSE_SITE", ROOT / "_build" / "html")).resolve()
 ARTIFACTS = Path(os.environ.get("LRCOURSE_SITE_ARTIFACTS", ROOT / "tests" / "artifacts" / "site")).resolve()
 VIEWPORT = {"width": 1280, "height": 900}
 
+# Await MathJax's typesetting (it runs after the page has loaded); false without MathJax.
+WAIT_FOR_MATHJAX = """async () => {
+  if (!window.MathJax || !MathJax.startup) return false;
+  await MathJax.startup.promise;
+  return true;
+}"""
+
 
 def site_pages():
     """Every HTML page of the built site, as paths relative to its root."""

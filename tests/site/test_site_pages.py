@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from conftest import ARTIFACTS, ROOT, SITE, site_pages, slug
+from conftest import ARTIFACTS, ROOT, SITE, WAIT_FOR_MATHJAX, site_pages, slug
 from toc import toc_entries
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -31,12 +31,6 @@ PAGES = site_pages()
 # pages and cached after the first one.
 MAX_HTML_BYTES = 4_000_000
 MAX_LOADED_BYTES = 16_000_000
-
-WAIT_FOR_MATHJAX = """async () => {
-  if (!window.MathJax || !MathJax.startup) return false;
-  await MathJax.startup.promise;
-  return true;
-}"""
 
 MATH_STATE = r"""() => {
   const math = [...document.querySelectorAll("span.math, div.math")];

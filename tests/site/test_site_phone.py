@@ -14,7 +14,7 @@ Screenshots of every page at 390 px go to tests/artifacts/site/phone/.
 from __future__ import annotations
 
 import pytest
-from conftest import ARTIFACTS, SITE, site_pages, slug
+from conftest import ARTIFACTS, SITE, WAIT_FOR_MATHJAX, site_pages, slug
 
 PAGES = site_pages()
 PHONE = {"width": 390, "height": 844}
@@ -42,12 +42,6 @@ OVERFLOWING = """(width) => {
     }
   }
   return {scrollWidth: document.documentElement.scrollWidth, culprits: out.slice(0, 8)};
-}"""
-
-
-# Measure once the math is typeset: MathJax runs after the page has loaded.
-MATH_TYPESET = """async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
 }"""
 
 
@@ -177,7 +171,7 @@ def test_each_sidebar_toggle_exists_once():
 @pytest.mark.parametrize("page_path", PAGES)
 def test_no_page_is_wider_than_a_phone(phone, page_path):
     page = phone(page_path, viewport={"width": NARROW, "height": 780})
-    page.evaluate(MATH_TYPESET)
+    page.evaluate(WAIT_FOR_MATHJAX)  # measure once the math is typeset
     found = page.evaluate(OVERFLOWING, NARROW)
     assert found["scrollWidth"] <= NARROW, (
         f"{page_path} is {found['scrollWidth']} px wide at {NARROW} px:\n" + "\n".join(found["culprits"])

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ARTIFACTS, SITE, VIEWPORT, site_pages, slug
+from conftest import ARTIFACTS, SITE, VIEWPORT, WAIT_FOR_MATHJAX, site_pages, slug
 
 MAX_BYTES = 2_500_000
 MAX_REQUESTS = 30
@@ -31,11 +31,6 @@ PAGES = [p for p in site_pages() if CHAPTER.match(p)]
 # Inline base64 (the players' frames) is part of the HTML.
 BASE64 = re.compile(rb"[A-Za-z0-9+/=]{2000,}")
 
-SETTLED = """async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
-  await document.fonts.ready;
-  return true;
-}"""
 
 _measured = {}
 
@@ -62,7 +57,8 @@ def measure(browser, site_url, page_path):
     page.on("requestfinished", lambda request: finished.append(request))
     try:
         page.goto(site_url + page_path, wait_until="networkidle")
-        page.evaluate(SETTLED)
+        page.evaluate(WAIT_FOR_MATHJAX)
+        page.evaluate("async () => { await document.fonts.ready; }")
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(300)
         rows = []
