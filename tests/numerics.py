@@ -6,15 +6,22 @@ by CPU. A result the text relies on must not change with them. Besides the machi
 own numerics (``make notebooks``), every chapter's checked outputs must come out the
 same under each of these environments:
 
-- ``perturbed``: every seeded start (initial weights, data, starting points) moved by
-  a relative 1e-12 (``LRCOURSE_PERTURB``, see ``lrcourse/_perturb.py``): the most
-  direct test of a knife edge, and independent of the CPU;
-- ``simd-lower``: numpy on the lowest of its dispatched SIMD levels that this CPU has
-  (with numpy 2.4 on x86-64: X86_V3, i.e. AVX2 and FMA, as on most laptops; the levels
-  above it switched off with ``NPY_DISABLE_CPU_FEATURES``), and OpenBLAS on its AVX2
-  kernel (Haswell) on x86-64;
-- ``simd-baseline``: numpy on its baseline SIMD level only, and OpenBLAS on an AVX
-  kernel without FMA (Sandybridge) on x86-64 or the generic ARMV8 kernel on arm64.
+- ``perturbed-simd-lower``: every seeded start (initial weights, data, starting
+  points) moved by a relative 1e-12 (``LRCOURSE_PERTURB``, see
+  ``lrcourse/_perturb.py``), the most direct test of a knife edge; and numpy on the
+  lowest of its dispatched SIMD levels that this CPU has (with numpy 2.4 on x86-64:
+  X86_V3, i.e. AVX2 and FMA, as on most laptops; the levels above it switched off with
+  ``NPY_DISABLE_CPU_FEATURES``), and OpenBLAS on its AVX2 kernel (Haswell) on x86-64;
+- ``perturbed-simd-baseline``: the starts moved by another pattern of the same size
+  (``LRCOURSE_PERTURB_SEED=1``), numpy on its baseline SIMD level only, and OpenBLAS on
+  an AVX kernel without FMA (Sandybridge) on x86-64 or the generic ARMV8 kernel on
+  arm64.
+
+Each variant moves the starts and the rounding at once: a result that survives both
+together survives each, and the chapters run twice instead of three times (a
+fresh ``make test`` has a time budget). Where the CPU leaves no SIMD level or kernel
+to switch, the first variant is the perturbation alone (``perturbed``) and the second
+is left out.
 
 ``OPENBLAS_CORETYPE`` is set only when the environment does not set it already (some
 machines need a particular value to run at all) and only to a kernel whose instructions
@@ -73,15 +80,20 @@ def _coretype(x86, arm):
 def variants():
     """``{name: {variable: value}}`` for this machine, in the order they run."""
     levels = simd_levels()
-    out = {"perturbed": {"LRCOURSE_PERTURB": PERTURBATION}}
+    lower = {}
     if len(levels) >= 2:
-        out["simd-lower"] = {"NPY_DISABLE_CPU_FEATURES": ",".join(levels[1:]), **_coretype("Haswell", None)}
-    out["simd-baseline"] = {
+        lower = {"NPY_DISABLE_CPU_FEATURES": ",".join(levels[1:]), **_coretype("Haswell", None)}
+    baseline = {
         **({"NPY_DISABLE_CPU_FEATURES": ",".join(levels)} if levels else {}),
         **_coretype("Sandybridge", "ARMV8"),
     }
-    if not out["simd-baseline"]:
-        del out["simd-baseline"]
+    out = {"perturbed-simd-lower" if lower else "perturbed": {"LRCOURSE_PERTURB": PERTURBATION, **lower}}
+    if baseline and baseline != lower:
+        out["perturbed-simd-baseline"] = {
+            "LRCOURSE_PERTURB": PERTURBATION,
+            "LRCOURSE_PERTURB_SEED": "1",
+            **baseline,
+        }
     return out
 
 
