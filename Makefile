@@ -44,8 +44,9 @@ learner: $(STAMP)
 	$(BIN)/python scripts/learner_edition.py
 
 ## Build the website into _build/html (executes every chapter; warnings are errors).
+## `jupyter-book build`, with the chapters read and executed $(JOBS) at a time.
 book: $(STAMP) $(ASSETS_STAMP) learner
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python scripts/build_book.py --jobs $(JOBS) . -W -n --keep-going
 
 ## Run every check: lint, unit tests, every notebook under nbval (on this machine's numerics
 ## and on other ones), the book build, the site in a real browser, and the Colab and Binder
