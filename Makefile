@@ -52,6 +52,9 @@ book: $(STAMP) $(ASSETS_STAMP) learner
 ## and on other ones), the book build, the site in a real browser, and the Colab and Binder
 ## checks. The other Pythons and arm64 run in the GitHub workflow.
 test: lint unit notebooks robustness build-check test-site test-compat
+# Within make test, Lighthouse audits the chapter index pages and the home page (a fresh
+# make test must stay within 15 minutes on 2 cores); make test-site alone audits every page.
+test: LIGHTHOUSE = chapters
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -92,9 +95,12 @@ build-check: book
 ## The built site in headless Chromium, every request off localhost blocked: no console
 ## errors, math typeset, images, launch buttons, the players; Lighthouse (mobile preset) and
 ## axe-core on every page, with their budgets. Screenshots and audit.md: tests/artifacts/site/
+## The checks that only read a page share one visit of it, so the tests of one page run
+## together on one worker (tests/site/conftest.py).
+LIGHTHOUSE ?= all
 test-site: build-check
 	@sh scripts/need.sh $(CHROMIUM) chromium
-	$(BIN)/python -m pytest -q -n $(JOBS) tests/site
+	LRCOURSE_LIGHTHOUSE=$(LIGHTHOUSE) $(BIN)/python -m pytest -q -n $(JOBS) tests/site
 
 ## Colab (ipywidgets 7.7.1 on Python 3.12, through each chapter's bootstrap cell) and Binder
 ## (requirements.txt on Python 3.10), side by side on the workers. A missing Python is

@@ -16,6 +16,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -97,17 +98,31 @@ def browser():
 
 
 class Visit:
-    """One page opened in a fresh browser context, with everything that went wrong."""
+    """One page opened in a fresh browser context, with everything that went wrong.
 
-    def __init__(self, browser, site_url, page_path):
+    The browser cache is off (a first visit), and every request that finished is kept
+    in ``finished`` (the weight tests count them). ``phone=True``: a touch screen and a
+    mobile viewport, as on a phone.
+    """
+
+    def __init__(self, browser, site_url, page_path, viewport=VIEWPORT, phone=False):
+        self.path = page_path
         self.url = site_url + page_path
         self.host = urlsplit(site_url).netloc
-        self.blocked, self.failed, self.errors, self.warnings = [], [], [], []
+        self.blocked, self.failed, self.errors, self.warnings, self.finished = [], [], [], [], []
         self.context = browser.new_context(
-            viewport=VIEWPORT, service_workers="block", reduced_motion="reduce"
+            viewport=viewport,
+            has_touch=phone,
+            is_mobile=phone,
+            service_workers="block",
+            reduced_motion="reduce",
         )
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
+        cdp = self.context.new_cdp_session(self.page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        self.page.on("requestfinished", lambda request: self.finished.append(request))
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
         self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
@@ -141,16 +156,113 @@ class Visit:
 
 @pytest.fixture
 def visit(browser, site_url):
+    """A page in a browser context of its own, closed after the test (for checks that click)."""
     opened = []
 
-    def _visit(page_path):
-        v = Visit(browser, site_url, page_path)
+    def _visit(page_path, **kwargs):
+        v = Visit(browser, site_url, page_path, **kwargs)
         opened.append(v)
         return v.open()
 
     yield _visit
     for v in opened:
         v.close()
+
+
+# The checks that only read a page (console, math, figures, Japanese, axe, weight, width)
+# share one visit of it: opening a chapter page and waiting for its math costs more than
+# most checks. Each worker keeps the page it opened last, one on a desktop and one on a
+# phone; the tests of one page are put side by side (pytest_collection_modifyitems) and
+# sent to one worker (pytest_xdist_make_scheduler).
+_SHARED = {}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def _shared_visits(browser):
+    yield _SHARED
+    for v in _SHARED.values():
+        v.close()
+    _SHARED.clear()
+
+
+@pytest.fixture
+def shared_visit(_shared_visits, browser, site_url):
+    """``shared_visit(page)``: the page, opened once for all the read-only checks of this worker.
+
+    A check may scroll, take screenshots, inject a script or resize the viewport, but
+    not click or type: a check that does uses ``visit``, or comes last among the checks
+    of its page in CHECK_ORDER (``test_page`` moves the players).
+    """
+
+    def _open(page_path, phone=False):
+        kind = "phone" if phone else "desktop"
+        v = _shared_visits.get(kind)
+        if v is not None and v.path == page_path:
+            return v
+        if v is not None:
+            v.close()
+            del _shared_visits[kind]
+        v = Visit(browser, site_url, page_path, viewport=PHONE if phone else VIEWPORT, phone=phone)
+        try:
+            v.open()
+        except BaseException:
+            v.close()
+            raise
+        _shared_visits[kind] = v
+        return v
+
+    return _open
+
+
+# The order of the checks of one page: the ones that change the page least come first.
+CHECK_ORDER = (
+    "test_site_figures.py",
+    "test_site_ja.py",
+    "test_site_weight.py",
+    "test_site_audit.py",
+    "test_site_pages.py",
+    "test_site_phone.py",
+    "test_site_players.py",
+)
+
+
+PAGE_IN_ID = re.compile(r"\[([^\]]*?\.html)")
+
+
+def _page_of(nodeid):
+    """The page a test checks, from its id (``test_page[book/x.html]``), or None."""
+    found = PAGE_IN_ID.search(nodeid)
+    return found.group(1) if found else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """The tests of one page side by side, in CHECK_ORDER; the others first."""
+
+    def key(pair):
+        index, item = pair
+        page = _page_of(item.nodeid)
+        module = item.path.name
+        rank = CHECK_ORDER.index(module) if module in CHECK_ORDER else len(CHECK_ORDER)
+        return (page is not None, page or "", rank, index)
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=key)]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist sends all the tests of one page to the same worker, in the order above.
+
+    (``--dist loadgroup`` would do it with marks, but xdist 3.8 tags the tests through
+    an attribute that pytest 9.2 no longer reads.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByPage(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return _page_of(nodeid) or nodeid
+
+    return ByPage(config, log)
 
 
 def pytest_sessionstart(session):

@@ -64,8 +64,8 @@ def alt_problem(alt):
 
 @pytest.mark.skipif(not PAGES, reason="no built site (make book)")
 @pytest.mark.parametrize("page_path", PAGES or ["-"])
-def test_figures_have_numbered_captions_and_alt_text(visit, page_path):
-    state = visit(page_path).page.evaluate(FIGURES)
+def test_figures_have_numbered_captions_and_alt_text(shared_visit, page_path):
+    state = shared_visit(page_path).page.evaluate(FIGURES)
     if not state["article"]:  # search.html: no article, no figures
         assert page_path == "search.html", f"{page_path}: no <article>"
         return

@@ -45,8 +45,8 @@ JAPANESE_TEXT = r"""() => {
 
 @pytest.mark.skipif(not PAGES, reason="no built site (make book)")
 @pytest.mark.parametrize("page_path", PAGES or ["-"])
-def test_japanese_text_is_marked(visit, page_path):
-    page = visit(page_path).page
+def test_japanese_text_is_marked(shared_visit, page_path):
+    page = shared_visit(page_path).page
     state = page.evaluate(JAPANESE_TEXT)
     (ARTIFACTS / "ja").mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "ja" / f"{slug(page_path)}.json").write_text(json.dumps(state, indent=1, ensure_ascii=False))

@@ -194,8 +194,9 @@ def check_players(visit_, name):
 
 @pytest.mark.skipif(not PAGES, reason="no built site (make book)")
 @pytest.mark.parametrize("page_path", PAGES or ["-"])
-def test_page(visit, page_path):
-    v = visit(page_path)
+def test_page(shared_visit, page_path):
+    # the last of the checks that share the page (conftest.CHECK_ORDER): it moves the players
+    v = shared_visit(page_path)
     page, name, problems = v.page, slug(page_path), []
 
     has_mathjax = page.evaluate(WAIT_FOR_MATHJAX)

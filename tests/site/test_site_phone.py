@@ -14,10 +14,9 @@ Screenshots of every page at 390 px go to tests/artifacts/site/phone/.
 from __future__ import annotations
 
 import pytest
-from conftest import ARTIFACTS, SITE, WAIT_FOR_MATHJAX, site_pages, slug
+from conftest import ARTIFACTS, PHONE, SITE, WAIT_FOR_MATHJAX, site_pages, slug
 
 PAGES = site_pages()
-PHONE = {"width": 390, "height": 844}
 NARROW = 360
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -169,8 +168,9 @@ def test_each_sidebar_toggle_exists_once():
 
 
 @pytest.mark.parametrize("page_path", PAGES)
-def test_no_page_is_wider_than_a_phone(phone, page_path):
-    page = phone(page_path, viewport={"width": NARROW, "height": 780})
+def test_no_page_is_wider_than_a_phone(shared_visit, page_path):
+    page = shared_visit(page_path, phone=True).page
+    page.set_viewport_size({"width": NARROW, "height": 780})
     page.evaluate(WAIT_FOR_MATHJAX)  # measure once the math is typeset
     found = page.evaluate(OVERFLOWING, NARROW)
     assert found["scrollWidth"] <= NARROW, (
@@ -179,9 +179,11 @@ def test_no_page_is_wider_than_a_phone(phone, page_path):
 
 
 @pytest.mark.parametrize("page_path", PAGES)
-def test_phone_screenshot(phone, page_path):
+def test_phone_screenshot(shared_visit, page_path):
     """Every page at 390 px, whole, for a look at the figures (not a check)."""
-    page = phone(page_path)
+    page = shared_visit(page_path, phone=True).page
+    page.set_viewport_size(PHONE)
+    page.evaluate(WAIT_FOR_MATHJAX)
     out = ARTIFACTS / "phone"
     out.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=out / f"{slug(page_path)}.png", full_page=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ARTIFACTS, SITE, VIEWPORT, WAIT_FOR_MATHJAX, site_pages, slug
+from conftest import ARTIFACTS, SITE, WAIT_FOR_MATHJAX, site_pages, slug
 
 MAX_BYTES = 2_500_000
 MAX_REQUESTS = 30
@@ -35,40 +35,22 @@ BASE64 = re.compile(rb"[A-Za-z0-9+/=]{2000,}")
 _measured = {}
 
 
-def measure(browser, site_url, page_path):
+def measure(shared_visit, page_path):
     """Bytes and requests of a first visit, by resource type (cache disabled)."""
     if page_path in _measured:
         return _measured[page_path]
-    context = browser.new_context(viewport=VIEWPORT, service_workers="block", reduced_motion="reduce")
-    host = urlsplit(site_url).netloc
-    context.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if urlsplit(route.request.url).netloc == host
-            else route.abort("blockedbyclient")
-        ),
-    )
-    page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
-    finished = []
-    page.on("requestfinished", lambda request: finished.append(request))
-    try:
-        page.goto(site_url + page_path, wait_until="networkidle")
-        page.evaluate(WAIT_FOR_MATHJAX)
-        page.evaluate("async () => { await document.fonts.ready; }")
-        page.wait_for_load_state("networkidle")
-        page.wait_for_timeout(300)
-        rows = []
-        for request in list(finished):
-            if urlsplit(request.url).scheme not in ("http", "https"):
-                continue
-            size = request.sizes()["responseBodySize"]
-            rows.append((urlsplit(request.url).path, request.resource_type, size))
-    finally:
-        context.close()
+    v = shared_visit(page_path)
+    page = v.page
+    page.evaluate(WAIT_FOR_MATHJAX)
+    page.evaluate("async () => { await document.fonts.ready; }")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(300)
+    rows = []
+    for request in list(v.finished):
+        if urlsplit(request.url).scheme not in ("http", "https"):
+            continue
+        size = request.sizes()["responseBodySize"]
+        rows.append((urlsplit(request.url).path, request.resource_type, size))
     html = (SITE / page_path).read_bytes()
     by_type = {}
     for _, kind, size in rows:
@@ -120,15 +102,15 @@ def _bytes_params():
 
 @pytest.mark.skipif(not PAGES, reason="no built site (make book)")
 @pytest.mark.parametrize("page_path", _bytes_params())
-def test_first_visit_bytes(browser, site_url, page_path):
-    record = measure(browser, site_url, page_path)
+def test_first_visit_bytes(shared_visit, page_path):
+    record = measure(shared_visit, page_path)
     assert record["bytes"] <= MAX_BYTES, f"over {MAX_BYTES / 1e6} MB: {_summary(record)}"
 
 
 @pytest.mark.skipif(not PAGES, reason="no built site (make book)")
 @pytest.mark.parametrize("page_path", PAGES or ["-"])
-def test_first_visit_requests(browser, site_url, page_path):
-    record = measure(browser, site_url, page_path)
+def test_first_visit_requests(shared_visit, page_path):
+    record = measure(shared_visit, page_path)
     assert record["requests"] <= MAX_REQUESTS, f"over {MAX_REQUESTS} requests: {_summary(record)}"
 
 
