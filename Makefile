@@ -51,10 +51,17 @@ book: $(STAMP) $(ASSETS_STAMP) learner
 ## Run every check: lint, unit tests, every notebook under nbval (on this machine's numerics
 ## and on other ones), the book build, the site in a real browser, and the Colab and Binder
 ## checks. The other Pythons and arm64 run in the GitHub workflow.
-test: lint unit notebooks robustness build-check test-site test-compat
-# Within make test, Lighthouse audits the chapter index pages and the home page (a fresh
-# make test must stay within 15 minutes on 2 cores); make test-site alone audits every page.
-test: LIGHTHOUSE = chapters
+## The browser checks of the site wait on the browser most of the time, so make test runs
+## them beside the checks that keep the processor busy (the chapters under nbval, the other
+## numerics, Colab and Binder); each part prints its output when it ends. Within make test,
+## Lighthouse audits the chapter index pages and the home page (a fresh make test must stay
+## within 15 minutes on 2 cores); make test-site alone audits every page.
+test: lint unit build-check
+	@$(MAKE) --no-print-directory -j2 --output-sync=target site-checks executions LIGHTHOUSE=chapters
+
+.PHONY: site-checks executions
+executions:
+	@$(MAKE) --no-print-directory -j1 notebooks robustness test-compat
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -99,6 +106,10 @@ build-check: book
 ## together on one worker (tests/site/conftest.py).
 LIGHTHOUSE ?= all
 test-site: build-check
+	@$(MAKE) --no-print-directory site-checks
+
+# the site's checks alone, on the site already built
+site-checks: $(STAMP)
 	@sh scripts/need.sh $(CHROMIUM) chromium
 	LRCOURSE_LIGHTHOUSE=$(LIGHTHOUSE) $(BIN)/python -m pytest -q -n $(JOBS) tests/site
 
