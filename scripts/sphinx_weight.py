@@ -22,6 +22,11 @@
    sphinx-design's stylesheet while no page uses it (55 kB).
 6. No ``design-tabs.js`` on pages without tabs, no ``sphinx-thebe.js`` while there is no
    Thebe button: two requests less.
+7. Figures as lossless WebP: the chapters' figures (matplotlib's PNGs, which myst-nb
+   saves under ``_images/`` by the SHA-256 of their bytes) are re-encoded at the end of
+   the build, and the pages point at the WebP files: the same pixels in 2.6 MB instead
+   of 6.3 MB for the 71 figures (chapter 1: 1.03 MB of PNG). Every browser in use reads
+   WebP; the PNGs stay beside them.
 
 Loaded through ``sphinx: local_extensions`` in ``_config.yml``.
 """
@@ -50,6 +55,7 @@ def setup(app):
     app.connect("config-inited", configure)
     app.add_css_file(FA_CSS)
     app.connect("build-finished", subset_icon_fonts)
+    app.connect("build-finished", figures_as_webp)
     # after the icon fonts: the bundle takes the trimmed theme stylesheet and the subsets
     app.connect("build-finished", write_css_bundle, priority=900)
     # last, once every extension has added its stylesheets
@@ -256,3 +262,46 @@ def drop_unused_scripts(app, pagename, templatename, context, doctree):
         unused.add("_static/sphinx-thebe.js")
     # a new list: the builder restores its own list after each page
     context["script_files"] = [s for s in scripts if (getattr(s, "filename", s) or "") not in unused]
+
+
+# --- 7. Figures as lossless WebP --------------------------------------------------------
+
+_FIGURE_SRC = re.compile(r'(<img\b[^>]*?\bsrc="[^"]*?_images/)([0-9a-f]{64})\.png"')
+
+
+def _to_webp(png: Path) -> int:
+    """Write ``png`` as lossless WebP beside it (once); returns the bytes it saves."""
+    from PIL import Image
+
+    webp = png.with_suffix(".webp")
+    if not webp.exists() or webp.stat().st_mtime < png.stat().st_mtime:
+        with Image.open(png) as image:
+            out = io.BytesIO()
+            # effort 2 of 6: within 0.1 % of effort 4's size, in less time
+            image.save(out, format="webp", lossless=True, quality=80, method=2)
+        webp.write_bytes(out.getvalue())
+    return png.stat().st_size - webp.stat().st_size
+
+
+def figures_as_webp(app, exception):
+    """Point every page's figures at WebP copies of their PNGs (encoded on all cores)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = Path(app.outdir)
+    pages = {page: page.read_text(encoding="utf-8") for page in out.rglob("*.html")}
+    names = sorted({m.group(2) for html in pages.values() for m in _FIGURE_SRC.finditer(html)})
+    pngs = [out / "_images" / f"{name}.png" for name in names if (out / "_images" / f"{name}.png").exists()]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # Pillow encodes without the GIL
+        saved = sum(pool.map(_to_webp, pngs))
+    converted = {png.stem for png in pngs}
+
+    def point(match):
+        return f'{match.group(1)}{match.group(2)}.webp"' if match.group(2) in converted else match.group(0)
+
+    for page, html in pages.items():
+        new = _FIGURE_SRC.sub(point, html)
+        if new != html:
+            page.write_text(new, encoding="utf-8")
+    logger.info(f"figures as WebP: {len(pngs)} figures, {saved / 1e6:.1f} MB less")
