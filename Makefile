@@ -57,7 +57,7 @@ test: lint unit notebooks robustness build-check test-site test-compat
 # (see tests/site/test_site_audit.py); `make robustness` and `make test-site` on their
 # own run every variant and audit every page.
 test: VARIANTS = first
-test: LIGHTHOUSE = sample
+test: LIGHTHOUSE_PAGES = sample
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -89,7 +89,8 @@ VARIANTS ?= all
 robustness: $(STAMP)
 	@names="$$($(BIN)/python tests/numerics.py names)" && [ -n "$$names" ] || \
 		{ echo "tests/numerics.py names listed no variant" >&2; exit 1; }; \
-	if [ "$(VARIANTS)" = first ]; then names="$$(echo "$$names" | head -n 1)"; fi; \
+	case "$(VARIANTS)" in all) ;; first) names="$$(echo "$$names" | head -n 1)";; \
+		*) echo "VARIANTS must be all or first, got $(VARIANTS)" >&2; exit 2;; esac; \
 	for v in $$names; do \
 		vars="$$($(BIN)/python tests/numerics.py env $$v)" || exit 1; \
 		echo "notebooks under $$v: $$vars"; \
@@ -99,14 +100,15 @@ robustness: $(STAMP)
 build-check: book
 
 ## The built site in headless Chromium, every request off localhost blocked: no console
-## errors, math typeset, images, launch buttons, the players; Lighthouse (mobile preset) and
-## axe-core on every page, with their budgets. Screenshots and audit.md: tests/artifacts/site/
+## errors, math typeset, images, launch buttons, the players; axe-core on every page and
+## Lighthouse (mobile preset) on every page (LIGHTHOUSE_PAGES=sample: three pages, as in
+## make test), with their budgets. Screenshots and audit.md: tests/artifacts/site/
 ## The checks that only read a page share one visit of it, so the tests of one page run
 ## together on one worker (tests/site/conftest.py).
-LIGHTHOUSE ?= all
+LIGHTHOUSE_PAGES ?= all
 test-site: build-check
 	@sh scripts/need.sh $(CHROMIUM) chromium
-	LRCOURSE_LIGHTHOUSE=$(LIGHTHOUSE) $(BIN)/python -m pytest -q -n $(JOBS) tests/site
+	LRCOURSE_LIGHTHOUSE=$(LIGHTHOUSE_PAGES) $(BIN)/python -m pytest -q -n $(JOBS) tests/site
 
 ## Colab (ipywidgets 7.7.1 on Python 3.12, through each chapter's bootstrap cell) and Binder
 ## (requirements.txt on Python 3.10), side by side on the workers. A missing Python is

@@ -185,18 +185,19 @@ def _local_css(context):
     return files
 
 
-_bundles = {}  # a page's list of stylesheets -> the first page that has it
+# A page's list of stylesheets -> the first page that has it. Sphinx writes the first page
+# in the main process and, with parallel writing, the others in worker processes, so the
+# main process knows the first page's list only: write_css_bundle reads the written pages
+# for the rest.
+_bundles = {}
 
 
 # sphinx-design's stylesheet (55 kB) stays out of the bundle while no page uses its classes
 DESIGN_CSS = "_static/sphinx-design.min.css"
 _DESIGN_CLASS = re.compile(r'class="(?:[^"]*\s)?sd-')
-_design_used = []
 
 
 def bundle_css(app, pagename, templatename, context, doctree):
-    if _DESIGN_CLASS.search(context.get("body") or ""):
-        _design_used.append(pagename)
     files = _local_css(context)
     if files is None:
         return
@@ -234,11 +235,13 @@ def _inline(outdir: Path, name: str, seen: set[str]) -> str:
 def write_css_bundle(app, exception):
     if exception is not None or app.builder.format != "html" or not _bundles:
         return
-    if len(_bundles) > 1:
-        pages = ", ".join(_bundles.values())
-        logger.warning(f"pages with different stylesheets ({pages}): only the first kind is bundled")
     outdir = Path(app.outdir)
-    files = [f for f in next(iter(_bundles)) if f != DESIGN_CSS or _design_used]
+    pages = {page: page.read_text(encoding="utf-8") for page in outdir.rglob("*.html")}
+    unbundled = sorted(str(p.relative_to(outdir)) for p, html in pages.items() if BUNDLE not in html)
+    if unbundled:
+        logger.warning(f"pages with other stylesheets ({', '.join(unbundled[:5])}): they are not bundled")
+    design_used = any(_DESIGN_CLASS.search(html) for html in pages.values())
+    files = [f for f in next(iter(_bundles)) if f != DESIGN_CSS or design_used]
     seen = set()
     text = "".join(_inline(outdir, name, seen) for name in files)
     (outdir / BUNDLE).write_text(text, encoding="utf-8")
@@ -274,12 +277,14 @@ def _to_webp(png: Path) -> int:
     from PIL import Image
 
     webp = png.with_suffix(".webp")
-    if not webp.exists() or webp.stat().st_mtime < png.stat().st_mtime:
+    if not webp.exists():  # the name is the hash of the PNG's bytes: same name, same picture
         with Image.open(png) as image:
             out = io.BytesIO()
             # effort 2 of 6: within 0.1 % of effort 4's size, in less time
             image.save(out, format="webp", lossless=True, quality=80, method=2)
-        webp.write_bytes(out.getvalue())
+        part = webp.with_suffix(".webp.part")
+        part.write_bytes(out.getvalue())
+        os.replace(part, webp)  # a build stopped half-way leaves no half a file
     return png.stat().st_size - webp.stat().st_size
 
 

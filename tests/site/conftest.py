@@ -176,6 +176,7 @@ def visit(browser, site_url):
 # sent to one worker (pytest_xdist_make_scheduler).
 _SHARED = {}
 PHONE = {"width": 390, "height": 844}
+NARROW = {"width": 360, "height": 780}  # the narrowest phone a page must fit
 
 
 @pytest.fixture(scope="session")
@@ -190,9 +191,10 @@ def _shared_visits(browser):
 def shared_visit(_shared_visits, browser, site_url):
     """``shared_visit(page)``: the page, opened once for all the read-only checks of this worker.
 
-    A check may scroll, take screenshots, inject a script or resize the viewport, but
-    not click or type: a check that does uses ``visit``, or comes last among the checks
-    of its page in CHECK_ORDER (``test_page`` moves the players).
+    On a desktop (1280 px) or, with ``phone=True``, on a 360 px phone with touch. A
+    check may scroll, take screenshots or inject a script, but not click, type or (on
+    the desktop) resize: a check that does uses ``visit``, or comes last among the
+    checks of its page in CHECK_ORDER (``test_page`` moves the players).
     """
 
     def _open(page_path, phone=False):
@@ -203,7 +205,7 @@ def shared_visit(_shared_visits, browser, site_url):
         if v is not None:
             v.close()
             del _shared_visits[kind]
-        v = Visit(browser, site_url, page_path, viewport=PHONE if phone else VIEWPORT, phone=phone)
+        v = Visit(browser, site_url, page_path, viewport=NARROW if phone else VIEWPORT, phone=phone)
         try:
             v.open()
         except BaseException:
@@ -221,9 +223,9 @@ CHECK_ORDER = (
     "test_site_ja.py",
     "test_site_weight.py",
     "test_site_audit.py",
-    "test_site_pages.py",
-    "test_site_phone.py",
-    "test_site_players.py",
+    "test_site_phone.py",  # the phone visit
+    "test_site_players.py",  # a visit of its own
+    "test_site_pages.py",  # last: it moves the players of the desktop visit
 )
 
 

@@ -14,10 +14,9 @@ Screenshots of every page at 390 px go to tests/artifacts/site/phone/.
 from __future__ import annotations
 
 import pytest
-from conftest import ARTIFACTS, PHONE, SITE, WAIT_FOR_MATHJAX, site_pages, slug
+from conftest import ARTIFACTS, NARROW, PHONE, SITE, WAIT_FOR_MATHJAX, site_pages, slug
 
 PAGES = site_pages()
-NARROW = 360
 DESKTOP = {"width": 1280, "height": 900}
 
 # The elements that stick out to the right of the viewport and are not inside a box
@@ -169,12 +168,12 @@ def test_each_sidebar_toggle_exists_once():
 
 @pytest.mark.parametrize("page_path", PAGES)
 def test_no_page_is_wider_than_a_phone(shared_visit, page_path):
-    page = shared_visit(page_path, phone=True).page
-    page.set_viewport_size({"width": NARROW, "height": 780})
+    page = shared_visit(page_path, phone=True).page  # loaded at 360 px
     page.evaluate(WAIT_FOR_MATHJAX)  # measure once the math is typeset
-    found = page.evaluate(OVERFLOWING, NARROW)
-    assert found["scrollWidth"] <= NARROW, (
-        f"{page_path} is {found['scrollWidth']} px wide at {NARROW} px:\n" + "\n".join(found["culprits"])
+    width = NARROW["width"]
+    found = page.evaluate(OVERFLOWING, width)
+    assert found["scrollWidth"] <= width, (
+        f"{page_path} is {found['scrollWidth']} px wide at {width} px:\n" + "\n".join(found["culprits"])
     )
 
 
@@ -182,7 +181,7 @@ def test_no_page_is_wider_than_a_phone(shared_visit, page_path):
 def test_phone_screenshot(shared_visit, page_path):
     """Every page at 390 px, whole, for a look at the figures (not a check)."""
     page = shared_visit(page_path, phone=True).page
-    page.set_viewport_size(PHONE)
+    page.set_viewport_size(PHONE)  # from 360 px: the last check of the phone visit
     page.evaluate(WAIT_FOR_MATHJAX)
     out = ARTIFACTS / "phone"
     out.mkdir(parents=True, exist_ok=True)

@@ -193,7 +193,13 @@ def test_figures_are_served_as_webp():
             found[kind].append((page, src))
     assert found["webp"], "no WebP figure on any chapter page"
     assert not found["png"], f"figures still as PNG: {found['png'][:3]}"
-    missing = [
-        src for page, src in found["webp"] if not (SITE / page).parent.joinpath(src).resolve().exists()
-    ]
+    files = [(SITE / page).parent.joinpath(src).resolve() for page, src in found["webp"]]
+    missing = [f.name for f in files if not f.exists()]
     assert not missing, f"WebP files missing: {missing[:3]}"
+    # lossless: the same pixels as the PNG matplotlib wrote (checked on the largest figure)
+    import numpy as np
+    from PIL import Image
+
+    largest = max(files, key=lambda f: f.stat().st_size)
+    with Image.open(largest) as webp, Image.open(largest.with_suffix(".png")) as png:
+        assert np.array_equal(np.asarray(webp.convert("RGBA")), np.asarray(png.convert("RGBA")))
