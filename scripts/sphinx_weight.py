@@ -236,8 +236,14 @@ def write_css_bundle(app, exception):
     if exception is not None or app.builder.format != "html" or not _bundles:
         return
     outdir = Path(app.outdir)
-    pages = {page: page.read_text(encoding="utf-8") for page in outdir.rglob("*.html")}
-    unbundled = sorted(str(p.relative_to(outdir)) for p, html in pages.items() if BUNDLE not in html)
+    pages = {  # the pages, not the theme's HTML fragments under _static/
+        page: page.read_text(encoding="utf-8")
+        for page in outdir.rglob("*.html")
+        if page.relative_to(outdir).parts[0] != "_static"
+    }
+    unbundled = sorted(  # pages that link stylesheets, but not the bundle
+        str(p.relative_to(outdir)) for p, html in pages.items() if ".css" in html and BUNDLE not in html
+    )
     if unbundled:
         logger.warning(f"pages with other stylesheets ({', '.join(unbundled[:5])}): they are not bundled")
     design_used = any(_DESIGN_CLASS.search(html) for html in pages.values())
