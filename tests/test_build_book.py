@@ -27,3 +27,14 @@ def test_declared_safe_keeps_what_setup_returns():
     wrapped = _script()._declared_safe(lambda app: {"version": "1"})
     assert wrapped(None) == {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
     assert _script()._declared_safe(lambda app: None)(None)["parallel_read_safe"] is True
+
+
+def test_the_build_command_looks_up_build_sphinx_when_it_runs():
+    """The script replaces ``jupyter_book.sphinx.build_sphinx``; that reaches the build only
+    while the command imports it inside its body (jupyter-book 1.x), not at module level."""
+    import inspect
+
+    import jupyter_book.cli.main as cli
+
+    assert not hasattr(cli, "build_sphinx"), "jupyter-book imports build_sphinx at module level now"
+    assert "from jupyter_book.sphinx import build_sphinx" in inspect.getsource(cli.build.callback)
