@@ -15,7 +15,7 @@ import tomllib
 from nbclient import NotebookClient
 from toc import toc_notebooks
 
-from lrcourse.assign import grade, grade_folder, notebooks
+from lrcourse.assign import grade, grade_folder, learner, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = [ROOT / rel for rel in toc_notebooks() if notebooks.exercises(notebooks.read(ROOT / rel))]
@@ -48,15 +48,41 @@ def test_student_version_has_no_solution_code(path):
     assert [ex.label for ex in notebooks.exercises(student) if ex.graded] == [ex.label for ex in graded]
 
 
+def code_trees(nb, skip=()):
+    """Each code cell as a syntax tree (comments and ``%`` lines aside), in order."""
+    trees = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.get("id") not in skip:
+            code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
+            trees.append(ast.dump(ast.parse(code)))
+    return trees
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_student_version_runs_to_the_end_saying_not_yet_solved(path, tmp_path):
-    source = notebooks.read(path)
-    student = run(notebooks.student_version(source), path.parent)
-    printed = "".join(
-        out.get("text", "") for cell in student.cells if cell.cell_type == "code" for out in cell.outputs
-    )
-    if any(ex.graded for ex in notebooks.exercises(source)):  # a page may have prose exercises only
-        assert "not yet solved" in printed
+def test_student_version_runs_the_code_of_the_learner_edition(path):
+    """Cell for cell, the student version runs what the untouched learner edition runs, but
+    for the comments and the learner's ``record=progress`` tally. tests/compat/test_colab.py
+    runs every learner notebook to the end and expects 0 exercises solved, and
+    tests/test_learner_edition.py runs them with the reference answers, so the student
+    version is not run again here."""
+    student = notebooks.student_version(notebooks.read(path))
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            cell.source = learner._record(cell.source)
+    edition = nbformat.read(ROOT / "learner" / path.relative_to(ROOT), as_version=4)
+    assert code_trees(student) == code_trees(edition, skip={"progress", "progress-summary"})
+
+
+def test_student_version_leaves_out_the_website_only_cells():
+    source = notebooks.read(CH1)
+    student = notebooks.student_version(source)
+    code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
+    assert notebooks.PLAYER.search("\n".join(c.source for c in source.cells))
+    assert not notebooks.PLAYER.search(code) and not notebooks.STATIC.search(code)
+    notes = [c.source for c in student.cells if notebooks.SMALL_MULTIPLES in c.source]
+    static = [c.source for c in source.cells if c.cell_type == "code" and notebooks.STATIC.search(c.source)]
+    assert static and len(notes) == len(static)
+    assert all("```python\n" in note and ".static(" in note for note in notes)
 
 
 def test_sheet_keeps_only_the_chosen_exercises_and_the_setup():

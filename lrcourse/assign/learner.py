@@ -39,8 +39,11 @@ import nbformat
 from lrcourse.assign.notebooks import (
     BEGIN,
     END,
+    PLAYER,
     SOLUTION_END,
     SOLUTION_START,
+    STATIC,
+    small_multiples_note,
     strip_solution_code,
 )
 
@@ -55,13 +58,6 @@ DIRECTIVE = re.compile(
 )
 ROLE = re.compile(r"\{(?P<role>cite|cite:p|cite:t|eq|numref)\}`(?P<target>[^`]*)`")
 LABELLED_MATH = re.compile(r"\$\$(?P<math>.*?)\$\$[ \t]*\((?P<label>[\w-]+)\)", re.S)
-PLAYER = re.compile(r"\.player\(")
-STATIC = re.compile(r"\.static\(")
-SMALL_MULTIPLES = (
-    "*On the website, small multiples show the explorer above at the settings below, side by"
-    " side. Set them with its controls, or draw them all: copy this code into a new cell"
-    " and run it (it takes a few seconds).*"
-)
 EXERCISE_BLOCK = re.compile(r"```\{exercise(?:-start)?\}[^\n]*\n(?P<options>(?::[^\n]*\n)*)", re.M)
 """The opening of an exercise, plain or gated: its directive line and its options."""
 
@@ -353,8 +349,7 @@ def learner_version(nb, ctx, filled=False):
             continue
         caption = _caption(cell, ctx)
         if STATIC.search(cell.source):  # the website's small multiples: code to run on demand
-            code = _solution_code(cell.source)
-            note = f"{SMALL_MULTIPLES}\n\n```python\n{code}\n```"
+            note = small_multiples_note(cell.source)
             if caption:  # the text cites the figure by its number
                 note = f"{caption}\n\n{note}"
             out.append(_new_cell("markdown", note, f"{cell.get('id', 'static')}-note"))

@@ -21,7 +21,9 @@ A chapter marks its exercises with sphinx-exercise's gated directives::
 
 The student version removes each solution block (prose and code), replaces any other
 code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` by a stub, drops cells tagged
-``solution``, clears outputs and widget state, and keeps the checks.
+``solution``, clears outputs and widget state, and keeps the checks. Like the learner
+edition, it leaves out what only the website needs: the players that stand in for a live
+explorer, and the small multiples, whose code it gives as text to run on demand.
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ STUB = 'raise NotImplementedError("your answer here")'
 EXERCISE_START = re.compile(r"```\{exercise-start\}[^\n]*\n(?P<body>(?::[^\n]*\n)*)```", re.M)
 SOLUTION_START = re.compile(r"```\{solution-start\}\s*(?P<label>[\w.-]+)[^\n]*\n(?::[^\n]*\n)*```", re.M)
 SOLUTION_END = re.compile(r"```\{solution-end\}\s*\n```", re.M)
+PLAYER = re.compile(r"\.player\(")  # the website's stand-in for a live explorer
+STATIC = re.compile(r"\.static\(")  # the website's small multiples of an explorer
+SMALL_MULTIPLES = (
+    "*On the website, small multiples show the explorer above at the settings below, side by"
+    " side. Set them with its controls, or draw them all: copy this code into a new cell"
+    " and run it (it takes a few seconds).*"
+)
 CHECK_CALL = re.compile(r"^(?P<call>checks\.check_\w+\((?P<args>[^()\n]*(?:\([^()\n]*\)[^()\n]*)*)\))", re.M)
 
 
@@ -96,6 +105,12 @@ def strip_solution_code(source):
     return "\n".join(out)
 
 
+def small_multiples_note(source):
+    """The small multiples' code cell as a note: why it is not run, and its code to copy."""
+    code = "\n".join(line for line in source.splitlines() if not line.startswith("# NBVAL_"))
+    return f"{SMALL_MULTIPLES}\n\n```python\n{code.strip()}\n```"
+
+
 def _clear(cell):
     if cell.cell_type == "code":
         cell.outputs = []
@@ -135,6 +150,12 @@ def student_version(nb, keep=None):
                 cell.source = text.rstrip() + "\n"
                 cells.append(_clear(cell))
         elif not in_solution:
+            if cell.cell_type == "code" and PLAYER.search(cell.source):
+                continue
+            if cell.cell_type == "code" and STATIC.search(cell.source):
+                note = small_multiples_note(cell.source)
+                cells.append(nbformat.v4.new_markdown_cell(note, id=f"{cell.get('id', 'static')}-note"))
+                continue
             if cell.cell_type == "code":
                 cell.source = strip_solution_code(cell.source)
             cells.append(_clear(cell))
