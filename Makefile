@@ -44,7 +44,8 @@ learner: $(STAMP)
 	$(BIN)/python scripts/learner_edition.py
 
 ## Build the website into _build/html (executes every chapter; warnings are errors).
-## `jupyter-book build`, with the chapters read and executed $(JOBS) at a time.
+## `jupyter-book build`, with the chapters read and executed $(JOBS) at a time; right after
+## `make notebooks` on the same tree it takes the chapters' outputs from that run instead.
 book: $(STAMP) $(ASSETS_STAMP) learner
 	$(BIN)/python scripts/build_book.py --jobs $(JOBS) . -W -n --keep-going
 
@@ -70,6 +71,10 @@ unit: $(STAMP)
 ## `# NBVAL_CHECK_OUTPUT` cells must print live in cell metadata and are put back into
 ## copies under _build/nbval first (tests/nbval_expected.py). One notebook per worker.
 ## `make notebooks CHAPTER=05` runs the chapters whose folder starts with 05 only.
+## A run of every chapter in _build/nbval keeps their outputs for the book build, which
+## then does not run them again (scripts/reuse_outputs.py). The kernels draw figures
+## with the inline backend, as the build's do.
+KEEP_OUTPUTS := -p scripts.reuse_outputs --keep-outputs
 CHAPTER ?=
 NBVAL_DIR ?= _build/nbval$(if $(CHAPTER),-$(CHAPTER))
 notebooks: $(STAMP)
@@ -78,8 +83,8 @@ notebooks: $(STAMP)
 	@rm -rf $(NBVAL_DIR); \
 	nbs="$$($(BIN)/python tests/nbval_expected.py prepare $(NBVAL_DIR) | tr ' ' '\n' | grep -F -e '/book/$(CHAPTER)' | tr '\n' ' ')"; \
 	[ -n "$$nbs" ] || { echo "no notebooks to run: _toc.yml lists none, or prepare failed" >&2; exit 1; }; \
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
-		-p no:cacheprovider -o testpaths= $$nbs
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
+		-p no:cacheprovider -o testpaths= $(if $(filter _build/nbval,$(NBVAL_DIR)),$(KEEP_OUTPUTS)) $$nbs
 
 ## The same checked outputs under other numerics (tests/numerics.py lists them for this
 ## machine): seeded starts moved by a relative 1e-12, lower numpy SIMD levels, other

@@ -16,6 +16,10 @@ for them:
 - ``sphinx_jupyterbook_latex`` (1.0.0) adds transforms that change only the page's own
   doctree, and acts only for the LaTeX builder.
 
+When ``make notebooks`` has just run every chapter under nbval on the same tree, the
+build takes their outputs from it instead of running the chapters again
+(``scripts/reuse_outputs.py``); otherwise it runs them.
+
     python scripts/build_book.py --jobs 2 . -W -n --keep-going
 """
 
@@ -23,6 +27,10 @@ from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "_build" / ".jupyter_cache"
 
 
 def main(argv):
@@ -41,9 +49,27 @@ def main(argv):
         extension.setup = _declared_safe(extension.setup)
     from jupyter_book.cli.main import main as cli
 
+    notebooks = sorted(
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "book").rglob("*.ipynb")
+        if ".ipynb_checkpoints" not in p.parts
+    )
+    from reuse_outputs import fill_cache  # beside this script
+
+    overrides = {}
+    if fill_cache(CACHE, notebooks):
+        print(f"chapters: the outputs of the nbval run ({len(notebooks)} notebooks), not run again")
+        overrides = {"nb_execution_mode": "cache", "nb_execution_cache_path": str(CACHE)}
     # the build command imports build_sphinx from jupyter_book.sphinx when it runs
-    jupyter_book.sphinx.build_sphinx = functools.partial(jupyter_book.sphinx.build_sphinx, jobs=jobs)
+    jupyter_book.sphinx.build_sphinx = functools.partial(
+        _build_sphinx, jupyter_book.sphinx.build_sphinx, jobs, overrides
+    )
     cli(["build", *argv])  # exits with the build's status
+
+
+def _build_sphinx(build_sphinx, jobs, overrides, *args, **kwargs):
+    kwargs["confoverrides"] = {**(kwargs.get("confoverrides") or {}), **overrides}
+    return build_sphinx(*args, jobs=jobs, **kwargs)
 
 
 def _declared_safe(setup):
