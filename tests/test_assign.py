@@ -73,6 +73,26 @@ def test_student_version_runs_the_code_of_the_learner_edition(path):
     assert code_trees(student) == code_trees(edition, skip={"progress", "progress-summary"})
 
 
+def unbound_names(nb):
+    """Names a code cell needs that no earlier code cell binds (``learner._names``)."""
+    bound, unbound = set(), set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            defined, used = learner._names(cell.source)
+            unbound |= used - bound - {"display", "get_ipython"}
+            bound |= defined
+    return unbound
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_student_version_needs_no_name_only_the_removed_cells_bound(path):
+    """What the student version leaves out (solutions, players, small multiples) binds no
+    name that a kept cell reads. (The check reads the code: a name it cannot follow, such
+    as one bound in a loop, is unbound in the book too and not counted.)"""
+    source = notebooks.read(path)
+    assert unbound_names(notebooks.student_version(source)) <= unbound_names(source)
+
+
 def test_student_version_leaves_out_the_website_only_cells():
     source = notebooks.read(CH1)
     student = notebooks.student_version(source)

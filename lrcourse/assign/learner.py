@@ -40,6 +40,7 @@ from lrcourse.assign.notebooks import (
     BEGIN,
     END,
     PLAYER,
+    PLAYER_NOTE,
     SOLUTION_END,
     SOLUTION_START,
     STATIC,
@@ -342,10 +343,7 @@ def learner_version(nb, ctx, filled=False):
                 solution.append(f"```python\n{code}\n```")
             continue
         if PLAYER.search(cell.source):  # the website's stand-in for the live explorer
-            note = (
-                "*(On the website a player steps through this explorer's settings; here, move the sliders.)*"
-            )
-            out.append(_new_cell("markdown", note, f"{cell.get('id', 'player')}-note"))
+            out.append(_new_cell("markdown", PLAYER_NOTE, f"{cell.get('id', 'player')}-note"))
             continue
         caption = _caption(cell, ctx)
         if STATIC.search(cell.source):  # the website's small multiples: code to run on demand

@@ -23,7 +23,8 @@ The student version removes each solution block (prose and code), replaces any o
 code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` by a stub, drops cells tagged
 ``solution``, clears outputs and widget state, and keeps the checks. Like the learner
 edition, it leaves out what only the website needs: the players that stand in for a live
-explorer, and the small multiples, whose code it gives as text to run on demand.
+explorer (a note says so), and the small multiples, whose code it gives as text to run
+on demand.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ SOLUTION_START = re.compile(r"```\{solution-start\}\s*(?P<label>[\w.-]+)[^\n]*\n
 SOLUTION_END = re.compile(r"```\{solution-end\}\s*\n```", re.M)
 PLAYER = re.compile(r"\.player\(")  # the website's stand-in for a live explorer
 STATIC = re.compile(r"\.static\(")  # the website's small multiples of an explorer
+PLAYER_NOTE = "*(On the website a player steps through this explorer's settings; here, move the sliders.)*"
 SMALL_MULTIPLES = (
     "*On the website, small multiples show the explorer above at the settings below, side by"
     " side. Set them with its controls, or draw them all: copy this code into a new cell"
@@ -151,6 +153,9 @@ def student_version(nb, keep=None):
                 cells.append(_clear(cell))
         elif not in_solution:
             if cell.cell_type == "code" and PLAYER.search(cell.source):
+                cells.append(
+                    nbformat.v4.new_markdown_cell(PLAYER_NOTE, id=f"{cell.get('id', 'player')}-note")
+                )
                 continue
             if cell.cell_type == "code" and STATIC.search(cell.source):
                 note = small_multiples_note(cell.source)
