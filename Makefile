@@ -43,9 +43,9 @@ site-assets: $(ASSETS_STAMP)
 learner: $(STAMP)
 	$(BIN)/python scripts/learner_edition.py
 
-## Build the website into _build/html (executes every chapter; warnings are errors).
-## `jupyter-book build`, with the chapters read and executed $(JOBS) at a time; right after
-## `make notebooks` on the same tree it takes the chapters' outputs from that run instead.
+## Build the website into _build/html (warnings are errors): `jupyter-book build`, with
+## the chapters read and executed $(JOBS) at a time. Right after `make notebooks` on the
+## same tree it takes the chapters' outputs from that run instead of executing them.
 book: $(STAMP) $(ASSETS_STAMP) learner
 	$(BIN)/python scripts/build_book.py --jobs $(JOBS) . -W -n --keep-going
 
@@ -73,7 +73,7 @@ unit: $(STAMP)
 ## `make notebooks CHAPTER=05` runs the chapters whose folder starts with 05 only.
 ## A run of every chapter in _build/nbval keeps their outputs for the book build, which
 ## then does not run them again (scripts/reuse_outputs.py). The kernels draw figures
-## with the inline backend, as the build's do.
+## with the inline backend and a cell may take 120 s, as in the build.
 KEEP_OUTPUTS := -p scripts.reuse_outputs --keep-outputs
 CHAPTER ?=
 NBVAL_DIR ?= _build/nbval$(if $(CHAPTER),-$(CHAPTER))
@@ -84,7 +84,7 @@ notebooks: $(STAMP)
 	nbs="$$($(BIN)/python tests/nbval_expected.py prepare $(NBVAL_DIR) | tr ' ' '\n' | grep -F -e '/book/$(CHAPTER)' | tr '\n' ' ')"; \
 	[ -n "$$nbs" ] || { echo "no notebooks to run: _toc.yml lists none, or prepare failed" >&2; exit 1; }; \
 	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
-		-p no:cacheprovider -o testpaths= $(if $(filter _build/nbval,$(NBVAL_DIR)),$(KEEP_OUTPUTS)) $$nbs
+		--nbval-cell-timeout=120 -p no:cacheprovider -o testpaths= $(if $(filter _build/nbval,$(NBVAL_DIR)),$(KEEP_OUTPUTS)) $$nbs
 
 ## The same checked outputs under other numerics (tests/numerics.py lists them for this
 ## machine): seeded starts moved by a relative 1e-12, lower numpy SIMD levels, other

@@ -48,18 +48,20 @@ def main(argv):
     for extension in (sphinx_multitoc_numbering, sphinx_jupyterbook_latex):
         extension.setup = _declared_safe(extension.setup)
     from jupyter_book.cli.main import main as cli
-
-    notebooks = sorted(
-        p.relative_to(ROOT).as_posix()
-        for p in (ROOT / "book").rglob("*.ipynb")
-        if ".ipynb_checkpoints" not in p.parts
-    )
     from reuse_outputs import fill_cache  # beside this script
 
+    sys.path.insert(0, str(ROOT / "tests"))
+    from toc import toc_notebooks  # the notebooks the book builds
+
+    sys.path.remove(str(ROOT / "tests"))
+    notebooks = toc_notebooks()
     overrides = {}
-    if fill_cache(CACHE, notebooks):
+    reused, why_not = fill_cache(CACHE, notebooks)
+    if reused:
         print(f"chapters: the outputs of the nbval run ({len(notebooks)} notebooks), not run again")
         overrides = {"nb_execution_mode": "cache", "nb_execution_cache_path": str(CACHE)}
+    else:
+        print(f"chapters: run now ({why_not})")
     # the build command imports build_sphinx from jupyter_book.sphinx when it runs
     jupyter_book.sphinx.build_sphinx = functools.partial(
         _build_sphinx, jupyter_book.sphinx.build_sphinx, jobs, overrides

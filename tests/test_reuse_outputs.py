@@ -61,6 +61,7 @@ def kept(tmp_path_factory):
 def test_the_plugin_keeps_every_cells_outputs_and_the_widgets(kept):
     _, record = kept
     assert record["stamp"] == reuse.stamp()
+    assert record["code"] == reuse.code_hash(nbformat.read(kept[0] / "book" / "page.ipynb", as_version=4))
     first, widget, last = record["outputs"]
     assert first == [{"output_type": "stream", "name": "stdout", "text": "hello\n"}]
     assert "application/vnd.jupyter.widget-view+json" in widget[0]["data"]
@@ -79,7 +80,7 @@ def test_a_cache_filled_from_them_gives_the_notebook_its_outputs(kept, tmp_path)
     (nbval_dir / "book").mkdir(parents=True)
     (nbval_dir / "book" / f"page.ipynb{reuse.SUFFIX}").write_text(json.dumps(record))
     cache_dir = tmp_path / "cache"
-    assert reuse.fill_cache(cache_dir, ["book/page.ipynb"], root=root, nbval_dir=nbval_dir)
+    assert reuse.fill_cache(cache_dir, ["book/page.ipynb"], root=root, nbval_dir=nbval_dir) == (True, "")
 
     source = nbformat.read(root / "book" / "page.ipynb", as_version=4)
     _, merged = get_cache(str(cache_dir)).merge_match_into_notebook(source)
@@ -98,19 +99,27 @@ def test_stale_or_missing_outputs_leave_an_empty_cache(kept, tmp_path):
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
     (cache_dir / "old").write_text("from an earlier build")
-    assert not reuse.fill_cache(cache_dir, ["book/page.ipynb"], root=root, nbval_dir=nbval_dir)
+
+    def fill(*pages):
+        return reuse.fill_cache(cache_dir, list(pages), root=root, nbval_dir=nbval_dir)
+
+    assert fill("book/page.ipynb") == (False, "no outputs kept for book/page.ipynb")
     assert not cache_dir.exists()
 
     kept_file.write_text(json.dumps({**record, "stamp": reuse.stamp(root)}))
+    stale = (False, "the outputs kept for book/page.ipynb are of another tree or environment")
     (root / "lrcourse" / "new.py").write_text("x = 1\n")  # the package changed after the run
     try:
-        assert not reuse.fill_cache(cache_dir, ["book/page.ipynb"], root=root, nbval_dir=nbval_dir)
+        assert fill("book/page.ipynb") == stale
     finally:
         (root / "lrcourse" / "new.py").unlink()
-    assert reuse.fill_cache(cache_dir, ["book/page.ipynb"], root=root, nbval_dir=nbval_dir)
-    assert not reuse.fill_cache(
-        cache_dir, ["book/page.ipynb", "book/other.ipynb"], root=root, nbval_dir=nbval_dir
-    )
+    (root / "book" / ".cache").mkdir(exist_ok=True)
+    (root / "book" / ".cache" / "x").write_text("a tool's cache is not a source")
+    assert fill("book/page.ipynb") == (True, "")
+    assert fill("book/page.ipynb", "book/other.ipynb")[0] is False
+
+    kept_file.write_text(json.dumps({**record, "stamp": reuse.stamp(root), "code": "0"}))
+    assert fill("book/page.ipynb") == stale  # the run was of other code
 
 
 def test_the_stamp_follows_the_numerics(monkeypatch):
