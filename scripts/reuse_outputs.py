@@ -48,11 +48,14 @@ def stamp(root=ROOT):
     """A hash of what decides the chapters' outputs: the files in ``STAMPED`` under
     ``root`` (but dot-folders and caches), the Python, the installed packages and the
     environment variables whose names start with one of ``ENVIRONMENT``."""
+    import sysconfig
     from importlib.metadata import distributions
 
     h = hashlib.sha256()
     h.update(f"{sys.version}|{platform.machine()}".encode())
-    installed = sorted(f"{d.metadata['Name']}=={d.version}" for d in distributions())
+    # the environment's packages, not whatever the working folder adds to sys.path
+    site = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    installed = sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions(path=site)})
     h.update("|".join(installed).encode())
     for name in sorted(os.environ):
         if name.startswith(ENVIRONMENT):
