@@ -42,6 +42,7 @@ def test_student_version_has_no_solution_code(path):
     assert not leaked, f"solution lines in the student version: {sorted(leaked)[:5]}"
     prose = "\n".join(cell.source for cell in student.cells if cell.cell_type == "markdown")
     assert not notebooks.SOLUTION_START.search(prose) and not notebooks.SOLUTION_END.search(prose)
+    assert "{solution}" not in prose  # nor the answers to prose questions
     assert not {notebooks.BEGIN, notebooks.END} & code_lines(student)
     assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
     graded = [ex for ex in notebooks.exercises(source) if ex.graded]
@@ -110,6 +111,47 @@ def test_sheet_keeps_only_the_chosen_exercises_and_the_setup():
     assert {ex.label for ex in notebooks.exercises(sheet)} == SHEET
     assert "remove-cell" in sheet.cells[0].metadata.get("tags", [])
     assert any("from lrcourse import" in c.source for c in sheet.cells if c.cell_type == "code")
+
+
+def cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "lrcourse.assign", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_labels_lists_every_exercise_with_its_kind():
+    done = cli("labels", "book/01_gradient_descent/index.ipynb", "book/00_introduction/index.ipynb")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split()[:3] for line in done.stdout.splitlines()[1:]]
+    assert ["book/01_gradient_descent/index.ipynb", "ex-gradient-step", "checked"] in rows
+    assert ["book/01_gradient_descent/index.ipynb", "ex-read-curve", "prose"] in rows
+    assert ["book/00_introduction/index.ipynb", "ex-warm-up", "prose"] in rows
+    assert len(rows) == 7
+
+
+@pytest.mark.parametrize("command", ["student", "key"])
+def test_an_unknown_label_is_an_error_that_lists_the_valid_ones(command, tmp_path):
+    done = cli(
+        command, str(CH1.relative_to(ROOT)), "-o", str(tmp_path), "--exercises", "ex-gradient-step,ex-nope"
+    )
+    assert done.returncode == 2
+    assert "no exercise labelled ex-nope" in done.stderr and "ex-read-curve" in done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_sheet_can_hold_a_prose_question():
+    source = notebooks.read(CH1)
+    sheet = notebooks.student_version(source, keep={"ex-gradient-step", "ex-read-curve"})
+    assert [label for label, _, _ in notebooks.labels(sheet)] == ["ex-gradient-step", "ex-read-curve"]
+    prose = "\n".join(c.source for c in sheet.cells if c.cell_type == "markdown")
+    assert "{solution}" not in prose
+    key = notebooks.select(source, {"ex-read-curve"}, with_solutions=True)
+    answers = "\n".join(c.source for c in key.cells if c.cell_type == "markdown")
+    assert "```{solution} ex-read-curve" in answers
 
 
 def test_nbgrader_metadata_marks_answers_and_tests():
@@ -196,7 +238,7 @@ def test_autograder_reports(graded):
     assert "not yet solved" in feedback and "Total: 0 / 2" in feedback
 
 
-@pytest.mark.parametrize("command", ["student", "key", "grade"])
+@pytest.mark.parametrize("command", ["labels", "student", "key", "grade"])
 def test_every_command_has_help(command):
     done = subprocess.run(
         [sys.executable, "-m", "lrcourse.assign", command, "--help"], capture_output=True, text=True

@@ -4,6 +4,7 @@ One source of truth: the chapter notebooks, with their solutions between
 ``# BEGIN SOLUTION`` / ``# END SOLUTION`` (inside sphinx-exercise solution blocks) and
 their checks from :mod:`lrcourse.checks`. Everything here is generated from them::
 
+    python -m lrcourse.assign labels  book/*/*.ipynb
     python -m lrcourse.assign student book/01_gradient_descent/index.ipynb -o dist/student
     python -m lrcourse.assign key     book/01_gradient_descent/index.ipynb -o dist/key
     python -m lrcourse.assign grade   submissions/ --reference book/01_gradient_descent/index.ipynb -o dist/grades

@@ -1,4 +1,4 @@
-"""``python -m lrcourse.assign {student,key,grade}``: see :mod:`lrcourse.assign`."""
+"""``python -m lrcourse.assign {labels,student,key,grade}``: see :mod:`lrcourse.assign`."""
 
 from __future__ import annotations
 
@@ -33,6 +33,29 @@ def _selection(args):
     return set(args.exercises.split(",")) if args.exercises else None
 
 
+def _check_labels(parser, args):
+    """``--exercises`` may name only exercises of the pages given; else list theirs."""
+    wanted = _selection(args)
+    if wanted is None:
+        return
+    known = {label for path in args.notebooks for label, _, _ in notebooks.labels(notebooks.read(path))}
+    unknown = sorted(wanted - known)
+    if unknown:
+        parser.error(
+            f"--exercises: no exercise labelled {', '.join(unknown)} in {', '.join(args.notebooks)}; "
+            f"their exercises are: {', '.join(sorted(known)) or 'none'} "
+            "(python -m lrcourse.assign labels lists them with their kind)"
+        )
+
+
+def cmd_labels(args):
+    print(f"{'page':<48} {'label':<24} {'kind':<8} title")
+    for path in args.notebooks:
+        for label, kind, title in notebooks.labels(notebooks.read(path)):
+            print(f"{path:<48} {label:<24} {kind:<8} {title}")
+    return 0
+
+
 def cmd_student(args):
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -43,8 +66,13 @@ def cmd_student(args):
             nb = notebooks.add_nbgrader_metadata(nb, notebooks.exercises(nb))
         target = out / _out_name(path)
         nbformat.write(nb, target)
-        graded = [ex.label for ex in notebooks.exercises(nb) if ex.graded]
-        print(f"{target}: {len(graded)} checked exercise(s): {', '.join(graded) or '-'}")
+        found = notebooks.labels(nb)
+        graded = [label for label, kind, _ in found if kind == "checked"]
+        prose = [label for label, kind, _ in found if kind == "prose"]
+        print(
+            f"{target}: {len(graded)} checked exercise(s): {', '.join(graded) or '-'}; "
+            f"{len(prose)} prose question(s): {', '.join(prose) or '-'}"
+        )
     return 0
 
 
@@ -100,6 +128,12 @@ def main(argv=None):
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    p = sub.add_parser(
+        "labels", help="list the exercises of chapter pages: label, kind (checked or prose), title"
+    )
+    p.add_argument("notebooks", nargs="+", help="chapter pages, e.g. book/*/*.ipynb")
+    p.set_defaults(run=cmd_labels)
+
     p = sub.add_parser("student", help="write student versions (solutions removed, checks kept)")
     p.add_argument("notebooks", nargs="+", help="chapter pages, e.g. book/01_gradient_descent/index.ipynb")
     p.add_argument("-o", "--output", required=True, help="folder for the student notebooks")
@@ -129,6 +163,8 @@ def main(argv=None):
     p.set_defaults(run=cmd_grade)
 
     args = parser.parse_args(argv)
+    if getattr(args, "exercises", None) is not None:
+        _check_labels(sub.choices[args.command], args)
     return args.run(args)
 
 

@@ -19,9 +19,10 @@ A chapter marks its exercises with sphinx-exercise's gated directives::
     ```{solution-end}
     ```
 
-The student version removes each solution block (prose and code), replaces any other
-code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` by a stub, drops cells tagged
-``solution``, clears outputs and widget state, and keeps the checks. Like the learner
+The student version removes each solution block (prose and code, and the plain
+``{solution}`` answers to prose questions), replaces any other code between
+``# BEGIN SOLUTION`` and ``# END SOLUTION`` by a stub, drops cells tagged ``solution``,
+clears outputs and widget state, and keeps the checks. Like the learner
 edition, it leaves out what only the website needs: the players that stand in for a live
 explorer (a note says so), and the small multiples, whose code it gives as text to run
 on demand.
@@ -48,6 +49,12 @@ SMALL_MULTIPLES = (
     " side. Set them with its controls, or draw them all: copy this code into a new cell"
     " and run it (it takes a few seconds).*"
 )
+PLAIN_BLOCK = re.compile(
+    r"^(?P<fence>`{3,})\{(?P<name>exercise|solution)\}(?P<arg>[^\n]*)\n"
+    r"(?P<options>(?::[^\n]*\n)*)(?P<body>.*?)^(?P=fence)[ \t]*$\n?",
+    re.M | re.S,
+)
+"""A plain (not gated) exercise or solution block: a prose question and its answer."""
 CHECK_CALL = re.compile(r"^(?P<call>checks\.check_\w+\((?P<args>[^()\n]*(?:\([^()\n]*\)[^()\n]*)*)\))", re.M)
 
 
@@ -88,6 +95,27 @@ def exercises(nb):
             calls = [m.group("call") for m in CHECK_CALL.finditer(cell.source)]
             if calls and current.learner_cell is None:
                 current.checks, current.learner_cell = calls, i
+    return found
+
+
+def labels(nb):
+    """Every exercise of ``nb`` as ``(label, kind, title)``, in order: ``kind`` is
+    ``"checked"`` (a code exercise the autograder scores) or ``"prose"`` (read, predict
+    or discuss; a plain ``{exercise}`` block or a gated one without a checker)."""
+    gated = {ex.label: ex for ex in exercises(nb)}
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for m in EXERCISE_START.finditer(cell.source):
+            label = re.search(r":label:\s*(\S+)", m.group("body"))
+            ex = gated.get(label.group(1)) if label else None
+            if ex is not None:
+                found.append((ex.label, "checked" if ex.graded else "prose", ex.title))
+        for m in PLAIN_BLOCK.finditer(cell.source):
+            label = re.search(r":label:\s*(\S+)", m.group("options"))
+            if m.group("name") == "exercise" and label:
+                found.append((label.group(1), "prose", m.group("arg").strip()))
     return found
 
 
@@ -148,8 +176,9 @@ def student_version(nb, keep=None):
                 else:
                     text, in_solution = text[: start.start()], True
                 start = SOLUTION_START.search(text)
+            text = PLAIN_BLOCK.sub(lambda m: "" if m.group("name") == "solution" else m.group(0), text)
             if text.strip():
-                cell.source = text.rstrip() + "\n"
+                cell.source = re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"
                 cells.append(_clear(cell))
         elif not in_solution:
             if cell.cell_type == "code" and PLAYER.search(cell.source):
@@ -218,6 +247,11 @@ def select(nb, keep, with_solutions=False):
             if not end:
                 break
             state = None
+        for m in PLAIN_BLOCK.finditer(text):  # prose questions, and their answers in a key
+            label = re.search(r":label:\s*(\S+)", m.group("options"))
+            mine = label.group(1) if m.group("name") == "exercise" and label else m.group("arg").strip()
+            if mine in keep and (m.group("name") == "exercise" or with_solutions):
+                kept.append(m.group(0))
         if kept:
             cell.source = "\n\n".join(part.strip() for part in kept) + "\n"
             chosen.append(cell)
