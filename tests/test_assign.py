@@ -94,6 +94,24 @@ def test_student_version_needs_no_name_only_the_removed_cells_bound(path):
     assert unbound_names(notebooks.student_version(source)) <= unbound_names(source)
 
 
+LABELS = [
+    (ROOT / rel, label)
+    for rel in toc_notebooks()
+    for label, _, _ in notebooks.labels(notebooks.read(ROOT / rel))
+]
+
+
+@pytest.mark.parametrize("path, label", LABELS, ids=[label for _, label in LABELS])
+def test_every_label_makes_a_sheet_and_a_key_that_need_nothing_left_out(path, label):
+    """A sheet or key of one exercise keeps the earlier cells its code reads names from."""
+    source = notebooks.read(path)
+    sheet = notebooks.student_version(source, keep={label})
+    key = notebooks.select(source, {label}, with_solutions=True)
+    for nb in (sheet, key):
+        assert [found for found, _, _ in notebooks.labels(nb)] == [label]
+        assert unbound_names(nb) <= unbound_names(source)
+
+
 def test_student_version_leaves_out_the_website_only_cells():
     source = notebooks.read(CH1)
     student = notebooks.student_version(source)

@@ -201,16 +201,18 @@ def student_version(nb, keep=None):
 
 
 def select(nb, keep, with_solutions=False):
-    """Keep the setup cells (bootstrap, imports), the title and the exercises labelled in ``keep``.
+    """Keep the setup cells (bootstrap, imports), the title and the exercises labelled in ``keep``,
+    with the earlier code cells that bind names their code reads (the data an exercise works
+    on, say).
 
     With ``with_solutions`` each kept exercise brings its solution block too (answer keys).
     """
     nb = copy.deepcopy(nb)
-    chosen, state, label = [], None, None  # state: None, "exercise" or "solution"
-    for cell in nb.cells:
+    chosen, state, label = {}, None, None  # chosen: index -> cell; state: None, "exercise" or "solution"
+    for i, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
             if state or _is_setup(cell):
-                chosen.append(cell)
+                chosen[i] = cell
             continue
         text, kept = cell.source, []
         pos = 0
@@ -254,12 +256,36 @@ def select(nb, keep, with_solutions=False):
                 kept.append(m.group(0))
         if kept:
             cell.source = "\n\n".join(part.strip() for part in kept) + "\n"
-            chosen.append(cell)
+            chosen[i] = cell
         elif text.lstrip().startswith("# "):
             cell.source = text.split("\n", 1)[0] + "\n"  # the chapter title only
-            chosen.append(cell)
-    nb.cells = chosen
+            chosen[i] = cell
+    for i in _needed_cells(nb.cells, chosen):
+        chosen[i] = nb.cells[i]
+    nb.cells = [chosen[i] for i in sorted(chosen)]
     return nb
+
+
+def _needed_cells(cells, chosen):
+    """The indices of the code cells, not chosen, that bind a name a chosen code cell reads
+    before any chosen cell binds it: for each such name, the last cell before the reader
+    that binds it, and what that cell needs in turn."""
+    from lrcourse.assign.learner import _names  # the learner edition's reading of a cell
+
+    names = {i: _names(cell.source) for i, cell in enumerate(cells) if cell.cell_type == "code"}
+    chosen, added = set(chosen), set()
+    while True:
+        bound, new = set(), set()
+        for i in sorted(i for i in chosen | added if i in names):
+            defined, used = names[i]
+            for name in used - bound:
+                earlier = [j for j in names if j < i and name in names[j][0]]
+                if earlier and earlier[-1] not in chosen | added:
+                    new.add(earlier[-1])
+            bound |= defined
+        if not new:
+            return added
+        added |= new
 
 
 def _is_setup(cell):
