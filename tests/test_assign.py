@@ -172,6 +172,83 @@ def test_a_sheet_can_hold_a_prose_question():
     assert "```{solution} ex-read-curve" in answers
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_a_sheet_or_key_of_every_exercise_keeps_their_order(path):
+    source = notebooks.read(path)
+    every = [label for label, _, _ in notebooks.labels(source)]
+    for nb in (
+        notebooks.student_version(source, keep=set(every)),
+        notebooks.select(source, set(every), with_solutions=True),
+    ):
+        assert [label for label, _, _ in notebooks.labels(nb)] == every
+
+
+def test_a_prose_question_keeps_the_code_it_asks_to_run():
+    source = notebooks.read(CH1)
+    sheet = notebooks.student_version(source, keep={"ex-predict-valleys"})
+    after = [c for c in sheet.cells[sheet.cells.index(_cell_with(sheet, "ex-predict-valleys")) :]]
+    assert any(c.cell_type == "code" for c in after)
+
+
+def _cell_with(nb, text):
+    return next(c for c in nb.cells if text in c.source)
+
+
+def test_an_exercise_that_needs_another_ones_code_is_an_error():
+    cell = nbformat.v4.new_markdown_cell
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("from lrcourse import checks"),
+            cell("```{exercise-start} A\n:label: ex-a\n```"),
+            nbformat.v4.new_code_cell(
+                "def step(x):\n    raise NotImplementedError\nchecks.check_gradient_step(step)"
+            ),
+            cell("```{exercise-end}\n```"),
+            cell("```{exercise-start} B\n:label: ex-b\n```"),
+            nbformat.v4.new_code_cell(
+                "def twice(x):\n    return step(step(x))\nchecks.check_gradient_descent(twice)"
+            ),
+            cell("```{exercise-end}\n```"),
+        ]
+    )
+    with pytest.raises(ValueError, match="only the code of another exercise binds"):
+        notebooks.student_version(nb, keep={"ex-b"})
+    assert [
+        label for label, _, _ in notebooks.labels(notebooks.student_version(nb, keep={"ex-a", "ex-b"}))
+    ] == [
+        "ex-a",
+        "ex-b",
+    ]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["labels", "book/nope.ipynb"], "no such notebook: book/nope.ipynb"),
+        (
+            ["student", "book/01_gradient_descent/index.ipynb", "-o", "x", "--exercises", " ,"],
+            "give one or more",
+        ),
+    ],
+)
+def test_bad_command_lines_are_named(args, message):
+    done = cli(*args)
+    assert done.returncode == 2 and message in done.stderr
+
+
+def test_labels_may_be_given_with_spaces(tmp_path):
+    done = cli(
+        "student",
+        str(CH1.relative_to(ROOT)),
+        "-o",
+        str(tmp_path),
+        "--exercises",
+        "ex-gradient-step, ex-read-curve",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ex-gradient-step; 1 prose question(s): ex-read-curve" in done.stdout
+
+
 def test_nbgrader_metadata_marks_answers_and_tests():
     sheet = notebooks.student_version(notebooks.read(CH1), keep=SHEET)
     marked = notebooks.add_nbgrader_metadata(sheet, notebooks.exercises(sheet))

@@ -30,7 +30,9 @@ def _out_name(path):
 
 
 def _selection(args):
-    return set(args.exercises.split(",")) if args.exercises else None
+    if args.exercises is None:
+        return None
+    return {label.strip() for label in args.exercises.split(",") if label.strip()}
 
 
 def _check_labels(parser, args):
@@ -38,6 +40,8 @@ def _check_labels(parser, args):
     wanted = _selection(args)
     if wanted is None:
         return
+    if not wanted:
+        parser.error(f"--exercises: got {args.exercises!r}; give one or more labels, separated by commas")
     known = {label for path in args.notebooks for label, _, _ in notebooks.labels(notebooks.read(path))}
     unknown = sorted(wanted - known)
     if unknown:
@@ -163,9 +167,16 @@ def main(argv=None):
     p.set_defaults(run=cmd_grade)
 
     args = parser.parse_args(argv)
+    command = sub.choices[args.command]
+    missing = [path for path in getattr(args, "notebooks", []) if not Path(path).is_file()]
+    if missing:
+        command.error(f"no such notebook: {', '.join(missing)}")
     if getattr(args, "exercises", None) is not None:
-        _check_labels(sub.choices[args.command], args)
-    return args.run(args)
+        _check_labels(command, args)
+    try:
+        return args.run(args)
+    except ValueError as error:  # a selection that cannot stand alone, say
+        command.error(str(error))
 
 
 if __name__ == "__main__":

@@ -107,15 +107,16 @@ def labels(nb):
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
+        here = []  # (position in the cell, entry)
         for m in EXERCISE_START.finditer(cell.source):
             label = re.search(r":label:\s*(\S+)", m.group("body"))
             ex = gated.get(label.group(1)) if label else None
             if ex is not None:
-                found.append((ex.label, "checked" if ex.graded else "prose", ex.title))
+                here.append((m.start(), (ex.label, "checked" if ex.graded else "prose", ex.title)))
         for m in PLAIN_BLOCK.finditer(cell.source):
-            label = re.search(r":label:\s*(\S+)", m.group("options"))
-            if m.group("name") == "exercise" and label:
-                found.append((label.group(1), "prose", m.group("arg").strip()))
+            if m.group("name") == "exercise" and _plain_label(m):
+                here.append((m.start(), (_plain_label(m), "prose", m.group("arg").strip())))
+        found += [entry for _, entry in sorted(here)]
     return found
 
 
@@ -176,9 +177,11 @@ def student_version(nb, keep=None):
                 else:
                     text, in_solution = text[: start.start()], True
                 start = SOLUTION_START.search(text)
-            text = PLAIN_BLOCK.sub(lambda m: "" if m.group("name") == "solution" else m.group(0), text)
+            if any(m.group("name") == "solution" for m in PLAIN_BLOCK.finditer(text)):
+                text = PLAIN_BLOCK.sub(lambda m: "" if m.group("name") == "solution" else m.group(0), text)
+                text = re.sub(r"\n{3,}", "\n\n", text)
             if text.strip():
-                cell.source = re.sub(r"\n{3,}", "\n\n", text).rstrip() + "\n"
+                cell.source = text.rstrip() + "\n"
                 cells.append(_clear(cell))
         elif not in_solution:
             if cell.cell_type == "code" and PLAYER.search(cell.source):
@@ -203,36 +206,37 @@ def student_version(nb, keep=None):
 def select(nb, keep, with_solutions=False):
     """Keep the setup cells (bootstrap, imports), the title and the exercises labelled in ``keep``,
     with the earlier code cells that bind names their code reads (the data an exercise works
-    on, say).
+    on, say). A prose question keeps the code cells between it and its answer (the run of a
+    "predict, then run").
 
     With ``with_solutions`` each kept exercise brings its solution block too (answer keys).
     """
     nb = copy.deepcopy(nb)
-    chosen, state, label = {}, None, None  # chosen: index -> cell; state: None, "exercise" or "solution"
+    chosen, state = {}, None  # chosen: index -> cell; state: None, "exercise" or "solution"
+    prose = None  # the kept prose question whose code cells follow
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
-            if state or _is_setup(cell):
+            if state or prose or _is_setup(cell):
                 chosen[i] = cell
             continue
-        text, kept = cell.source, []
+        text, spans, prose = cell.source, [], None  # spans: (start, end) of the kept parts
         pos = 0
         while pos <= len(text):
             if state is None:
                 ex = EXERCISE_START.search(text, pos)
                 sol = SOLUTION_START.search(text, pos) if with_solutions else None
                 if sol and sol.group("label") in keep and (not ex or sol.start() < ex.start()):
-                    state, label, pos = "solution", sol.group("label"), sol.start()
+                    state, pos = "solution", sol.start()
                     continue
                 if not ex:
                     break
                 found = re.search(r":label:\s*(\S+)", ex.group("body"))
-                label = found.group(1) if found else None
                 pos = ex.end()
-                if label in keep:
+                if found and found.group(1) in keep:
                     state, seg_start = "exercise", ex.start()
                     end = re.search(r"```\{exercise-end\}\s*\n```", text[seg_start:])
                     stop = seg_start + end.end() if end else len(text)
-                    kept.append(text[seg_start:stop])
+                    spans.append((seg_start, stop))
                     pos = stop
                     if end:
                         state = None
@@ -240,22 +244,21 @@ def select(nb, keep, with_solutions=False):
             closing = (
                 r"```\{exercise-end\}\s*\n```" if state == "exercise" else r"```\{solution-end\}\s*\n```"
             )
-            if state == "solution" and pos < len(text) and SOLUTION_START.match(text, pos):
-                pass
             end = re.compile(closing).search(text, pos)
             stop = end.end() if end else len(text)
-            kept.append(text[pos:stop])
+            spans.append((pos, stop))
             pos = stop
             if not end:
                 break
             state = None
         for m in PLAIN_BLOCK.finditer(text):  # prose questions, and their answers in a key
-            label = re.search(r":label:\s*(\S+)", m.group("options"))
-            mine = label.group(1) if m.group("name") == "exercise" and label else m.group("arg").strip()
-            if mine in keep and (m.group("name") == "exercise" or with_solutions):
-                kept.append(m.group(0))
-        if kept:
-            cell.source = "\n\n".join(part.strip() for part in kept) + "\n"
+            is_question = m.group("name") == "exercise"
+            if (is_question or with_solutions) and _plain_label(m) in keep:
+                if not any(start <= m.start() < stop for start, stop in spans):
+                    spans.append((m.start(), m.end()))
+                prose = _plain_label(m) if is_question else None
+        if spans:
+            cell.source = "\n\n".join(text[start:stop].strip() for start, stop in sorted(spans)) + "\n"
             chosen[i] = cell
         elif text.lstrip().startswith("# "):
             cell.source = text.split("\n", 1)[0] + "\n"  # the chapter title only
@@ -266,6 +269,14 @@ def select(nb, keep, with_solutions=False):
     return nb
 
 
+def _plain_label(m):
+    """The label of a plain block: an exercise's ``:label:``, a solution's argument."""
+    if m.group("name") == "solution":
+        return m.group("arg").strip()
+    found = re.search(r":label:\s*(\S+)", m.group("options"))
+    return found.group(1) if found else None
+
+
 def _needed_cells(cells, chosen):
     """The indices of the code cells, not chosen, that bind a name a chosen code cell reads
     before any chosen cell binds it: for each such name, the last cell before the reader
@@ -273,6 +284,7 @@ def _needed_cells(cells, chosen):
     from lrcourse.assign.learner import _names  # the learner edition's reading of a cell
 
     names = {i: _names(cell.source) for i, cell in enumerate(cells) if cell.cell_type == "code"}
+    exercise_cells = {i for i in names if BEGIN in cells[i].source or CHECK_CALL.search(cells[i].source)}
     chosen, added = set(chosen), set()
     while True:
         bound, new = set(), set()
@@ -281,6 +293,12 @@ def _needed_cells(cells, chosen):
             for name in used - bound:
                 earlier = [j for j in names if j < i and name in names[j][0]]
                 if earlier and earlier[-1] not in chosen | added:
+                    if earlier[-1] in exercise_cells:
+                        first = cells[earlier[-1]].source.strip().splitlines()[0]
+                        raise ValueError(
+                            f"the exercises chosen read {name!r}, which only the code of another exercise "
+                            f"binds (the cell starting {first!r}): choose that exercise too"
+                        )
                     new.add(earlier[-1])
             bound |= defined
         if not new:
