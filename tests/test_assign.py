@@ -307,6 +307,14 @@ def graded(tmp_path_factory):
     return {(s.student, s.exercise): s for s in scores}, out
 
 
+def test_the_reference_is_the_notebook_handed_out(tmp_path):
+    (tmp_path / "alice.ipynb").write_text(CH1.read_text())
+    with pytest.raises(ValueError, match="reference must be the student notebook you handed out"):
+        grade_folder(tmp_path, CH1, tmp_path / "grades")
+    done = cli("grade", str(tmp_path), "--reference", str(CH1), "-o", str(tmp_path / "grades"))
+    assert done.returncode == 2 and "python -m lrcourse.assign student" in done.stderr
+
+
 def test_autograder_scores(graded):
     scores, _ = graded
     total = {}

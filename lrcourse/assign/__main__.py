@@ -157,7 +157,11 @@ def main(argv=None):
 
     p = sub.add_parser("grade", help="run every submitted notebook and score its exercises")
     p.add_argument("submissions", help="folder of submitted notebooks (*.ipynb), one per student")
-    p.add_argument("--reference", required=True, help="the chapter notebook the assignment was made from")
+    p.add_argument(
+        "--reference",
+        required=True,
+        help="the student notebook you handed out (student version or sheet): its checked exercises are graded",
+    )
     p.add_argument(
         "-o", "--output", required=True, help="folder for scores.csv, scores.json, totals.csv, feedback/"
     )

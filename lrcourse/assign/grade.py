@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from lrcourse.assign.notebooks import exercises
+from lrcourse.assign.notebooks import BEGIN, exercises
 
 MARK = "LRCOURSE_HIDDEN_CHECK"
 
@@ -197,12 +197,22 @@ def _grade_one(args):
 def grade_folder(folder, reference, out_dir, jobs=None, cell_timeout=60, total_timeout=600):
     """Grade every ``*.ipynb`` in ``folder`` in parallel; write scores and feedback to ``out_dir``.
 
+    ``reference`` is the student notebook the class was given (a student version or a
+    sheet): its checked exercises are the ones graded.
+
     Writes ``scores.csv`` and ``scores.json`` (one row per student and exercise),
     ``totals.csv`` (one row per student) and ``feedback/<student>.md``. Returns the scores.
     """
     paths = sorted(Path(folder).glob("*.ipynb"))
     if not paths:
         raise ValueError(f"folder must hold submitted notebooks (*.ipynb), found none in {folder}")
+    handed_out = nbformat.read(reference, as_version=4)
+    if any(cell.cell_type == "code" and BEGIN in cell.source for cell in handed_out.cells):
+        raise ValueError(
+            f"reference must be the student notebook you handed out (its exercises are the ones "
+            f"graded), got {reference}, which holds the solutions: make it with "
+            "python -m lrcourse.assign student"
+        )
     jobs = jobs or max(1, os.cpu_count() or 1)
     work = [(str(p), str(reference), cell_timeout, total_timeout) for p in paths]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
