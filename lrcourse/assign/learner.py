@@ -44,6 +44,8 @@ from lrcourse.assign.notebooks import (
     SOLUTION_END,
     SOLUTION_START,
     STATIC,
+    fenced_directive,
+    option_label,
     small_multiples_note,
     strip_solution_code,
 )
@@ -52,11 +54,7 @@ EXERCISE = re.compile(
     r"```\{exercise-start\}(?P<title>[^\n]*)\n(?P<options>(?::[^\n]*\n)*)```[ \t]*\n?", re.M
 )
 EXERCISE_END = re.compile(r"```\{exercise-end\}\s*\n```\n?", re.M)
-DIRECTIVE = re.compile(
-    r"^(?P<fence>`{3,})\{(?P<name>exercise|solution|admonition)\}(?P<arg>[^\n]*)\n"
-    r"(?P<options>(?::[^\n]*\n)*)(?P<body>.*?)^(?P=fence)\s*$\n?",
-    re.M | re.S,
-)
+DIRECTIVE = fenced_directive("exercise", "solution", "admonition")
 ROLE = re.compile(r"\{(?P<role>cite|cite:p|cite:t|eq|numref)\}`(?P<target>[^`]*)`")
 LABELLED_MATH = re.compile(r"\$\$(?P<math>.*?)\$\$[ \t]*\((?P<label>[\w-]+)\)", re.S)
 EXERCISE_BLOCK = re.compile(r"```\{exercise(?:-start)?\}[^\n]*\n(?P<options>(?::[^\n]*\n)*)", re.M)
@@ -385,8 +383,7 @@ def _learner_cells(nb):
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
             for block in EXERCISE_BLOCK.finditer(cell.source):
-                label = re.search(r":label:\s*(\S+)", block.group("options"))
-                pending = label.group(1) if label else None
+                pending = option_label(block.group("options"))
             starts, ends = len(SOLUTION_START.findall(cell.source)), len(SOLUTION_END.findall(cell.source))
             if starts != ends:  # a solution block opens here, or one closes
                 in_solution = starts > ends

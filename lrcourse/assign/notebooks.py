@@ -49,13 +49,27 @@ SMALL_MULTIPLES = (
     " side. Set them with its controls, or draw them all: copy this code into a new cell"
     " and run it (it takes a few seconds).*"
 )
-PLAIN_BLOCK = re.compile(
-    r"^(?P<fence>`{3,})\{(?P<name>exercise|solution)\}(?P<arg>[^\n]*)\n"
-    r"(?P<options>(?::[^\n]*\n)*)(?P<body>.*?)^(?P=fence)[ \t]*$\n?",
-    re.M | re.S,
-)
+
+
+def fenced_directive(*names):
+    """A fenced MyST directive block named one of ``names``, with groups ``fence``,
+    ``name``, ``arg``, ``options`` and ``body`` (a longer fence may hold shorter ones)."""
+    return re.compile(
+        rf"^(?P<fence>`{{3,}})\{{(?P<name>{'|'.join(names)})\}}(?P<arg>[^\n]*)\n"
+        r"(?P<options>(?::[^\n]*\n)*)(?P<body>.*?)^(?P=fence)[ \t]*$\n?",
+        re.M | re.S,
+    )
+
+
+PLAIN_BLOCK = fenced_directive("exercise", "solution")
 """A plain (not gated) exercise or solution block: a prose question and its answer."""
 CHECK_CALL = re.compile(r"^(?P<call>checks\.check_\w+\((?P<args>[^()\n]*(?:\([^()\n]*\)[^()\n]*)*)\))", re.M)
+
+
+def option_label(options):
+    """The ``:label:`` among a directive's option lines, or ``None``."""
+    found = re.search(r":label:\s*(\S+)", options)
+    return found.group(1) if found else None
 
 
 @dataclass
@@ -85,9 +99,9 @@ def exercises(nb):
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
             for m in EXERCISE_START.finditer(cell.source):
-                label = re.search(r":label:\s*(\S+)", m.group("body"))
+                label = option_label(m.group("body"))
                 title = m.group(0).split("\n", 1)[0].replace("```{exercise-start}", "").strip()
-                current = Exercise(label.group(1) if label else f"exercise-{len(found) + 1}", title)
+                current = Exercise(label or f"exercise-{len(found) + 1}", title)
                 found.append(current)
             if "{exercise-end}" in cell.source:
                 current = None
@@ -109,8 +123,7 @@ def labels(nb):
             continue
         here = []  # (position in the cell, entry)
         for m in EXERCISE_START.finditer(cell.source):
-            label = re.search(r":label:\s*(\S+)", m.group("body"))
-            ex = gated.get(label.group(1)) if label else None
+            ex = gated.get(option_label(m.group("body")))
             if ex is not None:
                 here.append((m.start(), (ex.label, "checked" if ex.graded else "prose", ex.title)))
         for m in PLAIN_BLOCK.finditer(cell.source):
@@ -230,9 +243,8 @@ def select(nb, keep, with_solutions=False):
                     continue
                 if not ex:
                     break
-                found = re.search(r":label:\s*(\S+)", ex.group("body"))
                 pos = ex.end()
-                if found and found.group(1) in keep:
+                if option_label(ex.group("body")) in keep:
                     state, seg_start = "exercise", ex.start()
                     end = re.search(r"```\{exercise-end\}\s*\n```", text[seg_start:])
                     stop = seg_start + end.end() if end else len(text)
@@ -273,8 +285,7 @@ def _plain_label(m):
     """The label of a plain block: an exercise's ``:label:``, a solution's argument."""
     if m.group("name") == "solution":
         return m.group("arg").strip()
-    found = re.search(r":label:\s*(\S+)", m.group("options"))
-    return found.group(1) if found else None
+    return option_label(m.group("options"))
 
 
 def _needed_cells(cells, chosen):
