@@ -65,7 +65,7 @@ def stamp(root=ROOT):
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for f in files:
             rel = f.relative_to(root)
-            if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            if not f.exists() or any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
                 continue
             h.update(f"|{rel.as_posix()}|".encode())
             h.update(hashlib.sha256(f.read_bytes()).digest())
