@@ -22,8 +22,7 @@ script measures that whole path:
    explorer's ``<img>`` has a new ``src`` (a MutationObserver), that image is decoded
    (``img.decode()``) and the next frame is about to be painted
    (``requestAnimationFrame``). Beside the p50 and p95 of that, the table shows the p50 of
-   the time to the new ``src`` and of the kernel's own redraw time (the explorer's status
-   line, "redrawn in N ms"): the rest is the trip through the server and the browser.
+   the time to the new ``src``; ``benchmarks/report.py`` times the kernel's part alone.
    A move that leaves the picture as it was (a small step of ``min_delta``, say) sends
    no new image: after 3 s without one it counts as "unchanged" and is not timed.
 
@@ -81,9 +80,9 @@ EXPLORERS = [
 ]
 
 
-# Installed once per page. ``arm([img, status])`` watches the explorer's <img>: ``done`` gives
-# the milliseconds from the start stamp to a decoded, about-to-be-painted new image and to
-# its new src; ``status`` keeps the status line's next text ("redrawn in N ms").
+# Installed once per page. ``arm(img)`` watches the explorer's <img>: ``done`` gives the
+# milliseconds from the start stamp to a decoded, about-to-be-painted new image and to its
+# new src.
 PAGE_JS = """
 ([timeoutMs, quietMs]) => {
   if (window.__lab) return;
@@ -91,17 +90,10 @@ PAGE_JS = """
   window.addEventListener('keydown', () => {
     if (lab.waiting && lab.t0 === null) lab.t0 = performance.now();
   }, true);
-  lab.arm = ([img, status]) => {
+  lab.arm = (img) => {
     lab.t0 = null;
     lab.waiting = true;
-    lab.status = null;  // the explorer's own "redrawn in N ms", written by the kernel
-    const said = status.textContent;
     const old = img.getAttribute('src');
-    const watch = new MutationObserver(() => {
-      if (status.textContent !== said) { lab.status = status.textContent; watch.disconnect(); }
-    });
-    watch.observe(status, {childList: true, subtree: true, characterData: true});
-    setTimeout(() => watch.disconnect(), timeoutMs);
     lab.done = new Promise((resolve) => {
       const timer = setTimeout(() => { obs.disconnect(); resolve(null); }, timeoutMs);
       // a move that leaves the picture as it was sends no image: "same" once quietMs have
@@ -334,22 +326,14 @@ def _run_all(page):
     raise RuntimeError("the notebook's cells never started running")
 
 
-def _one_move(page, watched, act):
-    """[ms to the painted image, ms to its new src, ms the kernel says it spent redrawing]."""
-    page.evaluate("(els) => window.__lab.arm(els)", watched)
+def _one_move(page, img, act):
+    """[ms to the painted image, ms to its new src], ``"same"`` (no new image) or ``None`` (lost)."""
+    page.evaluate("(img) => window.__lab.arm(img)", img)
     act()
-    times = page.evaluate("() => window.__lab.done")
-    if times is None or times == "same":
-        return times
-    try:  # the status line follows the image in a message of its own
-        page.wait_for_function("() => window.__lab.status !== null", timeout=1_000)
-        said = re.search(r"redrawn in (\d+) ms", page.evaluate("() => window.__lab.status"))
-    except Exception:  # noqa: BLE001 - same text as before, or late: no kernel figure
-        said = None
-    return [*times, float(said.group(1)) if said else None]
+    return page.evaluate("() => window.__lab.done")
 
 
-def _slider_moves(page, slider, watched, n):
+def _slider_moves(page, slider, img, n):
     handle = slider.locator(".noUi-handle").first
     handle.focus()
     key = "ArrowRight"
@@ -363,11 +347,11 @@ def _slider_moves(page, slider, watched, n):
             key = "ArrowLeft"
         elif key == "ArrowLeft" and now <= low + 1e-9 * max(span, 1):
             key = "ArrowRight"
-        times.append(_one_move(page, watched, lambda k=key: handle.press(k)))
+        times.append(_one_move(page, img, lambda k=key: handle.press(k)))
     return times
 
 
-def _dropdown_moves(page, dropdown, watched, n):
+def _dropdown_moves(page, dropdown, img, n):
     select = dropdown.locator("select")
     count = select.locator("option").count()
     times = []
@@ -382,7 +366,7 @@ def _dropdown_moves(page, dropdown, watched, n):
             }""",
             i,
         )
-        times.append(_one_move(page, watched, act))
+        times.append(_one_move(page, img, act))
     return times
 
 
@@ -408,8 +392,6 @@ def measure_notebook(browser, url, token, name):
         box = page.locator(f"{NOTEBOOK} .jp-OutputArea-output .widget-vbox").filter(
             has=page.locator("img.widget-image")
         )
-        status = box.last.locator(".widget-html").last.element_handle()  # the status line
-        watched = [img, status]
         results = {}
         for kind, selector, moves, n in (
             ("slider", ".widget-slider", _slider_moves, SLIDER_MOVES),
@@ -419,12 +401,11 @@ def measure_notebook(browser, url, token, name):
             for i in range(controls.count()):
                 control = controls.nth(i)
                 label = control.locator(".widget-label").first.inner_text().strip() or f"{kind} {i}"
-                moves(page, control, watched, WARMUP)
-                times = moves(page, control, watched, n)
+                moves(page, control, img, WARMUP)
+                times = moves(page, control, img, n)
                 ok = [t for t in times if t is not None and t != "same"]
                 stats = _stats([t[0] for t in ok])
                 stats["src_p50"] = _stats([t[1] for t in ok])["p50"]  # up to the new src
-                stats["kernel_p50"] = _stats([t[2] for t in ok if t[2] is not None])["p50"]
                 same = times.count("same")
                 results[f"{label} ({kind})"] = dict(
                     stats, kind=kind, same=same, lost=len(times) - len(ok) - same
@@ -508,9 +489,7 @@ def _ms(x):
 def table(results):
     """Markdown rows: one per explorer and control, the runs side by side."""
     runs = max((len(r) for r in results.values()), default=0)
-    head = "| explorer | control | " + " | ".join(
-        f"run {i + 1}: p50 / p95 (src; kernel), ms" for i in range(runs)
-    )
+    head = "| explorer | control | " + " | ".join(f"run {i + 1}: p50 / p95 (src), ms" for i in range(runs))
     lines = [head + " | budget p95 |", "|---|---|" + "---:|" * runs + "---:|"]
     for label, per_run in results.items():
         for control in per_run[0]:
@@ -519,11 +498,7 @@ def table(results):
                 s = run.get(control)
                 lost = f", {s['lost']} lost" if s and s["lost"] else ""
                 lost += f", {s['same']} unchanged" if s and s.get("same") else ""
-                cells.append(
-                    f"{_ms(s['p50'])} / {_ms(s['p95'])} ({_ms(s['src_p50'])}; {_ms(s['kernel_p50'])}){lost}"
-                    if s
-                    else "-"
-                )
+                cells.append(f"{_ms(s['p50'])} / {_ms(s['p95'])} ({_ms(s['src_p50'])}){lost}" if s else "-")
             budget = (
                 SLIDER_P95_BUDGET_MS if per_run[0][control]["kind"] == "slider" else DROPDOWN_P95_BUDGET_MS
             )

@@ -379,8 +379,8 @@ def write_report(info, notebooks, explorers, sweeps, build, install, grading=Non
             "cell), a fresh kernel per run. Each move is timed in the page, from the key press on the "
             "focused slider (or the dropdown's change) to the explorer's new image decoded and about "
             "to be painted (`img.decode()`, then `requestAnimationFrame`); in brackets, the p50 of the "
-            "time until the new image's src is set and of the kernel's own redraw (the explorer's "
-            f"status line). {lab_latency.SLIDER_MOVES} slider moves and "
+            "time until the new image's src is set (the kernel's part alone is section 2). "
+            f"{lab_latency.SLIDER_MOVES} slider moves and "
             f"{lab_latency.DROPDOWN_SWITCHES} dropdown switches after {lab_latency.WARMUP} warm-up "
             f"ones. Budgets: slider p95 under {lab_latency.SLIDER_P95_BUDGET_MS:g} ms, dropdown p95 "
             f"under {lab_latency.DROPDOWN_P95_BUDGET_MS:g} ms.",

@@ -335,6 +335,15 @@ def _blas():
     return ThreadpoolController()
 
 
+def one_blas_thread():
+    """A context in which numpy's BLAS uses one thread (:mod:`threadpoolctl`).
+
+    The course's many small matrix products run faster on one thread than on
+    several, above all when other programs (a browser, say) share the CPU.
+    """
+    return _blas().limit(limits=1, user_api="blas")
+
+
 def _is_plateau(lr):
     return hasattr(lr, "step") and hasattr(lr, "lr") and not isinstance(lr, (int, float, np.ndarray))
 
@@ -406,7 +415,7 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
     start = time.perf_counter()
     # divergence is detected and reported, not warned about; the course's many small matrix
     # products run faster on one BLAS thread (threadpoolctl), above all on a busy machine
-    with np.errstate(all="ignore"), _blas().limit(limits=1, user_api="blas"):
+    with np.errstate(all="ignore"), one_blas_thread():
         metrics = evaluate(0)
         rec.limit = setup.divergence_factor * np.maximum(metrics["train_loss"], 1.0)
         tracker.update(0, metrics[rec.monitor])

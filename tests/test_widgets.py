@@ -228,6 +228,28 @@ def test_show_builds_widgets_without_a_frontend(valleys):
     assert image.value != before
 
 
+def test_show_says_what_went_wrong_and_then_nothing():
+    import ipywidgets
+
+    def draw(fig, state, x):
+        if x == 2:
+            raise ValueError("x = 2 is not drawable")
+        if not state:
+            (state["line"],) = fig.subplots().plot([0, 1], [0, 0], animated=True)
+        state["line"].set_ydata([0, x])
+
+    box = widgets.Explorer(draw, [widgets.IntSlider("x", 0, 3, 0)]).show(display=False)
+    slider = next(c for c in box.children if isinstance(c, ipywidgets.IntSlider))
+    image = next(c for c in box.children if isinstance(c, ipywidgets.Image))
+    status = box.children[-1]
+    assert status.value == ""  # a redraw that works says nothing (no timing printout)
+    slider.value = 2
+    assert "ValueError" in status.value and "x = 2 is not drawable" in status.value
+    shown = image.value
+    slider.value = 3
+    assert status.value == "" and image.value != shown
+
+
 def test_controls_validate():
     with pytest.raises(ValueError, match="low"):
         widgets.LogSlider("lr", 0.0, 1.0, 0.1)

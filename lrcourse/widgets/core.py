@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lrcourse import _validate as check
+from lrcourse.training import one_blas_thread
 
 MAX_FRAMES = 25
 
@@ -331,7 +332,7 @@ class _Canvas:
         self._animated = []
 
     def update(self, values):
-        with _unhinted_text():
+        with _unhinted_text(), one_blas_thread():
             return self._update(values)
 
     def _update(self, values):
@@ -564,17 +565,18 @@ class Explorer:
         controls = {name: c.widget() for name, c in self.controls.items()}
 
         def redraw(change=None):
-            # One redraw per change of a control: the figure and the status line leave
-            # the kernel together, back to back, once both are ready.
+            # One redraw per change of a control, and one message to the browser: the new
+            # picture. The line under it speaks only when a redraw fails (say, a value
+            # the draw function refuses), and is cleared by the next one that works.
             values = {name: wd.value for name, wd in controls.items()}
-            with status.hold_sync(), image.hold_sync():  # the image is sent first
-                try:
-                    t0 = time.perf_counter()
-                    image.value = self.png(**values)
-                    status.value = f"<small>redrawn in {(time.perf_counter() - t0) * 1e3:.0f} ms</small>"
-                except Exception as exc:  # keep the widget alive, say what went wrong
-                    name, text = _html.escape(type(exc).__name__), _html.escape(str(exc))
-                    status.value = f"<b>error:</b> {name}: {text}"
+            try:
+                image.value = self.png(**values)
+            except Exception as exc:  # keep the widget alive, say what went wrong
+                name, text = _html.escape(type(exc).__name__), _html.escape(str(exc))
+                status.value = f"<b>error:</b> {name}: {text}"
+            else:
+                if status.value:
+                    status.value = ""
 
         for wd in controls.values():
             wd.observe(redraw, names="value")
