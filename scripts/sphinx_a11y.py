@@ -24,12 +24,19 @@
    it the browser asks for ``/favicon.ico`` at the root of the host, gets a 404 and
    logs it as an error on every page (Lighthouse best practices ``errors-in-console``).
 
+5. The course's title in the sidebar inside a landmark. The theme puts its link to
+   the home page (``.navbar-brand``) in the primary sidebar, outside the navigation
+   landmark that follows it, so axe-core reports ``region`` (moderate) on every page
+   and a screen reader's list of landmarks misses it. After the build, the sidebar
+   item that holds it becomes a navigation landmark of its own, "Course home".
+
 Loaded through ``sphinx: local_extensions`` in ``_config.yml``. Its CSS and JavaScript,
 if any, live in ``site/a11y/``. Tested by ``tests/site/test_site_audit.py``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from bs4 import BeautifulSoup
@@ -71,6 +78,26 @@ def page_context(app, pagename, templatename, context, doctree):
         context["generate_toctree_html"] = wrapped
 
 
+BRAND_ITEM = re.compile(r'<div class="sidebar-primary-item">(\s*<a class="navbar-brand\b)')
+
+
+def brand_in_landmark(html):
+    """``html`` with the sidebar item that holds the home link as a navigation landmark."""
+    return BRAND_ITEM.sub(
+        r'<div class="sidebar-primary-item" role="navigation" aria-label="Course home">\1', html
+    )
+
+
+def landmark_for_brand(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        new = brand_in_landmark(html)
+        if new != html:
+            page.write_text(new, encoding="utf-8")
+
+
 def add_assets(app, config):
     config.html_static_path.append(str(ASSETS))
     if not config.html_favicon:
@@ -84,4 +111,5 @@ def setup(app):
     app.add_js_file(None, body=(ASSETS / "scroll-focus.js").read_text(encoding="utf-8"))
     # after pydata-sphinx-theme's own html-page-context handler (priority 500)
     app.connect("html-page-context", page_context, priority=900)
+    app.connect("build-finished", landmark_for_brand)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

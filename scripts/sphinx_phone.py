@@ -21,6 +21,13 @@
    inline code longer than a short word gets a line-break opportunity (``<wbr>``,
    invisible and never copied) after each ``.``, ``/`` and ``_``.
 
+3. One viewport tag. Sphinx's basic layout, docutils' HTML writer (through
+   ``metatags``) and pydata-sphinx-theme's layout each write
+   ``<meta name="viewport">``; a page should have one (the HTML standard lets a
+   browser pick any, and Lighthouse's and validators' checks read the first). After
+   the build, every page keeps the first and drops the others (the three ask for the
+   same thing: the device's width at scale 1).
+
 Loaded through ``sphinx: local_extensions`` in ``_config.yml``.
 """
 
@@ -60,8 +67,33 @@ def add_breaks(app, pagename, templatename, context, doctree):
         context["body"] = INLINE_CODE.sub(_breakable, body)
 
 
+VIEWPORT = re.compile(r"\s*<meta name=\"viewport\"[^>]*>")
+
+
+def one_viewport(html):
+    """``html`` with only its first ``<meta name="viewport">``."""
+    seen = []
+
+    def keep_first(match):
+        seen.append(match)
+        return match.group(0) if len(seen) == 1 else ""
+
+    return VIEWPORT.sub(keep_first, html)
+
+
+def single_viewport_tags(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        new = one_viewport(html)
+        if new != html:
+            page.write_text(new, encoding="utf-8")
+
+
 def setup(app):
     app.connect("config-inited", configure)
     app.add_css_file("phone.css")
     app.connect("html-page-context", add_breaks)
+    app.connect("build-finished", single_viewport_tags)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

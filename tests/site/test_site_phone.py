@@ -166,6 +166,17 @@ def test_each_sidebar_toggle_exists_once():
     assert page.count("secondary-toggle") == 1
 
 
+def test_one_viewport_tag_per_page():
+    """Sphinx, docutils and the theme each write one; a page keeps the first (scripts/sphinx_phone.py)."""
+    wrong = {}
+    for page in PAGES:
+        html = (SITE / page).read_text(encoding="utf-8")
+        n = html.count('<meta name="viewport"')
+        if n != ("<html" in html):  # (the root index.html is a one-line redirect, without one)
+            wrong[page] = n
+    assert PAGES and not wrong, wrong
+
+
 @pytest.mark.parametrize("page_path", PAGES)
 def test_no_page_is_wider_than_a_phone(shared_visit, page_path):
     page = shared_visit(page_path, phone=True).page  # loaded at 360 px
