@@ -21,7 +21,8 @@ of prose, tables and figures). The pages share their template, scripts and style
 most of what Lighthouse weighs is the same on all of them; axe-core still audits every
 page, and Lighthouse's accessibility score is axe-core's rules.
 
-axe-core audits every page: our browser tests use Python Playwright, so the test
+axe-core audits every page as first shown (light mode, 1280 px), and the pages
+Lighthouse opens also in the theme's dark mode and on a 360 px phone: our browser tests use Python Playwright, so the test
 injects axe-core's own ``axe.min.js`` (npm ``axe-core``, the copy Lighthouse uses too)
 into the page and calls ``axe.run()``, which is what ``@axe-core/playwright`` does.
 Budget: no violation of impact "serious" or "critical", and none of the lesser rules
@@ -127,12 +128,19 @@ def _lighthouse_params():
     return params
 
 
+AXE_VARIANTS = ("light", "dark", "phone")  # light mode at 1280 px, dark mode, light at 360 px
+
+
 def _axe_params():
     params = []
+    extra = set(lighthouse_pages())  # dark and phone: the pages Lighthouse opens
     for page in PAGES:
-        reason = _held_back(page, "axe")
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        params.append(pytest.param(page, marks=marks, id=page))
+        for variant in AXE_VARIANTS:
+            if variant != "light" and page not in extra:
+                continue
+            reason = _held_back(page, "axe")
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            params.append(pytest.param(page, variant, marks=marks, id=f"{page}-{variant}"))
     return params
 
 
@@ -275,21 +283,41 @@ def axe_violations(visit_):
     ]
 
 
-@pytest.mark.parametrize("page", _axe_params())
-def test_axe(shared_visit, page):
+@pytest.mark.parametrize(("page", "variant"), _axe_params())
+def test_axe(shared_visit, page, variant):
+    """axe-core on the page as first shown (light at 1280 px), in dark mode, and on a phone."""
     _node()
-    visit_ = shared_visit(page)
-    violations = axe_violations(visit_)
+    visit_ = shared_visit(page, phone=variant == "phone")
+    if variant == "dark":  # the theme's dark mode, as its switch sets it; restored after
+        root = "document.documentElement.dataset"
+        before = visit_.page.evaluate(f"() => [{root}.theme, {root}.mode]")
+        visit_.page.evaluate(f"() => {{ {root}.theme = 'dark'; {root}.mode = 'dark'; }}")
+        try:
+            background = visit_.page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+            assert sum(map(int, re.findall(r"\d+", background)[:3])) < 3 * 64, (
+                f"{page}: the page did not turn dark (body background {background})"
+            )
+            violations = axe_violations(visit_)
+        finally:
+            visit_.page.evaluate(f"([t, m]) => {{ {root}.theme = t; {root}.mode = m; }}", before)
+    else:
+        violations = axe_violations(visit_)
     folder = ARTIFACTS / "axe"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{slug(page)}.json"
-    path.with_suffix(".part").write_text(json.dumps({"page": page, "violations": violations}, indent=1))
+    path = folder / (f"{slug(page)}.json" if variant == "light" else f"{slug(page)}-{variant}.json")
+    record = {"page": page, "variant": variant, "violations": violations}
+    path.with_suffix(".part").write_text(json.dumps(record, indent=1))
     os.replace(path.with_suffix(".part"), path)
     write_summary()
     failing = [v for v in violations if v["impact"] in AXE_FAILING_IMPACTS or v["id"] in AXE_KEPT_RULES]
-    assert not failing, f"{page}: axe: " + "; ".join(
+    assert not failing, f"{page} ({variant}): axe: " + "; ".join(
         f"{v['id']} ({v['impact']}, {v['nodes']} elements, e.g. {v['targets'][:2]})" for v in failing
     )
+
+
+def _axe_cell(found):
+    """The light run's violations, then the dark and phone runs' where they were made."""
+    return "; ".join(f"{v}: {found[v]}" if v != "light" else found[v] for v in AXE_VARIANTS if v in found)
 
 
 def _mb(n):
@@ -316,9 +344,9 @@ def write_summary():
     for path in sorted((ARTIFACTS / "axe").glob("*.json")):
         record = json.loads(path.read_text())
         found = sorted(record["violations"], key=lambda v: v["id"])
-        rows.setdefault(record["page"], {})["axe"] = (
-            ", ".join(f"{v['id']} ({v['impact']}, {v['nodes']})" for v in found) or "none"
-        )
+        variant = record.get("variant", "light")
+        said = ", ".join(f"{v['id']} ({v['impact']}, {v['nodes']})" for v in found) or "none"
+        rows.setdefault(record["page"], {}).setdefault("axe", {})[variant] = said
 
     def score(value):
         return "" if value is None else f"{round(value * 100)}"
@@ -327,7 +355,8 @@ def write_summary():
         "# Lighthouse (mobile preset) and axe-core",
         "",
         "Budgets: performance >= 90 (chapter index pages), accessibility >= 95 and best "
-        "practices >= 95 (every page Lighthouse audited); axe: no serious or critical violation.",
+        "practices >= 95 (every page Lighthouse audited); axe: no serious or critical violation "
+        "(every page in light mode at 1280 px; Lighthouse's pages also in dark mode and at 360 px).",
         "",
         "| page | perf | a11y | best practices | total bytes | requests | axe violations (impact, elements) |",
         "|---|---|---|---|---|---|---|",
@@ -336,7 +365,7 @@ def write_summary():
         r = rows[page]
         lines.append(
             f"| {page} | {score(r.get('perf'))} | {score(r.get('a11y'))} | {score(r.get('bp'))} "
-            f"| {r.get('bytes', '')} | {r.get('requests', '')} | {r.get('axe', '')} |"
+            f"| {r.get('bytes', '')} | {r.get('requests', '')} | {_axe_cell(r.get('axe', {}))} |"
         )
     out = ARTIFACTS / "audit.md"
     part = out.with_name(f"audit.md.{os.getpid()}")
