@@ -161,6 +161,18 @@ def test_an_unknown_label_is_an_error_that_lists_the_valid_ones(command, tmp_pat
     assert not list(tmp_path.iterdir())
 
 
+def test_a_key_shows_each_stub_without_its_not_yet_solved(tmp_path):
+    done = cli("key", str(CH1.relative_to(ROOT)), "-o", str(tmp_path), "--exercises", "ex-gradient-step")
+    assert done.returncode == 0, done.stderr
+    key = nbformat.read(next(tmp_path.glob("*.ipynb")), as_version=4)
+    (ex,) = notebooks.exercises(key)
+    stub = key.cells[ex.learner_cell]
+    assert "raise NotImplementedError" in stub.source and stub.outputs == []
+    shown = json.dumps([c.get("outputs", []) for c in key.cells])
+    assert "not yet solved" not in shown and "correct" in shown
+    assert "not yet solved" not in next(tmp_path.glob("*.html")).read_text()
+
+
 def test_a_sheet_can_hold_a_prose_question():
     source = notebooks.read(CH1)
     sheet = notebooks.student_version(source, keep={"ex-gradient-step", "ex-read-curve"})

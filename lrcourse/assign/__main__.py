@@ -93,6 +93,7 @@ def cmd_key(args):
         NotebookClient(
             nb, timeout=args.timeout, resources={"metadata": {"path": str(Path(path).parent)}}
         ).execute()
+        nb = notebooks.without_stub_outputs(nb)
         target = out / _out_name(path)
         nbformat.write(nb, target)
         html_note = ""

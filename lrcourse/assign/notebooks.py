@@ -216,6 +216,20 @@ def student_version(nb, keep=None):
     return nb
 
 
+def without_stub_outputs(nb):
+    """``nb`` (an executed answer key) with the outputs of its exercises' learner cells cleared.
+
+    A key shows each stub as the student gets it, then the solution. Run, the stub
+    prints the checker's "not yet solved" just above the solution's "correct": noise
+    in a key. Its code stays.
+    """
+    nb = copy.deepcopy(nb)
+    for ex in exercises(nb):
+        cell = nb.cells[ex.learner_cell]
+        cell.outputs, cell.execution_count = [], None
+    return nb
+
+
 def select(nb, keep, with_solutions=False):
     """Keep the setup cells (bootstrap, imports), the title and the exercises labelled in ``keep``,
     with the earlier code cells that bind names their code reads (the data an exercise works
