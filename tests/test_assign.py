@@ -170,7 +170,9 @@ def test_a_key_shows_each_stub_without_its_not_yet_solved(tmp_path):
     assert "raise NotImplementedError" in stub.source and stub.outputs == []
     shown = json.dumps([c.get("outputs", []) for c in key.cells])
     assert "not yet solved" not in shown and "correct" in shown
-    assert "not yet solved" not in next(tmp_path.glob("*.html")).read_text()
+    html = next(tmp_path.glob("*.html")).read_text()
+    assert "not yet solved" not in html
+    assert "google.colab" in key.cells[0].source and "google.colab" not in html  # the bootstrap
 
 
 def test_a_sheet_can_hold_a_prose_question():
