@@ -1,8 +1,8 @@
 // Display math wider than the column scrolls in its own box (site/phone/phone.css). A
 // keyboard user scrolls such a box only once it can take the focus (axe-core's rule
 // scrollable-region-focusable), so a box that scrolls gets tabindex="0"; one that fits
-// does not, so the Tab key does not stop at every formula. MathJax adds its output
-// after the page has loaded, and its fonts and the window's width change the widths.
+// does not, so the Tab key does not stop at every formula. The fonts and the window's
+// width change the widths (and MathJax's runtime, where it runs, adds its output late).
 (function () {
   function mark() {
     document.querySelectorAll('mjx-container[display="true"]').forEach(function (box) {

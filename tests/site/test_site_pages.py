@@ -1,7 +1,8 @@
 """Every page of the built site, opened in headless Chromium with the network cut off.
 
 For each page: it loads with no console error, no failed request and no attempt to
-reach another host; its math is typeset by the site's own MathJax (no raw TeX left);
+reach another host; its math was typeset at build time (every formula an SVG with its
+MathML, no TeX error, no raw TeX left, and no MathJax script to load);
 every image loads and no figure is printed as text (``<Figure size ...>``); its launch
 buttons open the page's notebook (while ``repository: url`` is the placeholder: no
 launch or repository link at all, and a note on how to run the page instead); and each
@@ -47,7 +48,8 @@ MATH_STATE = r"""() => {
     count: math.length,
     typeset: document.querySelectorAll("mjx-container").length,
     untypeset: math.filter(e => !e.querySelector("mjx-container")).map(e => e.textContent.slice(0, 80)),
-    errors: [...document.querySelectorAll("mjx-merror")].map(e => e.getAttribute("data-mjx-error") || e.textContent),
+    errors: [...document.querySelectorAll("mjx-merror, [data-mjx-error]")].map(e => e.getAttribute("data-mjx-error") || e.textContent),
+    assistive: math.map(e => !!e.querySelector("mjx-container svg[aria-hidden='true']") && !!e.querySelector("mjx-assistive-mml math")),
     raw: raw,
   };
 }"""
@@ -199,10 +201,11 @@ def test_page(shared_visit, page_path):
     v = shared_visit(page_path)
     page, name, problems = v.page, slug(page_path), []
 
-    has_mathjax = page.evaluate(WAIT_FOR_MATHJAX)
+    if page.evaluate(WAIT_FOR_MATHJAX):  # (true only where MathJax's runtime started)
+        problems.append("MathJax's runtime was loaded: the math should be typeset at build time")
     math = page.evaluate(MATH_STATE)
-    if math["count"] and not has_mathjax:
-        problems.append(f"{math['count']} formulas but MathJax did not start")
+    if math["count"] != len(math["assistive"]) or not all(math["assistive"]):
+        problems.append(f"formulas without MathML for screen readers: {math['count']} formulas")
     if math["untypeset"]:
         problems.append(f"formulas not typeset: {math['untypeset'][:5]}")
     if math["errors"]:

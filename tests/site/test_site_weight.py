@@ -8,8 +8,8 @@ Each page's numbers, by resource type, go to ``tests/artifacts/site/weight/<page
 and the table of all of them to ``tests/artifacts/site/weight.md``.
 
 What keeps the weight down (scripts/sphinx_weight.py): no fontawesome.js (the theme's
-CSS draws the icons with its web font), the search index only on the search page,
-MathJax without its context menu. The inline player frames are most of the rest.
+CSS draws the icons with its web font), the search index only on the search page, the
+math typeset at build time (no MathJax script). The inline player frames are most of the rest.
 """
 
 from __future__ import annotations
