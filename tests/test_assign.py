@@ -175,6 +175,18 @@ def test_a_key_shows_each_stub_without_its_not_yet_solved(tmp_path):
     assert "google.colab" in key.cells[0].source and "google.colab" not in html  # the bootstrap
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_a_key_clears_the_stubs_of_every_page(path):
+    source = notebooks.read(path)
+    for ex in notebooks.exercises(source):
+        if ex.learner_cell is not None:
+            source.cells[ex.learner_cell].outputs = [
+                nbformat.v4.new_output("stream", text="not yet solved\n")
+            ]
+    key = notebooks.without_stub_outputs(source)  # prose exercises have no stub: no error
+    assert "not yet solved" not in json.dumps([c.get("outputs", []) for c in key.cells])
+
+
 def test_a_sheet_can_hold_a_prose_question():
     source = notebooks.read(CH1)
     sheet = notebooks.student_version(source, keep={"ex-gradient-step", "ex-read-curve"})

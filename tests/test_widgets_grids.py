@@ -9,12 +9,15 @@ slider's grid: one of the options of a log slider, ``low + k * step`` of a linea
 
 from __future__ import annotations
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from lrcourse import data, labs, objectives, widgets  # noqa: E402
 from lrcourse.labs import early_stopping as es  # noqa: E402
@@ -179,4 +182,14 @@ def test_kept_backgrounds_give_the_frames_of_a_full_redraw(name, monkeypatch):
     kept = [explorer.png(**move) for move in _tour(explorer)]
     monkeypatch.setattr(_Canvas, "_limits", lambda self: object())
     explorer = BOOK[name][0]()
-    assert [explorer.png(**move) for move in _tour(explorer)] == kept
+    full = [explorer.png(**move) for move in _tour(explorer)]
+    for move, a, b in zip(_tour(explorer), kept, full, strict=True):
+        # The same pixels, up to one level on a few antialiased edge pixels: with
+        # matplotlib 3.10.9, a line blitted onto a kept background now and then differs
+        # so from the same line in a full redraw (chapter 2's loss curve: 14 pixels by 1,
+        # in about half of the runs; 3.11.2 gives the same bytes). A background that
+        # is stale (an artist left out of the animated ones) differs by far more.
+        a, b = (np.asarray(Image.open(io.BytesIO(png)), dtype=int) for png in (a, b))
+        assert a.shape == b.shape, move
+        off = np.abs(a - b).max(axis=-1)
+        assert off.max() <= 1 and np.count_nonzero(off) <= 50, (move, off.max(), np.count_nonzero(off))

@@ -99,12 +99,13 @@ def cmd_key(args):
         html_note = ""
         if not args.no_html:
             from nbconvert import HTMLExporter
-            from traitlets.config import Config
+            from nbconvert.preprocessors import TagRemovePreprocessor
 
-            config = Config()  # cells the website hides (the Colab bootstrap) stay out of the page
-            config.TagRemovePreprocessor.enabled = True
-            config.TagRemovePreprocessor.remove_cell_tags = ("remove-cell",)
-            body, _ = HTMLExporter(config=config).from_notebook_node(nb)
+            exporter = HTMLExporter()  # cells the website hides (the Colab bootstrap) stay out
+            exporter.register_preprocessor(
+                TagRemovePreprocessor(remove_cell_tags={"remove-cell"}), enabled=True
+            )
+            body, _ = exporter.from_notebook_node(nb)
             target.with_suffix(".html").write_text(body)
             html_note = f" and {target.with_suffix('.html').name}"
         print(f"{target}{html_note}: executed in {time.perf_counter() - start:.1f} s")

@@ -225,8 +225,9 @@ def without_stub_outputs(nb):
     """
     nb = copy.deepcopy(nb)
     for ex in exercises(nb):
-        cell = nb.cells[ex.learner_cell]
-        cell.outputs, cell.execution_count = [], None
+        if ex.learner_cell is not None:  # (a gated exercise without a checker has none)
+            cell = nb.cells[ex.learner_cell]
+            cell.outputs, cell.execution_count = [], None
     return nb
 
 
