@@ -22,14 +22,30 @@ import {AllPackages} from 'mathjax-full/js/input/tex/AllPackages.js';
 
 const adaptor = liteAdaptor();
 AssistiveMmlHandler(RegisterHTMLHandler(adaptor));
-const tex = new TeX({packages: AllPackages, formatError: (jax, err) => { throw err; }});
-const doc = mathjax.document('', {InputJax: tex, OutputJax: new SVG({fontCache: 'global'})});
-const STYLE_ID = 'lrcourse-math-svg';
-const style = `<style id="${STYLE_ID}">${adaptor.textContent(doc.outputJax.styleSheet(doc))}</style>`;
+// An undefined macro or a TeX error is an error here, not red text on the page.
+const PACKAGES = AllPackages.filter((name) => !['noundefined', 'noerrors'].includes(name));
+let doc = null;
 
-const INLINE = /(<span class="math notranslate nohighlight">)\\\(([\s\S]*?)\\\)(<\/span>)/g;
-const DISPLAY = /(<div class="math notranslate nohighlight"[^>]*>)([\s\S]*?)(<\/div>)/g;
+function newDocument() {  // one a page: no \label or macro of a page leaks into the next
+  return mathjax.document('', {
+    InputJax: new TeX({packages: PACKAGES, formatError: (jax, err) => { throw err; }}),
+    OutputJax: new SVG({fontCache: 'global'}),
+  });
+}
+
+const STYLE_ID = 'lrcourse-math-svg';
+const style = (() => {
+  const d = newDocument();
+  return `<style id="${STYLE_ID}">${adaptor.textContent(d.outputJax.styleSheet(d))}</style>`;
+})();
+
+// Sphinx marks math with the class "math" (with others: "amsmath", "notranslate", ...):
+// inline \(...\) in a <span>; display math in a <div>, as \[...\] or, for an amsmath
+// environment, as the bare environment, after the equation number's <span class="eqno">.
+const INLINE = /(<span class="(?:[^"]* )?math(?: [^"]*)?">)\\\(([\s\S]*?)\\\)(<\/span>)/g;
+const DISPLAY = /(<div class="(?:[^"]* )?math(?: [^"]*)?"[^>]*>)([\s\S]*?)(<\/div>)/g;
 const DISPLAY_TEX = /\\\[([\s\S]*?)\\\]/;
+const EQNO = /^(\s*<span class="eqno">[\s\S]*?<\/span>)?([\s\S]*)$/;
 const SCRIPTS = [
   /\s*<script>window\.MathJax = [^<]*<\/script>/g,
   /\s*<script[^>]*src="[^"]*\/mathjax\/[^"]*"[^>]*><\/script>/g,
@@ -37,7 +53,9 @@ const SCRIPTS = [
 
 function unescape(s) {
   return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+    .replace(/&#x([0-9a-f]+);/gi, (_, h) => String.fromCodePoint(parseInt(h, 16)))
+    .replace(/&#(\d+);/g, (_, d) => String.fromCodePoint(Number(d)))
+    .replace(/&amp;/g, '&');
 }
 
 function typeset(source, display, page) {
@@ -51,25 +69,30 @@ function typeset(source, display, page) {
 let formulas = 0;
 for (const page of process.argv.slice(2)) {
   const html = readFileSync(page, 'utf8');
-  doc.outputJax.fontCache.clearCache();  // each page carries the glyphs it uses, once
+  doc = newDocument();  // each page carries the glyphs it uses, once
   let n = 0;
   let out = html.replace(INLINE, (_, open, source, close) => {
     n += 1;
     return open + typeset(source, false, page) + close;
   });
   out = out.replace(DISPLAY, (whole, open, inner, close) => {
+    if (inner.includes('<mjx-container')) return whole;  // typeset already
     const m = DISPLAY_TEX.exec(inner);
-    if (!m) return whole;
     n += 1;
-    return open + inner.replace(DISPLAY_TEX, () => typeset(m[1], true, page)) + close;
+    if (m) return open + inner.replace(DISPLAY_TEX, () => typeset(m[1], true, page)) + close;
+    const [, eqno = '', tex] = EQNO.exec(inner);  // an amsmath environment, bare
+    return open + eqno + typeset(tex, true, page) + close;
   });
-  if (n === 0 && !SCRIPTS.some((re) => re.test(html))) continue;
+  if (n === 0 && !SCRIPTS.some((re) => html.search(re) >= 0)) continue;
   for (const re of SCRIPTS) out = out.replace(re, '');
   if (n > 0 && !out.includes(STYLE_ID)) {
-    out = out.replace('</head>', `${style}\n</head>`);
+    const head = out.indexOf('</head>');
+    const body = /<body\b[^>]*>/.exec(out.slice(head));
+    if (head < 0 || !body) throw new Error(`${page}: no </head> and <body> to put the math's style and glyphs in`);
     const defs = adaptor.outerHTML(doc.outputJax.fontCache.getCache());
     const glyphs = `<svg id="MJX-SVG-global-cache" style="display: none" aria-hidden="true">${defs}</svg>`;
-    out = out.replace(/<body([^>]*)>/, (body) => `${body}\n${glyphs}`);
+    const at = head + body.index + body[0].length;
+    out = out.slice(0, head) + style + '\n' + out.slice(head, at) + '\n' + glyphs + out.slice(at);
   }
   writeFileSync(page, out);
   formulas += n;

@@ -290,17 +290,22 @@ def test_axe(shared_visit, page, variant):
     _node()
     visit_ = shared_visit(page, phone=variant == "phone")
     if variant == "dark":  # the theme's dark mode, as its switch sets it; restored after
-        root = "document.documentElement.dataset"
-        before = visit_.page.evaluate(f"() => [{root}.theme, {root}.mode]")
-        visit_.page.evaluate(f"() => {{ {root}.theme = 'dark'; {root}.mode = 'dark'; }}")
+        root = "document.documentElement"
+        before = visit_.page.evaluate(f"() => ['data-theme', 'data-mode'].map(a => {root}.getAttribute(a))")
+        visit_.page.evaluate(f"() => {{ {root}.dataset.theme = 'dark'; {root}.dataset.mode = 'dark'; }}")
         try:
             background = visit_.page.evaluate("() => getComputedStyle(document.body).backgroundColor")
-            assert sum(map(int, re.findall(r"\d+", background)[:3])) < 3 * 64, (
+            r, g, b, *alpha = map(float, re.findall(r"[\d.]+", background))
+            assert r + g + b < 3 * 64 and (not alpha or alpha[0] > 0.5), (
                 f"{page}: the page did not turn dark (body background {background})"
             )
             violations = axe_violations(visit_)
         finally:
-            visit_.page.evaluate(f"([t, m]) => {{ {root}.theme = t; {root}.mode = m; }}", before)
+            visit_.page.evaluate(
+                f"""(values) => ['data-theme', 'data-mode'].forEach((a, i) =>
+                  values[i] === null ? {root}.removeAttribute(a) : {root}.setAttribute(a, values[i]))""",
+                before,
+            )
     else:
         violations = axe_violations(visit_)
     folder = ARTIFACTS / "axe"
