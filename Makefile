@@ -107,7 +107,8 @@ build-check: book
 ## The built site in headless Chromium, every request off localhost blocked: no console
 ## errors, math typeset, images, launch buttons, the players; axe-core on every page and
 ## Lighthouse (mobile preset) on every page (LIGHTHOUSE_PAGES=sample: three pages, as in
-## make test; axe also checks those pages in dark mode and at 360 px), with their budgets. Screenshots and audit.md: tests/artifacts/site/
+## make test, where axe checks chapter 1's index in dark mode and at 360 px, and
+## make test-site every page), with their budgets. Screenshots and audit.md: tests/artifacts/site/
 ## The checks that only read a page share one visit of it, so the tests of one page run
 ## together on one worker (tests/site/conftest.py).
 LIGHTHOUSE_PAGES ?= all
