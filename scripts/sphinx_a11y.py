@@ -40,6 +40,7 @@ import re
 from pathlib import Path
 
 from bs4 import BeautifulSoup
+from built_pages import after_build
 
 DEPRECATED_ENTRY = 'role="doc-biblioentry"'
 ASSETS = Path(__file__).resolve().parent.parent / "site" / "a11y"
@@ -88,16 +89,6 @@ def brand_in_landmark(html):
     )
 
 
-def landmark_for_brand(app, exception):
-    if exception is not None or app.builder.format != "html":
-        return
-    for page in Path(app.outdir).rglob("*.html"):
-        html = page.read_text(encoding="utf-8")
-        new = brand_in_landmark(html)
-        if new != html:
-            page.write_text(new, encoding="utf-8")
-
-
 def add_assets(app, config):
     config.html_static_path.append(str(ASSETS))
     if not config.html_favicon:
@@ -111,5 +102,5 @@ def setup(app):
     app.add_js_file(None, body=(ASSETS / "scroll-focus.js").read_text(encoding="utf-8"))
     # after pydata-sphinx-theme's own html-page-context handler (priority 500)
     app.connect("html-page-context", page_context, priority=900)
-    app.connect("build-finished", landmark_for_brand)
+    app.connect("build-finished", after_build(brand_in_landmark))
     return {"parallel_read_safe": True, "parallel_write_safe": True}

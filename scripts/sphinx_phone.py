@@ -36,6 +36,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from built_pages import after_build
+
 ASSETS = Path(__file__).resolve().parent.parent / "site" / "phone"
 
 
@@ -81,19 +83,9 @@ def one_viewport(html):
     return VIEWPORT.sub(keep_first, html)
 
 
-def single_viewport_tags(app, exception):
-    if exception is not None or app.builder.format != "html":
-        return
-    for page in Path(app.outdir).rglob("*.html"):
-        html = page.read_text(encoding="utf-8")
-        new = one_viewport(html)
-        if new != html:
-            page.write_text(new, encoding="utf-8")
-
-
 def setup(app):
     app.connect("config-inited", configure)
     app.add_css_file("phone.css")
     app.connect("html-page-context", add_breaks)
-    app.connect("build-finished", single_viewport_tags)
+    app.connect("build-finished", after_build(one_viewport))
     return {"parallel_read_safe": True, "parallel_write_safe": True}

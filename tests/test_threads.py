@@ -118,3 +118,21 @@ def test_a_process_started_on_two_threads_is_limited_to_one_and_restored():
     if seen["before"] != [2]:
         pytest.skip(f"OPENBLAS_NUM_THREADS=2 gave {seen['before']} threads (not OpenBLAS, or one CPU)")
     assert seen == {"before": [2], "inside": [1], "after": [2], "step": [1], "end": [2]}
+
+
+def test_an_explorer_redraws_on_one_thread_and_gives_the_count_back(two_threads):
+    from lrcourse import widgets
+
+    seen = []
+
+    def draw(fig, state, x):
+        seen.append(blas_threads())
+        if not state:
+            (state["line"],) = fig.subplots().plot([0, 1], [0, 0], animated=True)
+        state["line"].set_ydata([0, x])
+
+    explorer = widgets.Explorer(draw, [widgets.IntSlider("x", 0, 3, 0)])
+    explorer.png(x=1)
+    explorer.png(x=2)
+    assert seen and all(counts == [1] * len(counts) for counts in seen)
+    assert blas_threads() == [2]
