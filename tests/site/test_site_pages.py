@@ -286,6 +286,12 @@ def test_page(shared_visit, page_path):
     assert not problems, f"{page_path}:\n  " + "\n  ".join(problems)
 
 
+def test_no_page_shows_a_test_marker():
+    """``# NBVAL_CHECK_OUTPUT`` is for nbval, not the reader (scripts/sphinx_test_markers.py)."""
+    shown = [page for page in PAGES if "NBVAL_" in (SITE / page).read_text(encoding="utf-8")]
+    assert PAGES and not shown, shown
+
+
 def test_every_toc_page_was_built():
     built = set(PAGES)
     missing = [e for e in toc_entries() if f"{e}.html" not in built]
