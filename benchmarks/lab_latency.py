@@ -30,6 +30,11 @@ A page that fails leaves a screenshot in ``tests/artifacts/lab/``. Budgets on th
 course's 2-core reference machine: slider p95 under 60 ms, a dropdown
 that switches the scene p95 under 150 ms. Exit status 1 when one is missed. Numbers
 only: the tests never assert wall-clock times.
+
+A last row, "floor (no redraw)", times a plain ipywidgets slider that swaps two frames
+of chapter 1's explorer drawn in advance: the same messages, server and browser, with a
+kernel that does nothing. No explorer can be faster; the gap between an explorer's row
+and the floor is what its redraw costs the learner.
 """
 
 from __future__ import annotations
@@ -78,6 +83,30 @@ EXPLORERS = [
     ("ch07 early stopping", "book/07_early_stopping/with_schedules.ipynb", "stopping_explorer"),
     ("ch08 tuning dashboard", "book/08_tuning_recipe/checking_the_recipe.ipynb", "recipe_explorer"),
 ]
+
+# The floor: what JupyterLab, the widget messages and the browser cost on their own. Chapter
+# 1's explorer draws two of its frames once; then a plain ipywidgets slider swaps between
+# them, so a move costs the kernel nothing. The explorers cannot be faster than this row.
+FLOOR = "floor (no redraw)"
+FLOOR_CELL = """\
+import ipywidgets
+
+_frames = [himmelblau_explorer.png(), himmelblau_explorer.png(lr=0.05)]
+_image = ipywidgets.Image(value=_frames[0], format="png")
+_slider = ipywidgets.IntSlider(value=0, min=0, max=30, description="frame")
+_slider.observe(lambda change: setattr(_image, "value", _frames[change["new"] % 2]), names="value")
+ipywidgets.VBox([_slider, _image])
+"""
+
+
+def floor_notebook():
+    """Chapter 1's explorer cell, showing the floor's slider and image instead of the explorer."""
+    nb = small_notebook(ROOT / EXPLORERS[0][1], EXPLORERS[0][2])
+    last = nb.cells[-1]
+    if not last.source.rstrip().endswith("himmelblau_explorer.show()"):
+        raise ValueError("chapter 1's explorer cell changed: update FLOOR_CELL")
+    last.source = last.source.rstrip().removesuffix("himmelblau_explorer.show()") + FLOOR_CELL
+    return nb
 
 
 # Installed once per page. ``arm(img)`` watches the explorer's <img>: ``done`` gives the
@@ -437,6 +466,9 @@ def measure(runs=2, only=None, log=None, nagle=False):
             name = re.sub(r"\W+", "_", label) + ".ipynb"
             nbformat.write(small_notebook(ROOT / notebook, factory), root / name)
             names[label] = name
+        if not only or any(o in FLOOR for o in only):
+            nbformat.write(floor_notebook(), root / "floor.ipynb")
+            names[FLOOR] = "floor.ipynb"
         token = secrets.token_hex(16)
         log = log or subprocess.DEVNULL
         proc, url = start_lab(root, Path(tmp), token, log, nagle=nagle)
@@ -473,7 +505,9 @@ def _shutdown_kernels(url, token):
 
 
 def budget_ok(results):
-    for runs in results.values():
+    for label, runs in results.items():
+        if label == FLOOR:  # not an explorer: it shows what the budget leaves them
+            continue
         for run in runs:
             for s in run.values():
                 budget = SLIDER_P95_BUDGET_MS if s["kind"] == "slider" else DROPDOWN_P95_BUDGET_MS
@@ -502,7 +536,8 @@ def table(results):
             budget = (
                 SLIDER_P95_BUDGET_MS if per_run[0][control]["kind"] == "slider" else DROPDOWN_P95_BUDGET_MS
             )
-            lines.append(f"| {label} | {control} | " + " | ".join(cells) + f" | < {budget:g} |")
+            budget = "(none)" if label == FLOOR else f"< {budget:g}"
+            lines.append(f"| {label} | {control} | " + " | ".join(cells) + f" | {budget} |")
     return lines
 
 
