@@ -43,6 +43,9 @@ A checker module builds on the tools of :mod:`lrcourse.checks.core`:
 :func:`~lrcourse.checks.core.format_message` and :func:`~lrcourse.checks.core.wrap`
 (the text), :func:`~lrcourse.checks.core.is_stub` (an unsolved exercise) and
 :func:`~lrcourse.checks.core.compare_values` (numbers against the reference).
+The objects a check hands to the learner's function (test functions, curves,
+data) live in :mod:`lrcourse.checks.inputs`, apart from the references: the
+autograder's sandbox sees that module and no other checker module.
 """
 
 # The machinery, then one module of checkers per topic.

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 
 from lrcourse.checks.core import Case, check_function
+from lrcourse.checks.inputs import _Curve
 from lrcourse.labs import early_stopping as _es
 
 __all__ = ["check_stopping_epoch"]
@@ -125,14 +124,6 @@ MISTAKES = [
         "len(val_losses) - 1, the last index, not len(val_losses).",
     ),
 ]
-
-
-class _Curve(list):
-    """A list of losses whose repr wraps, so that the checker's messages fit an exercise box."""
-
-    def __repr__(self):
-        items = ", ".join(f"{v:g}" for v in self)
-        return "[" + textwrap.fill(items, 43, subsequent_indent="    ") + "]"
 
 
 _CURVE = _Curve([1.0, 0.8, 0.7, 0.75, 0.72, 0.71, 0.69, 0.74, 0.8, 0.9])

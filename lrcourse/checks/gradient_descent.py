@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrcourse.checks.core import Case, check_function, compare_values
+from lrcourse.checks.inputs import _banana, _bowl, _grad_bowl, _grad_valleys, _wavy
 
 
 def _ref_gradient_step(x, grad, lr):
@@ -53,21 +54,6 @@ def _numerical_gradient(f, x, h=1e-5, forward=False):
         e.flat[i] = h
         g.flat[i] = (f(x + e) - f(x)) / h if forward else (f(x + e) - f(x - e)) / (2 * h)
     return g
-
-
-def _bowl(x):
-    """f(x) = sum of x_i^2 / 2 (a round bowl)"""
-    return 0.5 * float(np.sum(x**2))
-
-
-def _banana(x):
-    """f(x, y) = (1 - x)^2 + 100 (y - x^2)^2 (Rosenbrock)"""
-    return float((1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2)
-
-
-def _wavy(x):
-    """f(x) = sum of sin(x_i) + x_1 * x_2 * ... (a wavy surface)"""
-    return float(np.sum(np.sin(x)) + np.prod(x))
 
 
 def check_numerical_gradient(numerical_gradient, quiet=False, record=None):
@@ -130,16 +116,6 @@ def _ref_gradient_descent(grad, x0, lr, steps):
         x = x - lr * np.asarray(grad(x), dtype=np.float64)
         path.append(x.copy())
     return np.array(path)
-
-
-def _grad_bowl(x):
-    """the gradient of a bowl, (x, 10 y)"""
-    return np.array([1.0, 10.0]) * x
-
-
-def _grad_valleys(x):
-    """the gradient of two_valleys, x^3 - x^2 - 2x"""
-    return x**3 - x**2 - 2 * x
 
 
 def check_gradient_descent(gradient_descent, quiet=False, record=None):

@@ -18,6 +18,7 @@ import numpy as np
 
 from lrcourse import schedules
 from lrcourse.checks.core import Case, check_function, format_message, is_stub, report
+from lrcourse.checks.inputs import PLATEAU_METRICS
 
 __all__ = [
     "PLATEAU_METRICS",
@@ -256,9 +257,6 @@ def check_warmup_cosine(warmup_cosine, quiet=False, record=None):
 
 
 # ----------------------------------------------------------------- predict ReduceLROnPlateau
-
-PLATEAU_METRICS = (1.00, 0.80, 0.70, 0.71, 0.69, 0.69, 0.70, 0.70, 0.65, 0.67, 0.66, 0.66, 0.66)
-"""Validation losses after epochs 1, 2, ... for the prediction exercise."""
 
 PLATEAU_SETTINGS = {"lr": 0.1, "factor": 0.5, "patience": 2}
 """The ``ReduceLROnPlateau`` of the prediction exercise (thresholds at PyTorch's defaults)."""
