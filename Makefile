@@ -64,7 +64,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## The autograder's sandbox (bubblewrap) where it can be installed; its tests skip without it.
 unit: $(STAMP)
+	-@sh scripts/need.sh bwrap bubblewrap
 	env -u LRCOURSE_PERTURB -u LRCOURSE_PERTURB_SEED $(BIN)/python -m pytest -q -n $(JOBS) tests --ignore=tests/site --ignore=tests/compat
 
 ## Every chapter under nbval. The notebooks are stored without outputs; the numbers their

@@ -113,7 +113,16 @@ def cmd_key(args):
 
 
 def cmd_grade(args):
+    from lrcourse.assign import sandbox
+
     start = time.perf_counter()
+    args.isolation = sandbox.resolve(args.isolation)
+    if args.isolation == "none":
+        print(
+            "warning: no sandbox (bubblewrap is missing or not allowed here): a submission's code can "
+            "read any file you can, the checker modules included; grade only trusted submissions so",
+            file=sys.stderr,
+        )
     scores = grading.grade_folder(
         args.submissions,
         args.reference,
@@ -121,12 +130,15 @@ def cmd_grade(args):
         jobs=args.jobs,
         cell_timeout=args.cell_timeout,
         total_timeout=args.total_timeout,
+        call_timeout=args.call_timeout,
+        isolation=args.isolation,
+        memory_mb=args.memory,
     )
     students = sorted({s.student for s in scores})
     full = sum(1 for name in students if all(s.points == s.max_points for s in scores if s.student == name))
     print(
         f"graded {len(students)} submission(s) in {time.perf_counter() - start:.1f} s; "
-        f"{full} with full marks; reports in {args.output}"
+        f"{full} with full marks; sandbox: {args.isolation}; reports in {args.output}"
     )
     return 0
 
@@ -174,6 +186,20 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=None, help="notebooks graded at once (default: CPU count)")
     p.add_argument("--cell-timeout", type=float, default=60, help="seconds before a cell is interrupted")
     p.add_argument("--total-timeout", type=float, default=600, help="seconds for a whole submission")
+    p.add_argument(
+        "--call-timeout",
+        type=float,
+        default=10,
+        help="seconds for one call of a student's function by a check",
+    )
+    p.add_argument(
+        "--isolation",
+        choices=["auto", "bubblewrap", "none"],
+        default="auto",
+        help="how each submission is sandboxed: bubblewrap (Linux; the default when it works here) "
+        "or none (limits only: for trusted submissions)",
+    )
+    p.add_argument("--memory", type=int, default=2048, help="MB of address space per submission")
     p.set_defaults(run=cmd_grade)
 
     args = parser.parse_args(argv)

@@ -1,36 +1,56 @@
-"""The autograder: run each submitted notebook in its own kernel and score its exercises.
+"""The autograder: each submission's code runs in a sandbox, its checks run in the grader.
 
 For every submission the grader
 
-1. executes the notebook cell by cell in a fresh kernel, with a time limit per cell
-   (a cell that loops forever is interrupted and the run goes on) and errors allowed
-   (a crashing cell does not stop the rest);
-2. reads the *visible* checks: what the learner's own checker calls printed;
-3. runs the *hidden* checks: the same checkers, called again by the grader on the
-   learner's functions, even if the learner deleted or changed the checking line
-   (see :data:`HIDDEN_CHECK` for what a notebook cannot change about them);
-4. scores each exercise: its points if the hidden check passed, else 0 with a reason.
+1. builds the program to run: the cells of the notebook the class was handed
+   (``reference``), as handed out, except each exercise's answer cell, taken from the
+   submission, and the cells the student added, which run where the student put them.
+   Edits to the other cells are not run (a student cannot change the data a check
+   uses, or the checker calls);
+2. runs it in a fresh sandbox (:mod:`lrcourse.assign.sandbox`): an empty temporary
+   folder, no network, limits on memory and time, and with bubblewrap no view of the
+   other submissions, the keys, the course sources or the checker modules; each cell is
+   stopped after ``cell_timeout`` seconds, and the whole submission after
+   ``total_timeout`` (its processes are killed);
+3. runs every checker of the exercises *here*, in the grader's process, with the
+   references only it can import. When a checker calls the student's function, the
+   call is sent to the sandbox and its result comes back as plain numbers and arrays
+   (:mod:`lrcourse.assign.wire`): nothing the student's code does in the sandbox
+   changes a checker, a reference, the comparison or the verdict;
+4. scores each exercise: its points if the check passed, else 0 with the reason and
+   the checker's message.
 
-A submission that cannot be read, whose kernel dies, or that runs past the total time
-limit still gets a row per exercise with a score of 0 and the reason.
+The reports are written by the grader alone, after each submission. ``visible`` says
+what the learner's own checker call showed in the notebook as handed in (``passed``,
+``failed``, ``not run`` or ``missing``): a submission whose saved output says passed
+while the grader's check fails deserves a look.
+
+What the grader does not defend against is in the instructor guide: a student's code
+can still compute the answer with the course package (``lrcourse.optimizers`` steps
+as ``gradient_step`` does, say), so read the code of the exercises that count.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import os
-import re
+import select
+import sys
+import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
+from lrcourse.assign import sandbox, wire
 from lrcourse.assign.notebooks import BEGIN, exercises
 
-MARK = "LRCOURSE_HIDDEN_CHECK"
+GRACE_S = 5.0  # beyond a cell's or a call's own limit, before the sandbox is killed
 
 
 @dataclass
@@ -58,53 +78,10 @@ def _text(outputs):
     return "".join(parts)
 
 
-HIDDEN_CHECK = """\
-import sys
-
-for name in [m for m in sys.modules if m == "lrcourse" or m.startswith("lrcourse.")]:
-    del sys.modules[name]
-from lrcourse import checks
-
-names = {k: v for k, v in user.items() if not k.startswith("__") and not hasattr(__builtins__, k)}
-names["checks"] = checks
-try:
-    ok = all(bool(eval(call, names)) for call in calls)
-except Exception as exc:
-    print(MARK, index, "error", type(exc).__name__, exc)
-else:
-    print(MARK, index, "pass" if ok else "fail")
-"""
-"""The hidden check of one exercise, run in the submission's kernel after its last cell.
-
-It trusts nothing the notebook may have changed: it imports the checkers afresh (a
-notebook may have replaced ``checks.check_...``), runs in a namespace of its own with the
-real builtins (a notebook may have defined its own ``bool`` or ``print``), and evaluates
-the checker calls on the notebook's names. Its verdict counts only as the last line the
-cell prints, in a cell that ended without an error, so a learner's function that prints
-a verdict of its own and then stops the cell gains nothing.
-"""
-
-
-def _hidden_cell(ex, index):
-    settings = {"calls": ex.checks, "index": index, "MARK": MARK}
-    return nbformat.v4.new_code_cell(
-        "import builtins as _lrcourse_builtins\n\n"
-        f"_lrcourse_builtins.exec({HIDDEN_CHECK!r}, {{\n"
-        '    "__builtins__": _lrcourse_builtins,\n'
-        '    "user": _lrcourse_builtins.dict(_lrcourse_builtins.globals()),\n'
-        f"    **{settings!r},\n"
-        "})\n"
-    )
-
-
 def _visible_result(nb, ex):
     """What the learner's last own checker call showed: 'passed', 'failed', 'not run' or 'missing'."""
     for cell in reversed(nb.cells):
-        if (
-            cell.cell_type == "code"
-            and MARK not in cell.source
-            and any(call in cell.source for call in ex.checks)
-        ):
+        if cell.cell_type == "code" and any(call in cell.source for call in ex.checks):
             text = _text(cell.get("outputs", []))
             if not text:
                 return "not run"
@@ -112,12 +89,233 @@ def _visible_result(nb, ex):
     return "missing"
 
 
-def grade_notebook(path, reference, cell_timeout=60, total_timeout=600, student=None):
-    """Score one submission against the exercises of ``reference`` (a notebook path)."""
-    from nbclient import NotebookClient
+# ----------------------------------------------------------------- what runs where
 
+
+@dataclass
+class Check:
+    """One checker call of an exercise: ``checks.<checker>(<answer>, <given>...)``."""
+
+    checker: str
+    answer: str  # the expression of the student's answer, evaluated in the sandbox
+    given: list  # the other arguments, evaluated here on the handed-out notebook's code
+    given_kw: dict
+
+
+def parse_check(call):
+    """The :class:`Check` of a checker call as the notebook writes it."""
+    node = ast.parse(call, mode="eval").body
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
+        raise ValueError(f"not a checker call with the answer first: {call!r}")
+    return Check(
+        node.func.attr,
+        ast.unparse(node.args[0]),
+        [ast.unparse(a) for a in node.args[1:]],
+        {k.arg: ast.unparse(k.value) for k in node.keywords if k.arg not in ("quiet", "record")},
+    )
+
+
+def _answer_cell(submission, cell, ex):
+    """The submission's cell answering ``ex``: the handed-out cell's id, else the cell that
+    calls its checker or defines its answer; ``None`` if there is none."""
+    cid = cell.get("id")
+    for c in submission.cells:
+        if c.cell_type == "code" and cid and c.get("id") == cid:
+            return c
+    names = [parse_check(call).answer for call in ex.checks]
+    for c in submission.cells:
+        if c.cell_type == "code" and (
+            any(call in c.source for call in ex.checks)
+            or any(f"def {n}(" in c.source or f"{n} =" in c.source for n in names)
+        ):
+            return c
+    return None
+
+
+def program(reference, submission, graded):
+    """The cells to run for ``submission``: ``[(source, what)]``, ``what`` being ``"given"``,
+    ``"answer <label>"`` or ``"added"``.
+
+    The handed-out cells run as handed out; each answer cell as the student wrote it;
+    each cell the student added runs right after the handed-out cell above it.
+    """
+    answers = {ex.learner_cell: ex for ex in graded}
+    ids = {c.get("id") for c in reference.cells if c.get("id")}
+    given_sources = {c.source for c in reference.cells if c.cell_type == "code"}
+    added, anchor = {}, None  # id of a handed-out cell -> the code cells added below it
+    for c in submission.cells:
+        if c.get("id") in ids:
+            anchor = c.get("id")
+        elif c.cell_type == "code" and c.source.strip() and c.source not in given_sources:
+            added.setdefault(anchor, []).append(c.source)
+    cells = [(source, "added") for source in added.get(None, [])]
+    for i, cell in enumerate(reference.cells):
+        if cell.cell_type == "code":
+            if i in answers:
+                mine = _answer_cell(submission, cell, answers[i])
+                if mine is not None:
+                    cells.append((mine.source, f"answer {answers[i].label}"))
+            else:
+                cells.append((cell.source, "given"))
+        cells += [(source, "added") for source in added.get(cell.get("id"), [])]
+    return cells
+
+
+_GIVEN_CACHE = {}
+
+
+def given_values(reference_path, reference, ex, check):
+    """The values of ``check``'s other arguments (the curves to label, say), computed here
+    from the handed-out notebook's cells that define them: never from the student's code."""
+    from lrcourse.assign.learner import _names
+
+    if not check.given and not check.given_kw:
+        return [], {}
+    key = (str(reference_path), ex.label, check.checker)
+    if key not in _GIVEN_CACHE:
+        exprs = check.given + list(check.given_kw.values())
+        needed = set().union(*(_names(f"_ = {e}")[1] for e in exprs))
+        chosen = []
+        for cell in reversed(reference.cells[: ex.learner_cell]):
+            if cell.cell_type != "code":
+                continue
+            defined, used = _names(cell.source)
+            imports = "from lrcourse" in cell.source or "import lrcourse" in cell.source
+            if defined & needed or imports:
+                chosen.insert(0, cell.source)
+                needed = (needed - defined) | used
+        namespace = {}
+        for source in chosen:
+            code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+            exec(compile(code, "<handed-out cell>", "exec"), namespace)  # noqa: S102  (the instructor's code)
+        _GIVEN_CACHE[key] = (
+            [eval(e, namespace) for e in check.given],  # noqa: S307
+            {k: eval(e, namespace) for k, e in check.given_kw.items()},  # noqa: S307
+        )
+    return _GIVEN_CACHE[key]
+
+
+# ----------------------------------------------------------------- talking to the sandbox
+
+
+class Stopped(BaseException):
+    """The sandbox ran out of time or went silent: no more calls to it.
+
+    A ``BaseException``: the checkers catch every ``Exception`` a learner's function
+    raises, and this one must reach the grader.
+    """
+
+
+class CallTimeout(BaseException):
+    """One call of the student's function ran out of time (the sandbox is still alive)."""
+
+
+class Session:
+    """One submission's sandbox and the channel to it."""
+
+    def __init__(self, workdir, isolation, memory_mb, total_timeout, stub):
+        self.deadline = time.monotonic() + total_timeout
+        self.total_timeout = total_timeout
+        argv = [sys.executable, "-P", "-m", "lrcourse.assign.answers"]
+        self.proc = sandbox.spawn(
+            argv, workdir, isolation=isolation, memory_mb=memory_mb, cpu_seconds=total_timeout, stub=stub
+        )
+        self.buffer = b""
+
+    def send(self, obj):
+        try:
+            self.proc.stdin.write(wire.to_sandbox(obj))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise Stopped("its process ended") from None
+
+    def recv(self, timeout, late):
+        """The next message, waiting at most ``timeout`` s (and never past the total time);
+        ``late`` says what went wrong if none comes."""
+        end = min(time.monotonic() + timeout, self.deadline)
+        fd = self.proc.stdout.fileno()
+        while True:
+            payload, self.buffer = wire.unframe(self.buffer)
+            if payload is not None:
+                message = wire.from_sandbox(payload)
+                if not isinstance(message, dict):
+                    raise wire.WireError("a message that is not a dict")
+                return message
+            left = end - time.monotonic()
+            if left <= 0:
+                total = time.monotonic() >= self.deadline
+                raise Stopped(f"stopped after {self.total_timeout:g} s in total" if total else late)
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    raise Stopped("its process ended")
+                self.buffer += chunk
+
+    def close(self):
+        sandbox.stop(self.proc)
+
+
+def _learner_error(name):
+    """An exception class named as the student's was (a plain identifier, at most 60 characters)."""
+    name = name if name.isidentifier() and len(name) <= 60 else "Exception"
+    return type(name, (Exception,), {})
+
+
+class Remote:
+    """Stands for the student's function in a checker: each call runs in the sandbox."""
+
+    def __init__(self, session, index, name, call_timeout):
+        self.session, self.index, self.__name__, self.call_timeout = session, index, name, call_timeout
+
+    def __call__(self, *args, **kwargs):
+        self.session.send(("call", self.index, args, kwargs))
+        reply = self.session.recv(
+            self.call_timeout + GRACE_S,
+            f"a call of {self.__name__} ran past its limit of {self.call_timeout:g} s and ignored the interrupt",
+        )
+        if "timeout" in reply:
+            raise CallTimeout(f"a call of {self.__name__} ran longer than {self.call_timeout:g} s")
+        if "raised" in reply:
+            kind, text = (str(x) for x in reply["raised"])
+            if kind == "NotImplementedError":
+                raise NotImplementedError(text)
+            raise _learner_error(kind)(text)
+        if "unreadable" in reply:
+            raise TypeError(f"it returned {reply['unreadable']}, which the grader cannot read")
+        for before, after in [*zip(args, reply.get("args", []), strict=False)] + [
+            (kwargs[k], v) for k, v in reply.get("kwargs", {}).items() if k in kwargs
+        ]:
+            if (
+                isinstance(before, np.ndarray)
+                and isinstance(after, np.ndarray)
+                and before.shape == after.shape
+            ):
+                before[...] = after  # what the call did to its input, for the checker to see
+        return reply.get("result")
+
+
+# ----------------------------------------------------------------- one submission
+
+
+def grade_notebook(
+    path,
+    reference,
+    cell_timeout=60,
+    total_timeout=600,
+    student=None,
+    *,
+    call_timeout=10,
+    isolation="auto",
+    memory_mb=2048,
+):
+    """Score one submission against the exercises of ``reference`` (the notebook handed out)."""
+    from lrcourse import checks
+
+    isolation = sandbox.resolve(isolation)
     student = student or Path(path).stem
-    graded = [ex for ex in exercises(nbformat.read(reference, as_version=4)) if ex.graded]
+    handed_out = nbformat.read(reference, as_version=4)
+    graded = [ex for ex in exercises(handed_out) if ex.graded]
 
     def all_zero(reason):
         return [Score(student, ex.label, 0.0, ex.points, "missing", reason) for ex in graded]
@@ -126,82 +324,132 @@ def grade_notebook(path, reference, cell_timeout=60, total_timeout=600, student=
         nb = nbformat.read(path, as_version=4)
     except Exception as exc:  # an unreadable file is a result, not a crash of the batch
         return all_zero(f"the notebook could not be read ({type(exc).__name__}: {exc})")
-    first = len(nb.cells)
-    nb.cells += [_hidden_cell(ex, i) for i, ex in enumerate(graded)]
-    client = NotebookClient(
-        nb,
-        timeout=cell_timeout,
-        interrupt_on_timeout=True,
-        allow_errors=True,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(Path(path).parent)}},
-    )
-    problems, start = [], time.monotonic()
-    try:
-        with client.setup_kernel():
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type != "code":
-                    continue
-                if index < first and time.monotonic() - start > total_timeout:
-                    problems.append(f"stopped after {total_timeout:g} s in total")
-                    break
-                client.execute_cell(cell, index)
-                errors = [o for o in cell.outputs if o.get("output_type") == "error"]
-                if index < first and errors:
-                    kind = errors[0].get("ename")
-                    what = f"ran longer than {cell_timeout:g} s" if kind == "KeyboardInterrupt" else kind
-                    problems.append(f"cell {index} {what}")
-    except Exception as exc:  # a dead kernel or a broken client still yields a score
-        return all_zero(f"the notebook could not be run ({type(exc).__name__}: {exc})")
-
-    hidden, messages = {}, {}
-    for k, cell in enumerate(nb.cells[first:]):
-        lines = _text(cell.outputs).splitlines()
-        messages[k] = "\n".join(line for line in lines if not line.startswith(MARK)).strip()
-        errors = [o.get("ename") for o in cell.outputs if o.get("output_type") == "error"]
-        verdict = re.fullmatch(rf"{MARK} {k} (.*)", lines[-1]) if lines and not errors else None
-        if verdict:
-            hidden[k] = verdict.group(1)
-        elif "KeyboardInterrupt" in errors:
-            hidden[k] = f"timeout: the check ran longer than {cell_timeout:g} s"
-        elif errors:
-            hidden[k] = f"the check did not finish ({errors[0]})"
-    scores = []
-    for i, ex in enumerate(graded):
-        result = hidden.get(i, "no result")
-        visible = _visible_result(nb, ex)
-        if result == "pass":
-            scores.append(
-                Score(student, ex.label, float(ex.points), ex.points, visible, "passed", messages.get(i, ""))
+    cells = program(handed_out, nb, graded)
+    calls = [(ex, parse_check(call)) for ex in graded for call in ex.checks]
+    results = {ex.label: [] for ex in graded}  # label -> [(passed, reason, message)]
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="lrcourse-grade-") as tmp:
+        stub = Path(tmp) / "checks_stub.py"
+        stub.write_text(sandbox.STUB_CHECKS)
+        workdir = Path(tmp) / "work"
+        workdir.mkdir()
+        session = Session(workdir, isolation, memory_mb, total_timeout, stub)
+        try:
+            session.send(
+                {
+                    "cells": [source for source, _ in cells],
+                    "answers": [check.answer for _, check in calls],
+                    "cell_timeout": cell_timeout,
+                    "call_timeout": call_timeout,
+                }
             )
+            late = f"a cell ran past its limit of {cell_timeout:g} s and ignored the interrupt"
+            for _, what in cells:
+                reply = session.recv(cell_timeout + GRACE_S, late)
+                if reply.get("error") and what != "given":
+                    kind = str(reply["error"][0])
+                    text = f"ran longer than {cell_timeout:g} s" if kind == "Timeout" else f"raised {kind}"
+                    problems.append(
+                        f"{'your ' + what if what.startswith('answer') else 'a cell you added'} {text}"
+                    )
+            answers = session.recv(call_timeout * len(calls) + GRACE_S, late)["answers"]
+            for i, (ex, check) in enumerate(calls):
+                results[ex.label].append(
+                    _run_check(session, i, answers[i], ex, check, reference, handed_out, checks, call_timeout)
+                )
+        except Stopped as exc:
+            for ex in graded:
+                if len(results[ex.label]) < len(ex.checks):
+                    results[ex.label].append((False, f"the check did not finish: {exc}", ""))
+        except (wire.WireError, KeyError, IndexError, TypeError) as exc:
+            for ex in graded:
+                if len(results[ex.label]) < len(ex.checks):
+                    results[ex.label].append((False, f"the sandbox's answer was garbled ({exc})", ""))
+        finally:
+            session.close()
+    scores = []
+    for ex in graded:
+        visible = _visible_result(nb, ex)
+        outcome = results[ex.label]
+        if outcome and all(passed for passed, _, _ in outcome):
+            message = "\n".join(m for _, _, m in outcome)
+            scores.append(Score(student, ex.label, float(ex.points), ex.points, visible, "passed", message))
             continue
-        if result.startswith("error NameError"):
-            reason = "the function to write is not defined (was its cell deleted, or did it crash?)"
-        elif result.startswith("error"):
-            reason = "the check raised " + result[len("error ") :]
-        elif result == "fail":
-            reason = "not yet solved or wrong: the checker's message is in the feedback"
-        else:
-            reason = result
-        if problems:
-            reason += "; " + "; ".join(problems[:3])
-        scores.append(Score(student, ex.label, 0.0, ex.points, visible, reason, messages.get(i, "")))
+        _, reason, message = next(o for o in outcome if not o[0]) if outcome else (False, "no result", "")
+        mine = [p for p in problems if ex.label in p or p.startswith("a cell you added")]
+        if mine:
+            reason += "; " + "; ".join(mine[:3])
+        scores.append(Score(student, ex.label, 0.0, ex.points, visible, reason, message))
     return scores
 
 
+def _run_check(session, index, answer, ex, check, reference_path, reference, checks, call_timeout):
+    """``(passed, reason, message)`` of one checker call, the checker running here."""
+    kind = answer.get("kind")
+    if kind == "missing":
+        error = answer.get("error") or ["", ""]
+        if error[0] == "NameError":
+            return False, "the function to write is not defined (was its cell deleted, or did it crash?)", ""
+        return False, f"the answer could not be read: {error[0]}: {error[1]}", ""
+    if kind == "unreadable":
+        return False, f"the answer is {answer.get('type')}, which the grader cannot read", ""
+    if kind == "function":
+        learner = Remote(session, index, check.answer, call_timeout)
+    elif kind == "stub":
+        learner = None if answer.get("value") is None else Ellipsis
+    else:
+        learner = answer.get("value")
+    checker = getattr(checks, check.checker, None)
+    if not callable(checker) or not check.checker.startswith("check_"):
+        return False, f"the grader has no checker {check.checker!r}", ""
+    try:
+        given, given_kw = given_values(reference_path, reference, ex, check)
+    except Exception as exc:  # noqa: BLE001  (the handed-out notebook itself is broken)
+        return False, f"the check's inputs could not be computed ({type(exc).__name__}: {exc})", ""
+    try:
+        result = checker(learner, *given, **given_kw, quiet=True)
+    except CallTimeout as exc:
+        return False, f"timeout: {exc}", ""
+    if result.passed:
+        return True, "passed", result.message
+    text = result.message
+    if "not yet solved" in text:
+        reason = "not yet solved: the checker's message is in the feedback"
+    elif " raised " in text.splitlines()[0]:
+        reason = "the function raised " + text.splitlines()[0].split(" raised ", 1)[1]
+    else:
+        reason = "wrong: the checker's message is in the feedback"
+    return False, reason, text
+
+
+# ----------------------------------------------------------------- a class
+
+
 def _grade_one(args):
-    path, reference, cell_timeout, total_timeout = args
-    return grade_notebook(path, reference, cell_timeout, total_timeout)
+    path, reference, options = args
+    return grade_notebook(path, reference, **options)
 
 
-def grade_folder(folder, reference, out_dir, jobs=None, cell_timeout=60, total_timeout=600):
+def grade_folder(
+    folder,
+    reference,
+    out_dir,
+    jobs=None,
+    cell_timeout=60,
+    total_timeout=600,
+    *,
+    call_timeout=10,
+    isolation="auto",
+    memory_mb=2048,
+):
     """Grade every ``*.ipynb`` in ``folder`` in parallel; write scores and feedback to ``out_dir``.
 
     ``reference`` is the student notebook the class was given (a student version or a
     sheet): its checked exercises are the ones graded.
 
     Writes ``scores.csv`` and ``scores.json`` (one row per student and exercise),
-    ``totals.csv`` (one row per student) and ``feedback/<student>.md``. Returns the scores.
+    ``totals.csv`` (one row per student) and ``feedback/<student>.md``, after each
+    submission. Returns the scores.
     """
     paths = sorted(Path(folder).glob("*.ipynb"))
     if not paths:
@@ -213,12 +461,26 @@ def grade_folder(folder, reference, out_dir, jobs=None, cell_timeout=60, total_t
             f"graded), got {reference}, which holds the solutions: make it with "
             "python -m lrcourse.assign student"
         )
+    for name, value, low in (("cell_timeout", cell_timeout, 1), ("call_timeout", call_timeout, 1)):
+        if not value >= low:
+            raise ValueError(f"{name} must be at least {low} s, got {value}")
+    if not memory_mb >= 256:
+        raise ValueError(f"memory_mb must be at least 256, got {memory_mb}")
+    options = dict(
+        cell_timeout=cell_timeout,
+        total_timeout=total_timeout,
+        call_timeout=call_timeout,
+        isolation=sandbox.resolve(isolation),
+        memory_mb=memory_mb,
+    )
     jobs = jobs or max(1, os.cpu_count() or 1)
-    work = [(str(p), str(reference), cell_timeout, total_timeout) for p in paths]
+    scores = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        scores = [s for result in pool.map(_grade_one, work) for s in result]
-    write_reports(scores, out_dir)
-    return scores
+        futures = [pool.submit(_grade_one, (str(p), str(reference), options)) for p in paths]
+        for future in as_completed(futures):
+            scores += future.result()
+            write_reports(sorted(scores, key=lambda s: s.student), out_dir)
+    return sorted(scores, key=lambda s: s.student)
 
 
 def write_reports(scores, out_dir):
