@@ -4,9 +4,10 @@
 
 The class hands in the student version of chapter 1 (all its checked exercises). The
 submissions are generated from the chapter itself: most solved, some half-solved, some
-untouched, a few that crash and a few that loop forever (those cost a full cell time
-limit each, here the grader's default of 60 s). They are graded with
-``lrcourse.assign.grade_folder``, one kernel per submission, ``jobs`` in parallel (default:
+untouched, a few that crash and a few whose function loops forever (each such call is
+stopped after the grader's call limit, 10 s). They are graded with
+``lrcourse.assign.grade_folder`` as the command line does, each in its own sandbox
+(bubblewrap where it works here; the script says which), ``jobs`` in parallel (default:
 one per CPU). The script checks that every submission got the score it deserves and exits
 with status 1 if not, or if grading took longer than the budget of 10 minutes.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from lrcourse.assign import grade_folder, notebooks
+from lrcourse.assign import grade_folder, notebooks, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER = ROOT / "book" / "01_gradient_descent" / "index.ipynb"
@@ -89,7 +90,13 @@ def measure(n=100, jobs=None):
     for s in scores:
         totals[s.student] = totals.get(s.student, 0.0) + s.points
     wrong = {name: (totals.get(name), want) for name, want in expected.items() if totals.get(name) != want}
-    return {"seconds": seconds, "students": len(expected), "jobs": jobs or os.cpu_count(), "wrong": wrong}
+    return {
+        "seconds": seconds,
+        "students": len(expected),
+        "jobs": jobs or os.cpu_count(),
+        "wrong": wrong,
+        "isolation": sandbox.resolve("auto"),
+    }
 
 
 def main(argv=None):
@@ -102,7 +109,8 @@ def main(argv=None):
     result = measure(args.students, args.jobs)
     print(
         f"graded {result['students']} submissions of chapter 1 in {result['seconds']:.0f} s "
-        f"({result['jobs']} in parallel; {result['seconds'] / result['students']:.1f} s each on average)"
+        f"({result['jobs']} in parallel; {result['seconds'] / result['students']:.1f} s each on average; "
+        f"sandbox: {result['isolation']})"
     )
     if result["wrong"]:
         print(f"WRONG SCORES (got, expected): {result['wrong']}")

@@ -362,7 +362,8 @@ def write_report(info, notebooks, explorers, sweeps, build, install, grading=Non
             "",
             f"`python -m lrcourse.assign grade` on {grading['students']} generated submissions of chapter 1 "
             "(70 % solved, 15 % half-solved, 9 % untouched, 4 % crashing, 2 % looping forever, each loop "
-            f"stopped by the 60 s cell limit), {grading['jobs']} in parallel: **{grading['seconds']:.0f} s** "
+            f"stopped by the 10 s call limit), each in its own sandbox ({grading.get('isolation', '?')}), "
+            f"{grading['jobs']} in parallel: **{grading['seconds']:.0f} s** "
             f"({grading['seconds'] / grading['students']:.1f} s per submission). Budget: under 10 minutes, "
             f"every score right. **{verdict(gr_ok)}**"
             + (f" Wrong scores: {grading['wrong']}." if grading["wrong"] else ""),
