@@ -392,3 +392,24 @@ def test_the_assign_extra_declares_what_the_kit_imports():
     third_party = {name.lower() for name in imported - set(sys.stdlib_module_names) - {"lrcourse"}}
     assert third_party >= {"nbformat", "nbclient", "nbconvert"}  # the scan sees the kit's imports
     assert third_party <= declared, f"imported by lrcourse/assign, not declared: {third_party - declared}"
+
+
+GRADED_PAGES = [p for p in CHAPTERS if any(ex.graded for ex in notebooks.exercises(notebooks.read(p)))]
+
+
+@pytest.mark.parametrize("path", GRADED_PAGES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_the_key_of_every_page_scores_full_marks_and_the_sheet_zero(path, tmp_path):
+    source = notebooks.read(path)
+    labels = {ex.label for ex in notebooks.exercises(source) if ex.graded}
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    nbformat.write(notebooks.select(source, labels, with_solutions=True), folder / "key.ipynb")
+    sheet = notebooks.student_version(source, keep=labels)
+    nbformat.write(sheet, folder / "untouched.ipynb")
+    nbformat.write(sheet, tmp_path / "sheet.ipynb")
+    scores = grade_folder(folder, tmp_path / "sheet.ipynb", tmp_path / "grades", jobs=1, cell_timeout=120)
+    got = {(s.student, s.exercise): (s.points, s.reason) for s in scores}
+    for label in labels:
+        assert got[("key", label)][0] == 1, got[("key", label)]
+        assert got[("untouched", label)][0] == 0, got[("untouched", label)]
+        assert "not yet solved" in got[("untouched", label)][1], got[("untouched", label)]

@@ -1,8 +1,9 @@
-"""The sandbox side of grading: ``python -P -m lrcourse.assign.answers``.
+"""The sandbox side of grading: ``python -I -m lrcourse.assign.answers``.
 
 Started by :mod:`lrcourse.assign.grade` in a sandbox (:mod:`lrcourse.assign.sandbox`),
-it talks to the grader over its stdin and stdout (:mod:`lrcourse.assign.wire`) and to
-nobody else: the code it runs prints into ``/dev/null``.
+it talks to the grader over its stdin and stdout (:mod:`lrcourse.assign.wire`); the code
+it runs prints into ``/dev/null``. That code could still reach the channel and write
+messages of its own, so the grader trusts nothing it reads here beyond its format.
 
 1. It reads the job: the cells to run (the handed-out notebook's own cells, the
    student's answer cells and the cells the student added) and, per check, the
@@ -13,7 +14,8 @@ nobody else: the code it runs prints into ``/dev/null``.
 4. It calls the student's functions on the inputs the grader sends, one call per
    message, each stopped after ``call_timeout`` seconds, and sends back the result and
    the array arguments as the call left them (a function that changes its input in
-   place is caught by the checker).
+   place is caught by the checker). A result that is itself a function (a schedule,
+   say) stays here; the grader gets its number and calls it like the others.
 
 The verdicts are reached in the grader's process, by the checkers, with references
 this process cannot import: whatever the student's code changes here, it can only
@@ -109,12 +111,21 @@ def describe(value):
     return {"kind": "value", "value": value}
 
 
+def _shell():
+    """An IPython shell without a front end: ``%matplotlib inline`` and the like do nothing."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    class Shell(InteractiveShell):
+        def enable_gui(self, gui=None):
+            pass
+
+    return Shell.instance()
+
+
 def main():
     channel = Channel()
     job = channel.read()
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
+    shell = _shell()
     for i, source in enumerate(job["cells"]):
         channel.send({"cell": i, "error": run_cell(shell, source, job["cell_timeout"])})
     answers = []
@@ -153,7 +164,11 @@ def main():
         _quiet()
         after = [a if isinstance(a, np.ndarray) else None for a in args]
         kw_after = {k: v for k, v in kwargs.items() if isinstance(v, np.ndarray)}
-        channel.send({"result": result, "args": after, "kwargs": kw_after})
+        if callable(result) and not isinstance(result, (np.ndarray, type)):
+            functions.append(result)
+            channel.send({"function": len(functions) - 1, "args": after, "kwargs": kw_after})
+        else:
+            channel.send({"result": result, "args": after, "kwargs": kw_after})
 
 
 if __name__ == "__main__":

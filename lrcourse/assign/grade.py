@@ -33,9 +33,11 @@ as ``gradient_step`` does, say), so read the code of the exercises that count.
 from __future__ import annotations
 
 import ast
+import copy
 import csv
 import json
 import os
+import re
 import select
 import sys
 import tempfile
@@ -123,42 +125,50 @@ def _answer_cell(submission, cell, ex):
         if c.cell_type == "code" and cid and c.get("id") == cid:
             return c
     names = [parse_check(call).answer for call in ex.checks]
+    defines = [re.compile(rf"^(def\s+{re.escape(n)}\s*\(|{re.escape(n)}\s*=)", re.M) for n in names]
     for c in submission.cells:
         if c.cell_type == "code" and (
-            any(call in c.source for call in ex.checks)
-            or any(f"def {n}(" in c.source or f"{n} =" in c.source for n in names)
+            any(call in c.source for call in ex.checks) or any(d.search(c.source) for d in defines)
         ):
             return c
     return None
 
 
 def program(reference, submission, graded):
-    """The cells to run for ``submission``: ``[(source, what)]``, ``what`` being ``"given"``,
-    ``"answer <label>"`` or ``"added"``.
+    """The cells to run for ``submission``, as ``[(source, what)]``, and the number of
+    handed-out cells the student edited (their edits are not run).
 
-    The handed-out cells run as handed out; each answer cell as the student wrote it;
-    each cell the student added runs right after the handed-out cell above it.
+    ``what`` is ``"given"`` (a handed-out cell, run as handed out), ``"answer <label>"``
+    (an answer cell, run as the student wrote it) or ``"added"`` (a cell the student
+    added, run right after the handed-out cell above it). A submission cell is matched to
+    a handed-out one by its id, or else by its unchanged source (a notebook saved by a
+    tool that drops cell ids).
     """
     answers = {ex.learner_cell: ex for ex in graded}
-    ids = {c.get("id") for c in reference.cells if c.get("id")}
-    given_sources = {c.source for c in reference.cells if c.cell_type == "code"}
-    added, anchor = {}, None  # id of a handed-out cell -> the code cells added below it
+    code = {i: c for i, c in enumerate(reference.cells) if c.cell_type == "code"}
+    by_id = {c.get("id"): c for c in reference.cells if c.get("id")}
+    sources = {}
+    for c in code.values():
+        sources.setdefault(c.source, c)
+    mine = {i: _answer_cell(submission, code[i], ex) for i, ex in answers.items() if i in code}
+    chosen = {id(c) for c in mine.values() if c is not None}
+    added, anchor, edited = {}, None, 0  # anchor: the handed-out cell above, by identity
     for c in submission.cells:
-        if c.get("id") in ids:
-            anchor = c.get("id")
-        elif c.cell_type == "code" and c.source.strip() and c.source not in given_sources:
+        match = by_id.get(c.get("id")) if c.get("id") in by_id else sources.get(c.source)
+        if match is not None:
+            anchor = id(match)
+            edited += int(id(c) not in chosen and c.cell_type == "code" and c.source != match.source)
+        elif c.cell_type == "code" and id(c) not in chosen and c.source.strip():
             added.setdefault(anchor, []).append(c.source)
     cells = [(source, "added") for source in added.get(None, [])]
     for i, cell in enumerate(reference.cells):
-        if cell.cell_type == "code":
-            if i in answers:
-                mine = _answer_cell(submission, cell, answers[i])
-                if mine is not None:
-                    cells.append((mine.source, f"answer {answers[i].label}"))
-            else:
-                cells.append((cell.source, "given"))
-        cells += [(source, "added") for source in added.get(cell.get("id"), [])]
-    return cells
+        if i in answers:
+            if mine.get(i) is not None:
+                cells.append((mine[i].source, f"answer {answers[i].label}"))
+        elif i in code:
+            cells.append((cell.source, "given"))
+        cells += [(source, "added") for source in added.get(id(cell), [])]
+    return cells, edited
 
 
 _GIVEN_CACHE = {}
@@ -192,7 +202,7 @@ def given_values(reference_path, reference, ex, check):
             [eval(e, namespace) for e in check.given],  # noqa: S307
             {k: eval(e, namespace) for k, e in check.given_kw.items()},  # noqa: S307
         )
-    return _GIVEN_CACHE[key]
+    return copy.deepcopy(_GIVEN_CACHE[key])  # a check may hand them to the student's function
 
 
 # ----------------------------------------------------------------- talking to the sandbox
@@ -216,7 +226,7 @@ class Session:
     def __init__(self, workdir, isolation, memory_mb, total_timeout, stub):
         self.deadline = time.monotonic() + total_timeout
         self.total_timeout = total_timeout
-        argv = [sys.executable, "-P", "-m", "lrcourse.assign.answers"]
+        argv = [sys.executable, "-I", "-m", "lrcourse.assign.answers"]  # -I: not the current folder
         self.proc = sandbox.spawn(
             argv, workdir, isolation=isolation, memory_mb=memory_mb, cpu_seconds=total_timeout, stub=stub
         )
@@ -283,6 +293,11 @@ class Remote:
             raise _learner_error(kind)(text)
         if "unreadable" in reply:
             raise TypeError(f"it returned {reply['unreadable']}, which the grader cannot read")
+        result = reply.get("result")
+        if isinstance(reply.get("function"), int):  # a function it returned: called there too
+            result = Remote(
+                self.session, reply["function"], f"what {self.__name__} returned", self.call_timeout
+            )
         for before, after in [*zip(args, reply.get("args", []), strict=False)] + [
             (kwargs[k], v) for k, v in reply.get("kwargs", {}).items() if k in kwargs
         ]:
@@ -292,7 +307,7 @@ class Remote:
                 and before.shape == after.shape
             ):
                 before[...] = after  # what the call did to its input, for the checker to see
-        return reply.get("result")
+        return result
 
 
 # ----------------------------------------------------------------- one submission
@@ -322,12 +337,16 @@ def grade_notebook(
 
     try:
         nb = nbformat.read(path, as_version=4)
+        cells, edited = program(handed_out, nb, graded)
     except Exception as exc:  # an unreadable file is a result, not a crash of the batch
         return all_zero(f"the notebook could not be read ({type(exc).__name__}: {exc})")
-    cells = program(handed_out, nb, graded)
     calls = [(ex, parse_check(call)) for ex in graded for call in ex.checks]
     results = {ex.label: [] for ex in graded}  # label -> [(passed, reason, message)]
-    problems = []
+    problems = []  # (label or None for every exercise, what went wrong in a cell)
+    if edited:
+        problems.append(
+            (None, f"your edits to {edited} handed-out cell(s) were not run (add new cells instead)")
+        )
     with tempfile.TemporaryDirectory(prefix="lrcourse-grade-") as tmp:
         stub = Path(tmp) / "checks_stub.py"
         stub.write_text(sandbox.STUB_CHECKS)
@@ -344,16 +363,25 @@ def grade_notebook(
                 }
             )
             late = f"a cell ran past its limit of {cell_timeout:g} s and ignored the interrupt"
-            for _, what in cells:
+            for i, (_, what) in enumerate(cells):
                 reply = session.recv(cell_timeout + GRACE_S, late)
-                if reply.get("error") and what != "given":
+                if reply.get("cell") != i:
+                    raise wire.WireError(f"expected the end of cell {i}, got {str(reply)[:80]}")
+                if reply.get("error"):
                     kind = str(reply["error"][0])
-                    text = f"ran longer than {cell_timeout:g} s" if kind == "Timeout" else f"raised {kind}"
-                    problems.append(
-                        f"{'your ' + what if what.startswith('answer') else 'a cell you added'} {text}"
+                    done = f"ran longer than {cell_timeout:g} s" if kind == "Timeout" else f"raised {kind}"
+                    label = what.split(" ", 1)[1] if what.startswith("answer") else None
+                    where = {"given": "a handed-out cell", "added": "a cell you added"}.get(
+                        what, "your answer cell"
                     )
-            answers = session.recv(call_timeout * len(calls) + GRACE_S, late)["answers"]
+                    problems.append((label, f"{where} {done}"))
+            late = f"reading the answers took longer than {call_timeout:g} s each"
+            answers = session.recv(call_timeout * len(calls) + GRACE_S, late).get("answers")
+            if not (isinstance(answers, list) and len(answers) == len(calls)):
+                raise wire.WireError("the answers did not come as one entry per check")
             for i, (ex, check) in enumerate(calls):
+                if not isinstance(answers[i], dict):
+                    raise wire.WireError(f"answer {i} is not a dict")
                 results[ex.label].append(
                     _run_check(session, i, answers[i], ex, check, reference, handed_out, checks, call_timeout)
                 )
@@ -361,7 +389,7 @@ def grade_notebook(
             for ex in graded:
                 if len(results[ex.label]) < len(ex.checks):
                     results[ex.label].append((False, f"the check did not finish: {exc}", ""))
-        except (wire.WireError, KeyError, IndexError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001  (garbled messages: the student's code wrote them)
             for ex in graded:
                 if len(results[ex.label]) < len(ex.checks):
                     results[ex.label].append((False, f"the sandbox's answer was garbled ({exc})", ""))
@@ -376,9 +404,9 @@ def grade_notebook(
             scores.append(Score(student, ex.label, float(ex.points), ex.points, visible, "passed", message))
             continue
         _, reason, message = next(o for o in outcome if not o[0]) if outcome else (False, "no result", "")
-        mine = [p for p in problems if ex.label in p or p.startswith("a cell you added")]
+        mine = [text for label, text in problems if label in (None, ex.label)]
         if mine:
-            reason += "; " + "; ".join(mine[:3])
+            reason += "; " + "; ".join(dict.fromkeys(mine[:3]))
         scores.append(Score(student, ex.label, 0.0, ex.points, visible, reason, message))
     return scores
 
@@ -427,7 +455,12 @@ def _run_check(session, index, answer, ex, check, reference_path, reference, che
 
 def _grade_one(args):
     path, reference, options = args
-    return grade_notebook(path, reference, **options)
+    try:
+        return grade_notebook(path, reference, **options)
+    except Exception as exc:  # noqa: BLE001  (a bug of the grader's must not stop the batch)
+        ex_list = [ex for ex in exercises(nbformat.read(reference, as_version=4)) if ex.graded]
+        reason = f"the grader failed on this notebook ({type(exc).__name__}: {exc}); please report it"
+        return [Score(Path(path).stem, ex.label, 0.0, ex.points, "missing", reason) for ex in ex_list]
 
 
 def grade_folder(

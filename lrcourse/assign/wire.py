@@ -3,7 +3,7 @@
 Both ways a message is a frame: 4 bytes of length (big-endian), then the payload. The
 grader sends pickles (the sandbox trusts the grader). The sandbox answers in JSON that
 the grader decodes without running anything (a pickle from the student's side could run
-code in the grader): numbers, strings, ``None``, lists, tuples, dicts and numeric
+code in the grader): numbers, strings, ``None``, ``...``, lists, tuples, dicts and numeric
 numpy arrays and scalars, tagged as below. Anything else cannot cross: the student's
 function "returned an object the grader cannot read", and the check fails.
 """
@@ -66,6 +66,8 @@ def _plain(value, depth=0):
         return {tag: [arr.dtype.newbyteorder("<").str, list(arr.shape), base64.b64encode(data).decode()]}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if value is Ellipsis:  # an answer not yet written, e.g. {"A": ...}
+        return {"__ellipsis__": 0}
     if isinstance(value, tuple):  # a named tuple too: its items
         return {"__tuple__": [_plain(v, depth + 1) for v in value]}
     if isinstance(value, list):
@@ -89,6 +91,8 @@ def _hook(d):
     ((tag, v),) = d.items()
     if tag == "__tuple__":
         return tuple(v)
+    if tag == "__ellipsis__":
+        return Ellipsis
     if tag == "__dict__":
         return {_hashable(k): item for k, item in v}
     if tag in ("__ndarray__", "__scalar__"):
@@ -114,5 +118,5 @@ def from_sandbox(payload):
     """The object a sandbox sent: plain values only, never code."""
     try:
         return json.loads(payload.decode(), object_hook=_hook)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
         raise WireError(f"an unreadable message ({type(exc).__name__}: {exc})") from None
