@@ -65,9 +65,10 @@ def cmd_student(args):
     out.mkdir(parents=True, exist_ok=True)
     for path in args.notebooks:
         source = notebooks.read(path)
-        nb = notebooks.student_version(source, keep=_selection(args))
         if args.nbgrader:
-            nb = notebooks.add_nbgrader_metadata(nb, notebooks.exercises(nb))
+            nb = notebooks.nbgrader_version(source, keep=_selection(args))
+        else:
+            nb = notebooks.student_version(source, keep=_selection(args))
         target = out / _out_name(path)
         nbformat.write(nb, target)
         found = notebooks.labels(nb)
@@ -161,7 +162,10 @@ def main(argv=None):
     p.add_argument("-o", "--output", required=True, help="folder for the student notebooks")
     p.add_argument("--exercises", help="comma-separated exercise labels for a short assignment sheet")
     p.add_argument(
-        "--nbgrader", action="store_true", help="add nbgrader cell metadata (solution and test cells)"
+        "--nbgrader",
+        action="store_true",
+        help="write nbgrader source notebooks instead: solutions in nbgrader's solution regions, "
+        "answer and test cells marked (then run nbgrader generate_assignment on them)",
     )
     p.set_defaults(run=cmd_student)
 

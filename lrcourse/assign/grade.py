@@ -32,7 +32,6 @@ as ``gradient_step`` does, say), so read the code of the exercises that count.
 
 from __future__ import annotations
 
-import ast
 import copy
 import csv
 import json
@@ -50,7 +49,7 @@ import nbformat
 import numpy as np
 
 from lrcourse.assign import sandbox, wire
-from lrcourse.assign.notebooks import BEGIN, exercises
+from lrcourse.assign.notebooks import BEGIN, exercises, parse_check
 
 GRACE_S = 5.0  # beyond a cell's or a call's own limit, before the sandbox is killed
 
@@ -92,29 +91,6 @@ def _visible_result(nb, ex):
 
 
 # ----------------------------------------------------------------- what runs where
-
-
-@dataclass
-class Check:
-    """One checker call of an exercise: ``checks.<checker>(<answer>, <given>...)``."""
-
-    checker: str
-    answer: str  # the expression of the student's answer, evaluated in the sandbox
-    given: list  # the other arguments, evaluated here on the handed-out notebook's code
-    given_kw: dict
-
-
-def parse_check(call):
-    """The :class:`Check` of a checker call as the notebook writes it."""
-    node = ast.parse(call, mode="eval").body
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
-        raise ValueError(f"not a checker call with the answer first: {call!r}")
-    return Check(
-        node.func.attr,
-        ast.unparse(node.args[0]),
-        [ast.unparse(a) for a in node.args[1:]],
-        {k.arg: ast.unparse(k.value) for k in node.keywords if k.arg not in ("quiet", "record")},
-    )
 
 
 def _answer_cell(submission, cell, ex):

@@ -30,6 +30,7 @@ on demand.
 
 from __future__ import annotations
 
+import ast
 import copy
 import re
 from dataclasses import dataclass, field
@@ -88,6 +89,29 @@ class Exercise:
         return bool(self.checks)
 
 
+@dataclass
+class Check:
+    """One checker call of an exercise: ``checks.<checker>(<answer>, <given>...)``."""
+
+    checker: str
+    answer: str  # the expression of the student's answer, evaluated in the sandbox
+    given: list  # the other arguments, evaluated here on the handed-out notebook's code
+    given_kw: dict
+
+
+def parse_check(call):
+    """The :class:`Check` of a checker call as the notebook writes it."""
+    node = ast.parse(call, mode="eval").body
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
+        raise ValueError(f"not a checker call with the answer first: {call!r}")
+    return Check(
+        node.func.attr,
+        ast.unparse(node.args[0]),
+        [ast.unparse(a) for a in node.args[1:]],
+        {k.arg: ast.unparse(k.value) for k in node.keywords if k.arg not in ("quiet", "record")},
+    )
+
+
 def read(path):
     """The notebook at ``path`` (nbformat 4)."""
     return nbformat.read(path, as_version=4)
@@ -105,7 +129,11 @@ def exercises(nb):
                 found.append(current)
             if "{exercise-end}" in cell.source:
                 current = None
-        elif cell.cell_type == "code" and current is not None and BEGIN not in cell.source:
+        elif (
+            cell.cell_type == "code"
+            and current is not None
+            and (BEGIN not in cell.source or cell.metadata.get("nbgrader", {}).get("solution"))
+        ):  # a solution cell of the chapter is not the learner's; nbgrader's answer cell is
             calls = [m.group("call") for m in CHECK_CALL.finditer(cell.source)]
             if calls and current.learner_cell is None:
                 current.checks, current.learner_cell = calls, i
@@ -398,3 +426,99 @@ def add_nbgrader_metadata(nb, exercises_):
         cells.append(test)
     nb.cells = cells
     return nb
+
+
+# ----------------------------------------------------------------- nbgrader's source format
+
+NB_BEGIN, NB_END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+def solution_blocks(nb):
+    """label -> the code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` of its solution."""
+    found, label = {}, None
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for mark in re.finditer(rf"{SOLUTION_START.pattern}|{SOLUTION_END.pattern}", cell.source, re.M):
+                label = mark.group("label")  # None at a solution's end
+        elif label is not None and label not in found and BEGIN in cell.source:
+            lines = cell.source.split("\n")
+            start = next(i for i, line in enumerate(lines) if line.strip() == BEGIN)
+            end = next((i for i, line in enumerate(lines) if line.strip() == END and i > start), len(lines))
+            found[label] = "\n".join(lines[start + 1 : end]).strip("\n")
+    return found
+
+
+def _function(tree, name):
+    return next(
+        (n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name),
+        None,
+    )
+
+
+def _reindent(lines, old, new):
+    return [new + line[len(old) :] if line.startswith(old) else line for line in lines]
+
+
+def with_solution_region(stub, solution, name):
+    """The learner cell ``stub`` with ``solution`` in an nbgrader solution region.
+
+    When the answer is a function, the region replaces the stub's body (its ``def`` line,
+    docstring and the checker call stay, as the student will see them); code of the
+    solution outside that function (a helper, an import) gets a region of its own above
+    it. When the answer is a value (``drops = ...``), the region follows the stub's line.
+    """
+    sol_lines, stub_lines = solution.split("\n"), stub.split("\n")
+    sol_tree, stub_tree = ast.parse(solution), ast.parse(stub)
+    sol_fn, stub_fn = _function(sol_tree, name), _function(stub_tree, name)
+    if sol_fn is None or stub_fn is None:  # a value: the region after the stub's assignment
+        node = next(
+            (n for n in stub_tree.body if name in {t.id for t in ast.walk(n) if isinstance(t, ast.Name)}),
+            None,
+        )
+        at = node.end_lineno if node is not None else 0
+        region = [NB_BEGIN, *sol_lines, NB_END]
+        return "\n".join(stub_lines[:at] + region + stub_lines[at:])
+
+    def body_start(fn):
+        first = fn.body[0]
+        docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+        return (fn.body[1] if docstring and len(fn.body) > 1 else first).lineno, docstring
+
+    sol_start, _ = body_start(sol_fn)
+    body = sol_lines[sol_start - 1 : sol_fn.end_lineno]
+    first = sol_fn.decorator_list[0].lineno if sol_fn.decorator_list else sol_fn.lineno
+    extra = [line for line in sol_lines[: first - 1] + sol_lines[sol_fn.end_lineno :]]
+    doc = stub_fn.body[0]
+    has_doc = isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+    keep_to = doc.end_lineno if has_doc else stub_fn.lineno  # the def line and the docstring
+    indent = " " * stub_fn.body[0].col_offset
+    sol_indent = " " * sol_fn.body[0].col_offset
+    region = [indent + NB_BEGIN, *_reindent(body, sol_indent, indent), indent + NB_END]
+    head = stub_lines[:keep_to]
+    if any(line.strip() for line in extra):
+        top = stub_fn.decorator_list[0].lineno if stub_fn.decorator_list else stub_fn.lineno
+        head = (
+            stub_lines[: top - 1]
+            + [NB_BEGIN, *[x for x in extra if x.strip()], NB_END, ""]
+            + stub_lines[top - 1 : keep_to]
+        )
+    return "\n".join(head + region + stub_lines[stub_fn.end_lineno :])
+
+
+def nbgrader_version(source, keep=None):
+    """An nbgrader *source* notebook of ``source``: a student version whose answer cells hold
+    the solution in nbgrader's ``### BEGIN SOLUTION`` regions, with nbgrader's metadata.
+
+    ``nbgrader generate_assignment`` turns each region into its stub and keeps the rest of
+    the cell (the ``def`` line, the docstring, the checker call); ``nbgrader autograde``
+    of this notebook itself gives full marks.
+    """
+    solutions = solution_blocks(source)
+    nb = student_version(source, keep=keep)
+    found = exercises(nb)
+    for ex in found:
+        if ex.graded and ex.label in solutions:
+            cell = nb.cells[ex.learner_cell]
+            name = parse_check(ex.checks[0]).answer
+            cell.source = with_solution_region(cell.source, solutions[ex.label], name)
+    return add_nbgrader_metadata(nb, found)

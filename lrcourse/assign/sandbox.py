@@ -74,6 +74,8 @@ def bubblewrap_command(argv, workdir, stub=None):
     then hidden, all but ``inputs.py``); ``None`` leaves the package as it is.
     """
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session"]
+    # /tmp first: the folders bound below may lie under it (a clone in /tmp, say)
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_LIMIT), "--tmpfs", "/tmp"]
     for d in SYSTEM:
         cmd += ["--ro-bind-try", d, d]
     for d in _python_dirs():
@@ -82,7 +84,6 @@ def bubblewrap_command(argv, workdir, stub=None):
         cmd += ["--size", str(2**20), "--tmpfs", str(CHECKS)]
         cmd += ["--ro-bind", str(stub), str(CHECKS / "__init__.py")]
         cmd += ["--ro-bind", str(CHECKS / "inputs.py"), str(CHECKS / "inputs.py")]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_LIMIT), "--tmpfs", "/tmp"]
     cmd += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
     return cmd + ["--", *argv]
 
@@ -92,14 +93,17 @@ def bubblewrap_works():
     """Whether ``bwrap`` is installed and may create namespaces here (containers may forbid it)."""
     if shutil.which("bwrap") is None:
         return False
-    try:
-        done = subprocess.run(
-            bubblewrap_command([sys.executable, "-I", "-c", "import lrcourse"], "/tmp"),
-            capture_output=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as workdir:  # as a submission will have it
+        try:
+            done = subprocess.run(
+                bubblewrap_command([sys.executable, "-I", "-c", "import lrcourse.checks.inputs"], workdir),
+                capture_output=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
     return done.returncode == 0
 
 
