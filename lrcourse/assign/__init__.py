@@ -7,10 +7,29 @@ their checks from :mod:`lrcourse.checks`. Everything here is generated from them
     python -m lrcourse.assign labels  book/*/*.ipynb
     python -m lrcourse.assign student book/01_gradient_descent/index.ipynb -o dist/student
     python -m lrcourse.assign key     book/01_gradient_descent/index.ipynb -o dist/key
-    python -m lrcourse.assign grade   submissions/ --reference book/01_gradient_descent/index.ipynb -o dist/grades
+    python -m lrcourse.assign grade   submissions/ --reference dist/student/01_gradient_descent.ipynb -o dist/grades
 
 Each subcommand has ``--help``. The instructor guide in the book walks through them.
+
+The names below are imported when first used: the grader's sandbox imports
+:mod:`lrcourse.assign.answers` alone, without nbformat (whose import takes a second or two).
 """
 
-from lrcourse.assign.grade import Score, grade_folder, grade_notebook
-from lrcourse.assign.notebooks import Exercise, exercises, solution_lines, student_version
+import importlib
+
+_WHERE = {
+    "Score": "grade",
+    "grade_folder": "grade",
+    "grade_notebook": "grade",
+    "Exercise": "notebooks",
+    "exercises": "notebooks",
+    "solution_lines": "notebooks",
+    "student_version": "notebooks",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"lrcourse.assign.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'lrcourse.assign' has no attribute {name!r}")
