@@ -53,6 +53,10 @@ COLAB_REQUIREMENTS = [
     "traitlets==5.7.1",
 ]
 
+# nbgrader, as an instructor installs it beside the course (not a dependency of the course),
+# with what the course's pages need to run under it.
+NBGRADER_PYTHON = "3.11"
+NBGRADER_REQUIREMENTS = ["nbgrader==0.9.6", "numpy", "matplotlib", "ipywidgets", "threadpoolctl"]
 
 # This test run: the same in every pytest-xdist worker of one run, new in the next run.
 RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
@@ -175,9 +179,11 @@ def build_wheel(dest: Path) -> Path:
 
 
 def freeze(profile: str) -> Path:
-    """Resolve a profile (``unit-3.12`` or ``colab``) in a scratch venv and write its pins."""
+    """Resolve a profile (``unit-3.12``, ``colab`` or ``nbgrader``) in a scratch venv and write its pins."""
     if profile == "colab":
         version, requirements = COLAB_PYTHON, COLAB_REQUIREMENTS
+    elif profile == "nbgrader":
+        version, requirements = NBGRADER_PYTHON, NBGRADER_REQUIREMENTS
     else:
         version, requirements = profile.removeprefix("unit-"), UNIT_REQUIREMENTS
     python, how = find_python(version)
@@ -197,7 +203,7 @@ def freeze(profile: str) -> Path:
 
 
 if __name__ == "__main__":
-    profiles = sys.argv[1:] or [f"unit-{v}" for v in VERSIONS] + ["colab"]
+    profiles = sys.argv[1:] or [f"unit-{v}" for v in VERSIONS] + ["colab", "nbgrader"]
     for p in profiles:
         try:
             print(freeze(p))
