@@ -177,7 +177,7 @@ def main(argv=None):
     p.add_argument("--no-html", action="store_true", help="skip the HTML page")
     p.set_defaults(run=cmd_key)
 
-    p = sub.add_parser("grade", help="run every submitted notebook and score its exercises")
+    p = sub.add_parser("grade", help="grade every submitted notebook: its code in a sandbox, the checks here")
     p.add_argument("submissions", help="folder of submitted notebooks (*.ipynb), one per student")
     p.add_argument(
         "--reference",

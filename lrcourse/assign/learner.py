@@ -47,6 +47,7 @@ from lrcourse.assign.notebooks import (
     fenced_directive,
     option_label,
     small_multiples_note,
+    solution_cells,
     strip_solution_code,
 )
 
@@ -395,13 +396,9 @@ def _learner_cells(nb):
 
 def _answers(nb):
     """label -> the reference answer: the code of the exercise's solution block."""
-    found, label = {}, None
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            for mark in re.finditer(rf"{SOLUTION_START.pattern}|{SOLUTION_END.pattern}", cell.source, re.M):
-                label = mark.group("label")  # None at a solution's end
-        elif label is not None and BEGIN in cell.source:
-            found.setdefault(label, _solution_code(cell.source))
+    found = {}
+    for label, cell in solution_cells(nb):
+        found.setdefault(label, _solution_code(cell.source))
     return found
 
 

@@ -433,14 +433,22 @@ def add_nbgrader_metadata(nb, exercises_):
 NB_BEGIN, NB_END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
-def solution_blocks(nb):
-    """label -> the code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` of its solution."""
-    found, label = {}, None
+def solution_cells(nb):
+    """``(label, cell)`` for every code cell with ``# BEGIN SOLUTION`` inside a solution block."""
+    label = None
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             for mark in re.finditer(rf"{SOLUTION_START.pattern}|{SOLUTION_END.pattern}", cell.source, re.M):
                 label = mark.group("label")  # None at a solution's end
-        elif label is not None and label not in found and BEGIN in cell.source:
+        elif label is not None and BEGIN in cell.source:
+            yield label, cell
+
+
+def solution_blocks(nb):
+    """label -> the code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` of its solution."""
+    found = {}
+    for label, cell in solution_cells(nb):
+        if label not in found:
             lines = cell.source.split("\n")
             start = next(i for i, line in enumerate(lines) if line.strip() == BEGIN)
             end = next((i for i, line in enumerate(lines) if line.strip() == END and i > start), len(lines))
