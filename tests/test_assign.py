@@ -413,3 +413,22 @@ def test_the_key_of_every_page_scores_full_marks_and_the_sheet_zero(path, tmp_pa
         assert got[("key", label)][0] == 1, got[("key", label)]
         assert got[("untouched", label)][0] == 0, got[("untouched", label)]
         assert "not yet solved" in got[("untouched", label)][1], got[("untouched", label)]
+
+
+@pytest.mark.parametrize("path", GRADED_PAGES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_nbgrader_and_otter_versions_hold_every_solution_in_a_region(path):
+    source = notebooks.read(path)
+    labels = set(notebooks.solution_blocks(source)) & {
+        ex.label for ex in notebooks.exercises(source) if ex.graded
+    }
+    nbgrader = notebooks.nbgrader_version(source)
+    answers = [c for c in nbgrader.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert len(answers) == len(labels)
+    otter = notebooks.otter_version(source, "ps")
+    questions = [c for c in otter.cells if c.cell_type == "raw" and c.source.startswith("# BEGIN QUESTION")]
+    assert len(questions) == len(labels)
+    for cell in answers + [
+        c for c in otter.cells if c.cell_type == "code" and "# BEGIN SOLUTION" in c.source
+    ]:
+        compile(cell.source, "<answer cell>", "exec")
+        assert "BEGIN SOLUTION" in cell.source and "END SOLUTION" in cell.source

@@ -67,11 +67,13 @@ def cmd_student(args):
         source = notebooks.read(path)
         if args.nbgrader:
             nb = notebooks.nbgrader_version(source, keep=_selection(args))
+        elif args.otter:
+            nb = notebooks.otter_version(source, Path(_out_name(path)).stem, keep=_selection(args))
         else:
             nb = notebooks.student_version(source, keep=_selection(args))
         target = out / _out_name(path)
         nbformat.write(nb, target)
-        found = notebooks.labels(nb)
+        found = notebooks.labels(notebooks.student_version(source, keep=_selection(args)))
         graded = [label for label, kind, _ in found if kind == "checked"]
         prose = [label for label, kind, _ in found if kind == "prose"]
         print(
@@ -166,6 +168,12 @@ def main(argv=None):
         action="store_true",
         help="write nbgrader source notebooks instead: solutions in nbgrader's solution regions, "
         "answer and test cells marked (then run nbgrader generate_assignment on them)",
+    )
+    p.add_argument(
+        "--otter",
+        action="store_true",
+        help="write otter-grader master notebooks instead: questions, solution blocks and "
+        "silent tests (then run otter assign on them)",
     )
     p.set_defaults(run=cmd_student)
 

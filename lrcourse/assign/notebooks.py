@@ -467,14 +467,16 @@ def _reindent(lines, old, new):
     return [new + line[len(old) :] if line.startswith(old) else line for line in lines]
 
 
-def with_solution_region(stub, solution, name):
-    """The learner cell ``stub`` with ``solution`` in an nbgrader solution region.
+def with_solution_region(stub, solution, name, markers=(NB_BEGIN, NB_END)):
+    """The learner cell ``stub`` with ``solution`` in a solution region (nbgrader's markers,
+    or the ``markers`` given).
 
     When the answer is a function, the region replaces the stub's body (its ``def`` line,
     docstring and the checker call stay, as the student will see them); code of the
     solution outside that function (a helper, an import) gets a region of its own above
     it. When the answer is a value (``drops = ...``), the region follows the stub's line.
     """
+    begin, end = markers
     sol_lines, stub_lines = solution.split("\n"), stub.split("\n")
     sol_tree, stub_tree = ast.parse(solution), ast.parse(stub)
     sol_fn, stub_fn = _function(sol_tree, name), _function(stub_tree, name)
@@ -484,7 +486,7 @@ def with_solution_region(stub, solution, name):
             None,
         )
         at = node.end_lineno if node is not None else 0
-        region = [NB_BEGIN, *sol_lines, NB_END]
+        region = [begin, *sol_lines, end]
         return "\n".join(stub_lines[:at] + region + stub_lines[at:])
 
     def body_start(fn):
@@ -501,13 +503,13 @@ def with_solution_region(stub, solution, name):
     keep_to = doc.end_lineno if has_doc else stub_fn.lineno  # the def line and the docstring
     indent = " " * stub_fn.body[0].col_offset
     sol_indent = " " * sol_fn.body[0].col_offset
-    region = [indent + NB_BEGIN, *_reindent(body, sol_indent, indent), indent + NB_END]
+    region = [indent + begin, *_reindent(body, sol_indent, indent), indent + end]
     head = stub_lines[:keep_to]
     if any(line.strip() for line in extra):
         top = stub_fn.decorator_list[0].lineno if stub_fn.decorator_list else stub_fn.lineno
         head = (
             stub_lines[: top - 1]
-            + [NB_BEGIN, *[x for x in extra if x.strip()], NB_END, ""]
+            + [begin, *[x for x in extra if x.strip()], end, ""]
             + stub_lines[top - 1 : keep_to]
         )
     return "\n".join(head + region + stub_lines[stub_fn.end_lineno :])
@@ -530,3 +532,54 @@ def nbgrader_version(source, keep=None):
             name = parse_check(ex.checks[0]).answer
             cell.source = with_solution_region(cell.source, solutions[ex.label], name)
     return add_nbgrader_metadata(nb, found)
+
+
+# ----------------------------------------------------------------- otter-grader's master format
+
+
+def _raw(text):
+    return nbformat.v4.new_raw_cell(text)
+
+
+def _quiet(call):
+    """A checker call that prints nothing (otter's tests must not print)."""
+    return call[:-1] + (", quiet=True)" if call.endswith(")") and not call.endswith("()") else "quiet=True)")
+
+
+def otter_version(source, name, keep=None):
+    """An otter-grader *master* notebook of ``source`` for ``otter assign``.
+
+    An ``# ASSIGNMENT CONFIG`` cell first; then each checked exercise is a question
+    (``# BEGIN QUESTION``, ``name`` its label, 1 point) whose answer cell sits in a
+    ``# BEGIN SOLUTION`` block, the solution inside ``# BEGIN SOLUTION`` / ``# END SOLUTION``
+    lines (otter leaves ``...`` there), followed by a ``# BEGIN TESTS`` block that asserts
+    its checker calls with ``quiet=True``. The other cells are the student version's.
+    """
+    solutions = solution_blocks(source)
+    nb = student_version(source, keep=keep)
+    found = {ex.learner_cell: ex for ex in exercises(nb) if ex.graded and ex.label in solutions}
+    config = f"# ASSIGNMENT CONFIG\nname: {name}\nexport_cell: false\ncheck_all_cell: false\n"
+    cells = [_raw(config)]
+    for i, cell in enumerate(nb.cells):
+        ex = found.get(i)
+        if ex is None:
+            cells.append(cell)
+            continue
+        answer = copy.deepcopy(cell)
+        markers = ("# BEGIN SOLUTION", "# END SOLUTION")
+        answer.source = with_solution_region(
+            cell.source, solutions[ex.label], parse_check(ex.checks[0]).answer, markers
+        )
+        tests = [nbformat.v4.new_code_cell(f"assert {_quiet(call)}") for call in ex.checks]
+        cells += [
+            _raw(f"# BEGIN QUESTION\nname: {ex.label}\npoints: 1"),
+            _raw("# BEGIN SOLUTION"),
+            answer,
+            _raw("# END SOLUTION"),
+            _raw("# BEGIN TESTS"),
+            *tests,
+            _raw("# END TESTS"),
+            _raw("# END QUESTION"),
+        ]
+    nb.cells = cells
+    return nb

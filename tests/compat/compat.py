@@ -57,6 +57,14 @@ COLAB_REQUIREMENTS = [
 # with what the course's pages need to run under it.
 NBGRADER_PYTHON = "3.11"
 NBGRADER_REQUIREMENTS = ["nbgrader==0.9.6", "numpy", "matplotlib", "ipywidgets", "threadpoolctl"]
+OTTER_REQUIREMENTS = [
+    "otter-grader==7.0.0",
+    "ipykernel",
+    "numpy",
+    "matplotlib",
+    "ipywidgets",
+    "threadpoolctl",
+]
 
 # This test run: the same in every pytest-xdist worker of one run, new in the next run.
 RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
@@ -184,6 +192,8 @@ def freeze(profile: str) -> Path:
         version, requirements = COLAB_PYTHON, COLAB_REQUIREMENTS
     elif profile == "nbgrader":
         version, requirements = NBGRADER_PYTHON, NBGRADER_REQUIREMENTS
+    elif profile == "otter":
+        version, requirements = NBGRADER_PYTHON, OTTER_REQUIREMENTS
     else:
         version, requirements = profile.removeprefix("unit-"), UNIT_REQUIREMENTS
     python, how = find_python(version)
@@ -203,9 +213,29 @@ def freeze(profile: str) -> Path:
 
 
 if __name__ == "__main__":
-    profiles = sys.argv[1:] or [f"unit-{v}" for v in VERSIONS] + ["colab", "nbgrader"]
+    profiles = sys.argv[1:] or [f"unit-{v}" for v in VERSIONS] + ["colab", "nbgrader", "otter"]
     for p in profiles:
         try:
             print(freeze(p))
         except SystemExit as exc:
             print(f"{p}: skipped ({exc})")
+
+
+def tool_runtime(profile: str, python: str, wheel: Path, where: Path) -> tuple[Path, dict]:
+    """A fresh venv for an instructor's tool (``nbgrader``, ``otter``): it sees the tool's
+    cached, pinned venv through a .pth file and gets lrcourse from ``wheel``. Returns its
+    Python and an environment whose PATH finds the tool's commands."""
+    pins = PINS / f"{profile}.txt"
+    requirements = [
+        line.split("==")[0] for line in pins.read_text().splitlines() if line and not line.startswith("#")
+    ]
+    stack = make_venv(python, profile, requirements, pins=pins)
+    run([python, "-m", "venv", where])
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = run([venv_python(where), "-c", purelib]).stdout.strip()
+    (Path(site) / f"{profile}-stack.pth").write_text(
+        run([venv_python(stack), "-c", purelib]).stdout.strip() + "\n"
+    )
+    run([venv_python(where), "-m", "pip", "install", "--quiet", "--no-deps", wheel], env=pip_env())
+    path = os.pathsep.join([str(where / "bin"), str(stack / "bin"), os.environ.get("PATH", "")])
+    return venv_python(where), dict(os.environ, PATH=path)

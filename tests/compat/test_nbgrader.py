@@ -15,13 +15,11 @@ instructor runs:
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
-from compat import NBGRADER_PYTHON, PINS, ROOT, make_venv, pip_env, run, venv_python
+from compat import NBGRADER_PYTHON, ROOT, run, tool_runtime
 from conftest import python_or_skip
 
 from lrcourse.assign import notebooks
@@ -45,23 +43,8 @@ with Gradebook("sqlite:///gradebook.db") as gb:
 @pytest.fixture(scope="module")
 def nbgrader(wheel, tmp_path_factory):
     """A venv with nbgrader (pinned) and lrcourse from this working tree."""
-    pins = PINS / "nbgrader.txt"
-    requirements = [
-        line.split("==")[0] for line in pins.read_text().splitlines() if line and not line.startswith("#")
-    ]
     python = python_or_skip(NBGRADER_PYTHON, "nbgrader check")
-    stack = make_venv(python, "nbgrader", requirements, pins=pins)
-    runtime = tmp_path_factory.mktemp("nbgrader") / "venv"
-    run([python, "-m", "venv", runtime])  # sees the cached stack, gets this tree's lrcourse
-    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    site = run([venv_python(runtime), "-c", purelib]).stdout.strip()
-    (Path(site) / "nbgrader-stack.pth").write_text(
-        run([venv_python(stack), "-c", purelib]).stdout.strip() + "\n"
-    )
-    run([venv_python(runtime), "-m", "pip", "install", "--quiet", "--no-deps", wheel], env=pip_env())
-    # nbgrader runs `alembic` from the PATH
-    path = os.pathsep.join([str(runtime / "bin"), str(stack / "bin"), os.environ.get("PATH", "")])
-    return venv_python(runtime), dict(os.environ, PATH=path)
+    return tool_runtime("nbgrader", python, wheel, tmp_path_factory.mktemp("nbgrader") / "venv")
 
 
 @pytest.fixture(scope="module")
