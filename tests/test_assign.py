@@ -432,3 +432,40 @@ def test_nbgrader_and_otter_versions_hold_every_solution_in_a_region(path):
     ]:
         compile(cell.source, "<answer cell>", "exec")
         assert "BEGIN SOLUTION" in cell.source and "END SOLUTION" in cell.source
+
+
+def _regions(source, solution, name="f", markers=("# BEGIN SOLUTION", "# END SOLUTION")):
+    out = notebooks.with_solution_region(source, solution, name, markers)
+    compile(out, "<cell>", "exec")
+    return out
+
+
+def test_a_solution_region_replaces_the_body_and_keeps_the_frame():
+    stub = 'def f(x):\n    """Twice x."""\n    raise NotImplementedError\n\n\nchecks.check_f(f)'
+    out = _regions(stub, 'def f(x):\n    """Twice x."""\n    return 2 * x')
+    assert out == (
+        'def f(x):\n    """Twice x."""\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n\n\n'
+        "checks.check_f(f)"
+    )
+
+
+def test_a_solution_region_keeps_code_before_and_after_the_function_in_place():
+    stub = "def f(x):\n    ...\n\nchecks.check_f(f)"
+    out = _regions(stub, "import math\n\ndef f(x):\n    return math.sqrt(x)\n\nprint(f(4))")
+    lines = out.splitlines()
+    assert lines.index("import math") < lines.index("def f(x):") < lines.index("print(f(4))")
+    assert lines.index("print(f(4))") < lines.index("checks.check_f(f)")
+    assert "    ..." not in lines  # a `...` body is the stub, not a docstring
+
+
+def test_a_solution_region_after_a_multiline_def_without_docstring():
+    stub = "def f(\n    x,\n    y,\n):\n    raise NotImplementedError\n\nchecks.check_f(f)"
+    out = _regions(stub, "def f(x, y):\n    return x + y")
+    assert "    return x + y" in out and "raise NotImplementedError" not in out
+
+
+def test_a_value_answer_region_comes_before_the_check():
+    out = _regions("checks.check_labels(labels, quiz)", 'labels = {"A": "overfitting"}', name="labels")
+    assert out.index("labels = {") < out.index("checks.check_labels")
+    out = _regions("labels = ...\nchecks.check_labels(labels, quiz)", 'labels = {"A": "x"}', name="labels")
+    assert out.index("labels = ...") < out.index('labels = {"A"') < out.index("checks.check_labels")

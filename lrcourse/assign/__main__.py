@@ -163,13 +163,14 @@ def main(argv=None):
     p.add_argument("notebooks", nargs="+", help="chapter pages, e.g. book/01_gradient_descent/index.ipynb")
     p.add_argument("-o", "--output", required=True, help="folder for the student notebooks")
     p.add_argument("--exercises", help="comma-separated exercise labels for a short assignment sheet")
-    p.add_argument(
+    tool = p.add_mutually_exclusive_group()
+    tool.add_argument(
         "--nbgrader",
         action="store_true",
         help="write nbgrader source notebooks instead: solutions in nbgrader's solution regions, "
         "answer and test cells marked (then run nbgrader generate_assignment on them)",
     )
-    p.add_argument(
+    tool.add_argument(
         "--otter",
         action="store_true",
         help="write otter-grader master notebooks instead: questions, solution blocks and "

@@ -445,7 +445,8 @@ def solution_cells(nb):
 
 
 def solution_blocks(nb):
-    """label -> the code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` of its solution."""
+    """label -> the code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` of its solution
+    (its first solution cell: every exercise of the book has one)."""
     found = {}
     for label, cell in solution_cells(nb):
         if label not in found:
@@ -463,8 +464,15 @@ def _function(tree, name):
     )
 
 
-def _reindent(lines, old, new):
-    return [new + line[len(old) :] if line.startswith(old) else line for line in lines]
+def _docstring(fn):
+    """The docstring statement of ``fn``, or ``None``."""
+    first = fn.body[0]
+    is_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    return first if is_doc and isinstance(first.value.value, str) else None
+
+
+def _indent(line):
+    return line[: len(line) - len(line.lstrip())]
 
 
 def with_solution_region(stub, solution, name, markers=(NB_BEGIN, NB_END)):
@@ -473,46 +481,53 @@ def with_solution_region(stub, solution, name, markers=(NB_BEGIN, NB_END)):
 
     When the answer is a function, the region replaces the stub's body (its ``def`` line,
     docstring and the checker call stay, as the student will see them); code of the
-    solution outside that function (a helper, an import) gets a region of its own above
-    it. When the answer is a value (``drops = ...``), the region follows the stub's line.
+    solution before that function (a helper, an import) gets a region of its own above
+    it, code after it a region right after it. When the answer is a value
+    (``drops = ...``), the region follows the stub's assignment (or, if there is none,
+    comes before the checker call).
     """
     begin, end = markers
     sol_lines, stub_lines = solution.split("\n"), stub.split("\n")
     sol_tree, stub_tree = ast.parse(solution), ast.parse(stub)
     sol_fn, stub_fn = _function(sol_tree, name), _function(stub_tree, name)
-    if sol_fn is None or stub_fn is None:  # a value: the region after the stub's assignment
-        node = next(
-            (n for n in stub_tree.body if name in {t.id for t in ast.walk(n) if isinstance(t, ast.Name)}),
-            None,
-        )
-        at = node.end_lineno if node is not None else 0
-        region = [begin, *sol_lines, end]
-        return "\n".join(stub_lines[:at] + region + stub_lines[at:])
 
-    def body_start(fn):
-        first = fn.body[0]
-        docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-        return (fn.body[1] if docstring and len(fn.body) > 1 else first).lineno, docstring
+    def region(lines, indent=""):
+        lines = [line for line in lines if line.strip()]
+        return [indent + begin, *lines, indent + end] if lines else []
 
-    sol_start, _ = body_start(sol_fn)
-    body = sol_lines[sol_start - 1 : sol_fn.end_lineno]
-    first = sol_fn.decorator_list[0].lineno if sol_fn.decorator_list else sol_fn.lineno
-    extra = [line for line in sol_lines[: first - 1] + sol_lines[sol_fn.end_lineno :]]
-    doc = stub_fn.body[0]
-    has_doc = isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
-    keep_to = doc.end_lineno if has_doc else stub_fn.lineno  # the def line and the docstring
-    indent = " " * stub_fn.body[0].col_offset
-    sol_indent = " " * sol_fn.body[0].col_offset
-    region = [indent + begin, *_reindent(body, sol_indent, indent), indent + end]
-    head = stub_lines[:keep_to]
-    if any(line.strip() for line in extra):
-        top = stub_fn.decorator_list[0].lineno if stub_fn.decorator_list else stub_fn.lineno
-        head = (
-            stub_lines[: top - 1]
-            + [begin, *[x for x in extra if x.strip()], end, ""]
-            + stub_lines[top - 1 : keep_to]
-        )
-    return "\n".join(head + region + stub_lines[stub_fn.end_lineno :])
+    if sol_fn is None or stub_fn is None:  # a value
+        assigned = [
+            n
+            for n in stub_tree.body
+            if isinstance(n, (ast.Assign, ast.AnnAssign))
+            and name
+            in {t.id for t in ast.walk(n) if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)}
+        ]
+        if assigned:
+            at = assigned[-1].end_lineno
+        else:
+            at = next((i for i, line in enumerate(stub_lines) if CHECK_CALL.match(line)), len(stub_lines))
+        return "\n".join(stub_lines[:at] + region(sol_lines) + stub_lines[at:])
+
+    doc = _docstring(sol_fn)
+    body_first = sol_fn.body[1] if doc is not None and len(sol_fn.body) > 1 else sol_fn.body[0]
+    old_indent = _indent(sol_lines[body_first.lineno - 1])
+    body = [
+        line[len(old_indent) :] if line.startswith(old_indent) else line
+        for line in sol_lines[body_first.lineno - 1 : sol_fn.end_lineno]
+    ]
+    top = (sol_fn.decorator_list[0] if sol_fn.decorator_list else sol_fn).lineno
+    before, after = sol_lines[: top - 1], sol_lines[sol_fn.end_lineno :]
+    stub_doc = _docstring(stub_fn)
+    keep_to = stub_doc.end_lineno if stub_doc is not None else stub_fn.body[0].lineno - 1  # def + docstring
+    indent = _indent(stub_lines[stub_fn.body[0].lineno - 1])
+    stub_top = (stub_fn.decorator_list[0] if stub_fn.decorator_list else stub_fn).lineno
+    inner = [indent + begin, *[indent + line if line.strip() else line for line in body], indent + end]
+    head = stub_lines[: stub_top - 1] + (region(before) + [""] if region(before) else [])
+    tail = ([""] + region(after)) if region(after) else []
+    return "\n".join(
+        head + stub_lines[stub_top - 1 : keep_to] + inner + tail + stub_lines[stub_fn.end_lineno :]
+    )
 
 
 def nbgrader_version(source, keep=None):
@@ -525,12 +540,10 @@ def nbgrader_version(source, keep=None):
     """
     solutions = solution_blocks(source)
     nb = student_version(source, keep=keep)
-    found = exercises(nb)
+    found = [ex for ex in exercises(nb) if ex.graded and ex.label in solutions]
     for ex in found:
-        if ex.graded and ex.label in solutions:
-            cell = nb.cells[ex.learner_cell]
-            name = parse_check(ex.checks[0]).answer
-            cell.source = with_solution_region(cell.source, solutions[ex.label], name)
+        cell = nb.cells[ex.learner_cell]
+        cell.source = with_solution_region(cell.source, solutions[ex.label], parse_check(ex.checks[0]).answer)
     return add_nbgrader_metadata(nb, found)
 
 
@@ -543,7 +556,9 @@ def _raw(text):
 
 def _quiet(call):
     """A checker call that prints nothing (otter's tests must not print)."""
-    return call[:-1] + (", quiet=True)" if call.endswith(")") and not call.endswith("()") else "quiet=True)")
+    if "quiet=" in call:
+        return call
+    return call[:-1] + ("" if call.endswith("()") else ", ") + "quiet=True)"
 
 
 def otter_version(source, name, keep=None):
@@ -566,13 +581,11 @@ def otter_version(source, name, keep=None):
             cells.append(cell)
             continue
         answer = copy.deepcopy(cell)
-        markers = ("# BEGIN SOLUTION", "# END SOLUTION")
-        answer.source = with_solution_region(
-            cell.source, solutions[ex.label], parse_check(ex.checks[0]).answer, markers
-        )
+        name = parse_check(ex.checks[0]).answer
+        answer.source = with_solution_region(cell.source, solutions[ex.label], name, (BEGIN, END))
         tests = [nbformat.v4.new_code_cell(f"assert {_quiet(call)}") for call in ex.checks]
         cells += [
-            _raw(f"# BEGIN QUESTION\nname: {ex.label}\npoints: 1"),
+            _raw(f"# BEGIN QUESTION\nname: {ex.label}\npoints: {ex.points}"),
             _raw("# BEGIN SOLUTION"),
             answer,
             _raw("# END SOLUTION"),

@@ -55,7 +55,7 @@ COLAB_REQUIREMENTS = [
 
 # nbgrader, as an instructor installs it beside the course (not a dependency of the course),
 # with what the course's pages need to run under it.
-NBGRADER_PYTHON = "3.11"
+TOOL_PYTHON = "3.11"  # for the instructors' tools below
 NBGRADER_REQUIREMENTS = ["nbgrader==0.9.6", "numpy", "matplotlib", "ipywidgets", "threadpoolctl"]
 OTTER_REQUIREMENTS = [
     "otter-grader==7.0.0",
@@ -187,13 +187,13 @@ def build_wheel(dest: Path) -> Path:
 
 
 def freeze(profile: str) -> Path:
-    """Resolve a profile (``unit-3.12``, ``colab`` or ``nbgrader``) in a scratch venv and write its pins."""
+    """Resolve a profile (``unit-3.12``, ``colab``, ``nbgrader`` or ``otter``) in a scratch venv and write its pins."""
     if profile == "colab":
         version, requirements = COLAB_PYTHON, COLAB_REQUIREMENTS
     elif profile == "nbgrader":
-        version, requirements = NBGRADER_PYTHON, NBGRADER_REQUIREMENTS
+        version, requirements = TOOL_PYTHON, NBGRADER_REQUIREMENTS
     elif profile == "otter":
-        version, requirements = NBGRADER_PYTHON, OTTER_REQUIREMENTS
+        version, requirements = TOOL_PYTHON, OTTER_REQUIREMENTS
     else:
         version, requirements = profile.removeprefix("unit-"), UNIT_REQUIREMENTS
     python, how = find_python(version)
@@ -210,15 +210,6 @@ def freeze(profile: str) -> Path:
     header = f"# Frozen by `python tests/compat/compat.py {profile}` (Python {_version_of(python)}): {' '.join(requirements)}\n"
     out.write_text(header + "\n".join(sorted(frozen, key=str.lower)) + "\n")
     return out
-
-
-if __name__ == "__main__":
-    profiles = sys.argv[1:] or [f"unit-{v}" for v in VERSIONS] + ["colab", "nbgrader", "otter"]
-    for p in profiles:
-        try:
-            print(freeze(p))
-        except SystemExit as exc:
-            print(f"{p}: skipped ({exc})")
 
 
 def tool_runtime(profile: str, python: str, wheel: Path, where: Path) -> tuple[Path, dict]:
@@ -239,3 +230,12 @@ def tool_runtime(profile: str, python: str, wheel: Path, where: Path) -> tuple[P
     run([venv_python(where), "-m", "pip", "install", "--quiet", "--no-deps", wheel], env=pip_env())
     path = os.pathsep.join([str(where / "bin"), str(stack / "bin"), os.environ.get("PATH", "")])
     return venv_python(where), dict(os.environ, PATH=path)
+
+
+if __name__ == "__main__":
+    profiles = sys.argv[1:] or [f"unit-{v}" for v in VERSIONS] + ["colab", "nbgrader", "otter"]
+    for p in profiles:
+        try:
+            print(freeze(p))
+        except SystemExit as exc:
+            print(f"{p}: skipped ({exc})")

@@ -19,7 +19,7 @@ import shutil
 
 import nbformat
 import pytest
-from compat import NBGRADER_PYTHON, ROOT, run, tool_runtime
+from compat import ROOT, TOOL_PYTHON, run, tool_runtime
 from conftest import python_or_skip
 
 from lrcourse.assign import notebooks
@@ -43,7 +43,7 @@ with Gradebook("sqlite:///gradebook.db") as gb:
 @pytest.fixture(scope="module")
 def nbgrader(wheel, tmp_path_factory):
     """A venv with nbgrader (pinned) and lrcourse from this working tree."""
-    python = python_or_skip(NBGRADER_PYTHON, "nbgrader check")
+    python = python_or_skip(TOOL_PYTHON, "nbgrader check")
     return tool_runtime("nbgrader", python, wheel, tmp_path_factory.mktemp("nbgrader") / "venv")
 
 

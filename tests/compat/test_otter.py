@@ -21,7 +21,7 @@ import shutil
 
 import nbformat
 import pytest
-from compat import NBGRADER_PYTHON, ROOT, run, tool_runtime
+from compat import ROOT, TOOL_PYTHON, run, tool_runtime
 from conftest import python_or_skip
 
 from lrcourse.assign import notebooks
@@ -32,7 +32,7 @@ SHEET = "--exercises=ex-gradient-step,ex-numerical-gradient,ex-gradient-descent"
 
 @pytest.fixture(scope="module")
 def otter(wheel, tmp_path_factory):
-    python = python_or_skip(NBGRADER_PYTHON, "otter-grader check")
+    python = python_or_skip(TOOL_PYTHON, "otter-grader check")
     return tool_runtime("otter", python, wheel, tmp_path_factory.mktemp("otter") / "venv")
 
 
