@@ -49,7 +49,7 @@ import nbformat
 import numpy as np
 
 from lrcourse.assign import sandbox, wire
-from lrcourse.assign.notebooks import BEGIN, exercises, parse_check
+from lrcourse.assign.notebooks import BEGIN, _is_setup, exercises, parse_check
 
 GRACE_S = 5.0  # beyond a cell's or a call's own limit, before the sandbox is killed
 
@@ -153,7 +153,7 @@ _GIVEN_CACHE = {}
 def given_values(reference_path, reference, ex, check):
     """The values of ``check``'s other arguments (the curves to label, say), computed here
     from the handed-out notebook's cells that define them: never from the student's code."""
-    from lrcourse.assign.learner import _names
+    from lrcourse.assign.learner import _names, without_magics
 
     if not check.given and not check.given_kw:
         return [], {}
@@ -166,14 +166,12 @@ def given_values(reference_path, reference, ex, check):
             if cell.cell_type != "code":
                 continue
             defined, used = _names(cell.source)
-            imports = "from lrcourse" in cell.source or "import lrcourse" in cell.source
-            if defined & needed or imports:
+            if defined & needed or _is_setup(cell):
                 chosen.insert(0, cell.source)
                 needed = (needed - defined) | used
         namespace = {}
         for source in chosen:
-            code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
-            exec(compile(code, "<handed-out cell>", "exec"), namespace)  # noqa: S102  (the instructor's code)
+            exec(compile(without_magics(source), "<handed-out cell>", "exec"), namespace)  # noqa: S102  (the instructor's code)
         _GIVEN_CACHE[key] = (
             [eval(e, namespace) for e in check.given],  # noqa: S307
             {k: eval(e, namespace) for k, e in check.given_kw.items()},  # noqa: S307

@@ -408,9 +408,14 @@ HEADING = re.compile(r"^## (?P<title>[^\n]+)$", re.M)
 NUMBERED = re.compile(r"\A(?P<number>\d+\.\d+)\s")
 
 
+def without_magics(source):
+    """A code cell's source without its IPython ``%`` and ``!`` lines: plain Python."""
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
 def _parse(source):
     """The syntax tree and symbol table of a code cell (``%`` and ``!`` lines dropped), or ``None``."""
-    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    code = without_magics(source)
     try:
         return ast.parse(code), symtable.symtable(code, "<cell>", "exec")
     except SyntaxError:
