@@ -1,0 +1,290 @@
+"""Write Adafactor, Muon and Lion trajectories to ``tests/data/after_adam_reference.json``.
+
+Run by hand, from the repository root, in an environment with PyTorch and lion-pytorch
+(``pip install torch==2.13.0 lion-pytorch==0.2.5``; the course itself never imports either)::
+
+    python tests/reference/make_after_adam_reference.py
+
+The references are ``torch.optim.Adafactor`` (its single-tensor code, ``foreach=False``),
+``torch.optim.Muon`` and ``lion_pytorch.Lion`` (its plain PyTorch update, not the Triton
+kernel), all in float64. Gradients are written by hand, as in ``make_optimizer_reference.py``
+(whose objectives are imported from it): both implementations see the same gradient at the
+same point, so any difference comes from the update rule alone. A case records the path, and
+the learning rate and momentum (Muon's ``momentum``, Lion's ``betas[0]``) in force at each
+step, so the test can replay scheduled runs without the schedules module.
+
+**Muon in float64.** ``torch.optim.Muon`` casts the momentum to bfloat16 before its
+Newton-Schulz iteration (8 significant bits, fast on accelerators). The trajectories here run
+torch's code with that one cast replaced by a copy (:func:`float64_newton_schulz`), so they
+check the algorithm to float64 round-off. The unchanged bfloat16 code is recorded too, one
+step from each start (``bfloat16`` in the file), to show how far it is from the float64 rule.
+
+Every option of the three optimizers appears in at least one case (each keyword at a value
+other than its default, both values of each boolean, every ``adjust_lr_fn``), and the script
+checks that each such option changes the trajectory of at least one case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from lion_pytorch import Lion
+from make_optimizer_reference import OBJECTIVES as VECTORS
+from make_optimizer_reference import momentum_of, tree_grad
+
+torch.set_default_dtype(torch.float64)
+OUT = Path(__file__).resolve().parent.parent / "data" / "after_adam_reference.json"
+STEPS = 60
+
+
+def matrix_grad(W):
+    """Gradient of sum(C * (W - T)**2)/2 + 0.5 * sum((W @ 1)**2)/2: curvature per entry, rows coupled."""
+    m, n = W.shape[-2:]
+    i, j = np.indices((m, n))
+    C = 1.0 + (3 * i + 5 * j) % 7
+    T = ((2 * i + j) % 5 - 2) / 2
+    return C * (W - T) + 0.5 * W.sum(axis=-1, keepdims=True)
+
+
+def matrix_start(shape):
+    """A fixed starting matrix (or stack of matrices) with entries in [-1.25, 1.25]."""
+    idx = np.indices(shape)
+    return ((sum((3 + 4 * a) * idx[a] for a in range(len(shape))) % 11 - 5) / 4).tolist()
+
+
+def matrices_grad(params):
+    """Two matrices, each with the loss of matrix_grad, plus the coupling 0.1 * sum(A) * sum(B)."""
+    A, B = params["A"], params["B"]
+    return {"A": matrix_grad(A) + 0.1 * B.sum(), "B": matrix_grad(B) + 0.1 * A.sum()}
+
+
+OBJECTIVES = {
+    **VECTORS,  # quadratic, rosenbrock: vectors of 2
+    "tree": (tree_grad, {"w": [[0.5, -1.0], [1.0, 2.0], [-0.5, 0.3]], "b": [0.0, 2.0]}),
+    "matrix32": (matrix_grad, matrix_start((3, 2))),
+    "matrix24": (matrix_grad, matrix_start((2, 4))),
+    "stack": (matrix_grad, matrix_start((2, 3, 2))),  # a 3-D tensor: torch factors its last two axes
+    "matrices": (matrices_grad, {"A": matrix_start((3, 2)), "B": matrix_start((4, 4))}),
+}
+
+ON = {
+    "adafactor": ["quadratic", "rosenbrock", "matrix32", "tree", "stack"],
+    "muon": ["matrix32", "matrix24", "matrices"],
+    "lion": ["quadratic", "rosenbrock", "tree"],
+}
+
+CASES = [
+    # (optimizer, kwargs for both libraries[, objectives other than ON's])
+    # On Rosenbrock the default rate of Adafactor sits at the edge of stability: from step 20 a
+    # difference in the last bit grows 2.5-fold a step (a start moved by 1e-13 ends 1e-4 away).
+    ("adafactor", {}, ["quadratic", "matrix32", "tree", "stack"]),
+    ("adafactor", {"lr": 0.05}),
+    ("adafactor", {"lr": 0.05, "beta2_decay": -0.5}),
+    ("adafactor", {"lr": 0.05, "eps": (1e-2, 1e-3)}),  # eps1 floors the second moment
+    ("adafactor", {"lr": 0.05, "eps": (None, 0.5)}),  # eps2 floors the parameters' RMS
+    ("adafactor", {"lr": 0.05, "d": 1.1}),  # clips less
+    ("adafactor", {"lr": 0.05, "weight_decay": 0.2}),
+    ("adafactor", {"lr": 0.02, "beta2_decay": -0.6, "eps": (1e-2, 1e-2), "d": 2.0, "weight_decay": 0.05}),
+    ("muon", {}),
+    ("muon", {"lr": 0.02}),
+    ("muon", {"lr": 0.02, "weight_decay": 0.0}),
+    ("muon", {"lr": 0.02, "momentum": 0.8}),
+    ("muon", {"lr": 0.02, "momentum": 0.3}),  # 1 - momentum > 0.5: the other branch of torch's lerp
+    ("muon", {"lr": 0.02, "nesterov": True}),
+    ("muon", {"lr": 0.02, "nesterov": False}),
+    ("muon", {"lr": 0.02, "ns_coefficients": (1.5, -0.5, 0.0)}),  # the cubic Newton-Schulz iteration
+    ("muon", {"lr": 0.02, "eps": 3.0}),  # floors the norm the momentum is divided by
+    ("muon", {"lr": 0.02, "ns_steps": 3}),
+    ("muon", {"lr": 0.02, "adjust_lr_fn": None}),
+    ("muon", {"lr": 0.02, "adjust_lr_fn": "original"}),
+    ("muon", {"lr": 0.02, "adjust_lr_fn": "match_rms_adamw"}),
+    (
+        "muon",
+        {
+            "lr": 0.01,
+            "momentum": 0.9,
+            "nesterov": False,
+            "ns_steps": 8,
+            "adjust_lr_fn": "match_rms_adamw",
+            "weight_decay": 0.05,
+        },
+    ),
+    ("lion", {}),
+    ("lion", {"lr": 0.01}),
+    ("lion", {"lr": 0.01, "betas": (0.95, 0.98)}),
+    ("lion", {"lr": 0.01, "betas": (0.5, 0.9)}),
+    ("lion", {"lr": 0.01, "weight_decay": 0.5, "decoupled_weight_decay": False}),
+    ("lion", {"lr": 0.01, "weight_decay": 0.002, "decoupled_weight_decay": True}),
+]
+
+# Scheduled runs: the scheduler is rebuilt from this description on the torch side.
+# OneCycleLR also cycles Muon's momentum and Lion's beta1.
+SCHEDULED = [
+    ("adafactor", {"lr": 0.05}, "tree", ("ExponentialLR", {"gamma": 0.95})),
+    ("adafactor", {"lr": 0.05, "weight_decay": 0.1}, "rosenbrock", ("CosineAnnealingLR", {"T_max": 20})),
+    ("muon", {"lr": 0.02}, "matrices", ("OneCycleLR", {"max_lr": 0.04, "total_steps": STEPS})),
+    ("muon", {"lr": 0.02, "nesterov": False}, "matrix32", ("StepLR", {"step_size": 10, "gamma": 0.5})),
+    ("lion", {"lr": 0.01}, "tree", ("OneCycleLR", {"max_lr": 0.02, "total_steps": STEPS})),
+    (
+        "lion",
+        {"lr": 0.01, "weight_decay": 0.002, "decoupled_weight_decay": True},
+        "rosenbrock",
+        ("CosineAnnealingLR", {"T_max": 30, "eta_min": 0.001}),
+    ),
+]
+
+# Options given their default value on purpose (both values of a boolean, every adjust_lr_fn).
+SAME_AS_DEFAULT = {
+    ("muon", "nesterov", True),
+    ("muon", "adjust_lr_fn", None),
+    ("muon", "adjust_lr_fn", "original"),
+    ("lion", "decoupled_weight_decay", False),
+}
+
+TORCH_NAMES = {"adafactor": torch.optim.Adafactor, "muon": torch.optim.Muon, "lion": Lion}
+EXTRA = {"adafactor": {"foreach": False}, "muon": {}, "lion": {}}
+
+
+@contextlib.contextmanager
+def float64_newton_schulz():
+    """Run torch's Muon with its cast to bfloat16 replaced by a copy (Muon's only call of it)."""
+    cast = torch.Tensor.bfloat16
+    torch.Tensor.bfloat16 = lambda self: self.clone()
+    try:
+        yield
+    finally:
+        torch.Tensor.bfloat16 = cast
+
+
+def trajectory(opt_name, kwargs, grad_fn, x0, scheduler=None, steps=STEPS):
+    """Run the reference on hand-written gradients; record params, lr and momentum per step."""
+    is_tree = isinstance(x0, dict)
+    if is_tree:
+        tensors = {k: torch.tensor(np.array(v, dtype=np.float64), requires_grad=True) for k, v in x0.items()}
+        params = list(tensors.values())
+    else:
+        tensors = torch.tensor(np.array(x0, dtype=np.float64), requires_grad=True)
+        params = [tensors]
+    opt = TORCH_NAMES[opt_name](params, **kwargs, **EXTRA[opt_name])
+    sched = None
+    if scheduler is not None:
+        name, skw = scheduler
+        sched = getattr(torch.optim.lr_scheduler, name)(opt, **skw)
+
+    def snapshot():
+        if is_tree:
+            return {k: t.detach().numpy().tolist() for k, t in tensors.items()}
+        return tensors.detach().numpy().tolist()
+
+    path, lrs, momenta = [snapshot()], [], []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        momenta.append(momentum_of(opt.param_groups[0]))
+        if is_tree:
+            grads = grad_fn({k: t.detach().numpy() for k, t in tensors.items()})
+            for k, t in tensors.items():
+                t.grad = torch.from_numpy(np.array(grads[k]))
+        else:
+            tensors.grad = torch.from_numpy(grad_fn(tensors.detach().numpy()))
+        opt.step()
+        if sched is not None:
+            sched.step()
+        path.append(snapshot())
+    return {"path": path, "lrs": lrs, "momenta": momenta}
+
+
+def run(opt_name, kwargs, objective, scheduler=None, steps=STEPS):
+    grad_fn, x0 = OBJECTIVES[objective]
+    if opt_name != "muon":
+        return trajectory(opt_name, kwargs, grad_fn, x0, scheduler, steps)
+    with float64_newton_schulz():
+        return trajectory(opt_name, kwargs, grad_fn, x0, scheduler, steps)
+
+
+def check_every_option_matters(cases):
+    """Each option set away from its default must change at least one trajectory; else exit."""
+    changed, tried = set(), set()
+    for c in cases:
+        if c.get("scheduler"):
+            continue
+        for key, value in c["kwargs"].items():
+            if (c["optimizer"], key, value) in SAME_AS_DEFAULT:
+                continue
+            tried.add((c["optimizer"], key))
+            rest = {k: v for k, v in c["kwargs"].items() if k != key}
+            other = run(c["optimizer"], rest, c["objective"])["path"]
+            if not np.allclose(flat(other), flat(c["path"]), rtol=0, atol=1e-12):
+                changed.add((c["optimizer"], key))
+    idle = sorted(tried - changed)
+    if idle:
+        raise SystemExit(f"these options change no trajectory, choose other values: {idle}")
+
+
+def flat(path):
+    """A path (a list of arrays or of dicts of arrays) as one float array."""
+    if isinstance(path[0], dict):
+        return np.concatenate([np.ravel(p[k]) for p in path for k in sorted(p)])
+    return np.ravel(np.array(path, dtype=np.float64))
+
+
+def bfloat16_steps():
+    """One step of torch's own Muon (Newton-Schulz in bfloat16) from each start."""
+    out = []
+    for objective in ON["muon"]:
+        for kwargs in ({"lr": 0.02}, {"lr": 0.02, "nesterov": False, "adjust_lr_fn": "match_rms_adamw"}):
+            grad_fn, x0 = OBJECTIVES[objective]
+            step = trajectory("muon", kwargs, grad_fn, x0, steps=1)
+            out.append({"optimizer": "muon", "kwargs": kwargs, "objective": objective, "x0": x0, **step})
+    return out
+
+
+def main():
+    cases = []
+    for opt_name, kwargs, *objectives in CASES:
+        for objective in objectives[0] if objectives else ON[opt_name]:
+            x0 = OBJECTIVES[objective][1]
+            cases.append(
+                {
+                    "optimizer": opt_name,
+                    "kwargs": kwargs,
+                    "objective": objective,
+                    "x0": x0,
+                    **run(opt_name, kwargs, objective),
+                }
+            )
+    for opt_name, kwargs, objective, scheduler in SCHEDULED:
+        cases.append(
+            {
+                "optimizer": opt_name,
+                "kwargs": kwargs,
+                "objective": objective,
+                "x0": OBJECTIVES[objective][1],
+                "scheduler": [scheduler[0], scheduler[1]],
+                **run(opt_name, kwargs, objective, scheduler),
+            }
+        )
+    check_every_option_matters(cases)
+    for c in cases:
+        if not np.isfinite(flat(c["path"])).all():
+            raise SystemExit(
+                f"a reference path is not finite: {c['optimizer']} {c['kwargs']} {c['objective']}"
+            )
+    meta = {
+        "torch_version": torch.__version__,
+        "lion_pytorch_version": importlib.metadata.version("lion-pytorch"),
+        "steps": STEPS,
+        "dtype": "float64",
+        "muon_newton_schulz": "float64 (torch's cast to bfloat16 replaced by a copy)",
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({"meta": meta, "cases": cases, "bfloat16": bfloat16_steps()}))
+    print(f"wrote {len(cases)} cases to {OUT.name}")
+
+
+if __name__ == "__main__":
+    main()
