@@ -35,7 +35,8 @@ and PyTorch's class names (``"CosineAnnealingLR"``, ...) work too.
 
 Schedules: :func:`constant`, :func:`step_decay`, :func:`multistep`,
 :func:`exponential`, :func:`polynomial`, :func:`linear`, :func:`cosine`,
-:func:`cosine_restarts`, :func:`cyclic`, :func:`one_cycle`; built from schedules:
+:func:`cosine_restarts`, :func:`cyclic`, :func:`one_cycle`, :func:`wsd` (warmup-stable-decay);
+built from schedules:
 :func:`sequential`, :func:`warmup`, :func:`clamp`; driven by a metric of the run:
 :class:`ReduceLROnPlateau`, a pure pair ``init()`` / ``update(metric, state)`` (its
 state a :class:`PlateauState`) that ``step(metric)`` also runs for you, as PyTorch's.
@@ -57,6 +58,7 @@ from lrcourse.schedules.decay import (
     step_decay,
 )
 from lrcourse.schedules.plateau import PlateauState, ReduceLROnPlateau
+from lrcourse.schedules.wsd import wsd
 
 SCHEDULES = {
     "constant": constant,
@@ -129,4 +131,5 @@ __all__ = [
     "sequential",
     "step_decay",
     "warmup",
+    "wsd",
 ]
