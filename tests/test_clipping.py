@@ -22,8 +22,8 @@ QUAD = objectives.quadratic(1.0, 10.0)
 ROSEN = objectives.rosenbrock()
 GRADS = {"quadratic": QUAD.grad, "rosenbrock": ROSEN.grad}
 MAKERS = {"sgd": sgd, "adam": adam, "adamw": adamw, "sgd_schedule_free": sgd_schedule_free}
-RTOL = 1e-13  # one clip: the norms and the scaled gradients, relative (measured worst: 2e-16)
-ATOL = 1e-10  # paths, as tests/test_optimizers_reference.py (measured worst: 0)
+RTOL = 1e-13  # one clip: the norms and the scaled gradients, relative (measured worst: 3e-16)
+ATOL = 1e-10  # paths, as tests/test_optimizers_reference.py (measured worst: 9e-16)
 
 
 def tree_grad(params):

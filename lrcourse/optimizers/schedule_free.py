@@ -152,6 +152,11 @@ def eval_params(state, params):
     training goes on from :math:`y` as before (no ``train()`` to call back). Before the
     first update :math:`z = y`, so :math:`x = y`. The state of :func:`clipped
     <lrcourse.optimizers.clipping.clipped>` around a schedule-free optimizer works too.
+
+    :func:`~lrcourse.training.fit` evaluates and returns :math:`y`, not the state; its
+    ``watch(state, params)`` sees both after every update, so it can report the loss at
+    :math:`x`, ``model.evaluate(eval_params(state, params), X, y)[0]``, or keep the last
+    :math:`x` in a variable of the caller.
     """
     while isinstance(state, dict) and "inner" in state:  # clipped(...) keeps its optimizer's state there
         state = state["inner"]
