@@ -30,6 +30,15 @@
    and a screen reader's list of landmarks misses it. After the build, the sidebar
    item that holds it becomes a navigation landmark of its own, "Course home".
 
+6. Scrollable boxes take the focus without a long task. pydata-sphinx-theme 0.17.1
+   measures every code block, output and table on load to give those that scroll
+   ``tabindex="0"`` (pydata/pydata-sphinx-theme#1777, #1787), which lays out the whole page at
+   once: on a long chapter a task of about 1 s on Lighthouse's phone CPU, and it would
+   lay out the sections that ``weight.css`` leaves for later. ``site/a11y/scroll-focus.js``
+   does the same for those boxes and for display math, in slices while the browser is
+   idle; after the build the theme's pass is taken out of its script (the build stops if
+   the script no longer has it, since the theme is pinned).
+
 Loaded through ``sphinx: local_extensions`` in ``_config.yml``. Its CSS and JavaScript,
 if any, live in ``site/a11y/``. Tested by ``tests/site/test_site_audit.py``.
 """
@@ -89,6 +98,26 @@ def brand_in_landmark(html):
     )
 
 
+# pydata-sphinx-theme 0.17.1's built script: the body of its addTabStopsToScrollableElements
+THEME_SCRIPT = Path("_static") / "scripts" / "pydata-sphinx-theme.js"
+THEME_TAB_STOPS = "e.tabIndex=e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1"
+
+
+def without_theme_tab_stops(app, exception):
+    """Take the theme's all-at-once pass over scrollable boxes out of its script (item 6)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    script = Path(app.outdir) / THEME_SCRIPT
+    text = script.read_text(encoding="utf-8")
+    if THEME_TAB_STOPS in text:
+        script.write_text(text.replace(THEME_TAB_STOPS, "void e"), encoding="utf-8")
+    elif "scrollWidth" in text:
+        raise RuntimeError(
+            f"{THEME_SCRIPT} measures scrollable boxes in a way scripts/sphinx_a11y.py does not "
+            "know: check site/a11y/scroll-focus.js against the theme's new version"
+        )
+
+
 def add_assets(app, config):
     config.html_static_path.append(str(ASSETS))
     if not config.html_favicon:
@@ -98,9 +127,10 @@ def add_assets(app, config):
 def setup(app):
     app.connect("config-inited", add_assets)
     app.add_css_file("a11y.css")
-    # inline (no request of its own): scrollable display math can take the keyboard focus
+    # inline (no request of its own): scrollable boxes can take the keyboard focus
     app.add_js_file(None, body=(ASSETS / "scroll-focus.js").read_text(encoding="utf-8"))
     # after pydata-sphinx-theme's own html-page-context handler (priority 500)
     app.connect("html-page-context", page_context, priority=900)
     app.connect("build-finished", after_build(brand_in_landmark))
+    app.connect("build-finished", without_theme_tab_stops)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -34,13 +34,27 @@
    of 6.3 MB for the 71 figures (chapter 1: 1.03 MB of PNG). Every browser in use reads
    WebP; the PNGs stay beside them.
 
+8. Sections laid out when they come near the screen (``content-visibility: auto`` in
+   ``site/weight/static/weight/sections.css``): the first screen of a long chapter is
+   shown without laying out the 10,000 elements below it, and the boxes that scroll are
+   measured later, in idle time (``scripts/sphinx_a11y.py``, item 6).
+
+9. Player frames in files of their own. A player (``lrcourse.widgets``) carries its
+   frames in the notebook as base64 WebP, 60-120 kB of each chapter page that
+   gzip cannot shrink and that the browser had to download before showing anything. At
+   the end of the build its start frame becomes an image file and its other frames a
+   script under ``_images/``, named by the hash of their bytes; the player loads the
+   script when it comes near the screen or is touched.
+
 Loaded through ``sphinx: local_extensions`` in ``_config.yml``.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import json
 import os
 import re
 from pathlib import Path
@@ -60,8 +74,10 @@ def configure(app, config):
 def setup(app):
     app.connect("config-inited", configure)
     app.add_css_file(FA_CSS)
+    app.add_css_file(SECTIONS_CSS)
     app.connect("build-finished", subset_icon_fonts)
     app.connect("build-finished", figures_as_webp)
+    app.connect("build-finished", players_in_files)
     app.connect("build-finished", math_at_build_time)
     # after the icon fonts: the bundle takes the trimmed theme stylesheet and the subsets
     app.connect("build-finished", write_css_bundle, priority=900)
@@ -79,6 +95,7 @@ FA_FONTS = [  # (family, weight, the theme's font file under _static/)
     ("Font Awesome 6 Brands", 400, "vendor/fontawesome/webfonts/fa-brands-400.ttf"),
 ]
 FA_CSS = "weight/fontawesome-subset.css"  # in site/weight/static/, rewritten at the end
+SECTIONS_CSS = "weight/sections.css"  # in site/weight/static/
 _FA_RULE = re.compile(r"((?:\.fa-[a-z0-9-]+:(?::)?before,?)+)\{content:\"\\([0-9a-f]{3,5})\"\}")
 _FA_CLASS = re.compile(r"\bfa-[a-z0-9-]+")
 _PUA = re.compile("[\ue000-\uf8ff]")
@@ -323,6 +340,64 @@ def figures_as_webp(app, exception):
         if new != html:
             page.write_text(new, encoding="utf-8")
     logger.info(f"figures as WebP: {len(pngs)} figures, {saved / 1e6:.1f} MB less")
+
+
+# --- 9. Player frames in files of their own ---------------------------------------------
+
+_PLAYER = re.compile(r'<div id="(lrp-[0-9a-f]{10})" class="lrcourse-player".*?</script>\n</div>', re.S)
+_PLAYER_BASE = re.compile(r'(<img class="lrcourse-player-base" )src="data:image/webp;base64,([^"]+)"')
+_PLAYER_FRAMES = re.compile(r"var frames = (\[.*?\]);")
+
+
+def _write_once(folder: Path, suffix: str, data: bytes) -> Path:
+    """``data`` in ``folder`` under the SHA-256 of its bytes (written once)."""
+    path = folder / f"{hashlib.sha256(data).hexdigest()}{suffix}"
+    if not path.exists():
+        part = path.with_name(path.name + ".part")
+        part.write_bytes(data)
+        os.replace(part, path)
+    return path
+
+
+def player_frames_to_files(html: str, page: Path, images: Path) -> str:
+    """``html`` with each player's frames in files under ``images`` (see 9. above)."""
+
+    def link(path):
+        return os.path.relpath(path, page.parent).replace(os.sep, "/")
+
+    def move(match):
+        block, uid = match.group(0), match.group(1)
+        base = _PLAYER_BASE.search(block)
+        frames = _PLAYER_FRAMES.search(block)
+        if base is None or frames is None:  # already moved
+            return block
+        start = _write_once(images, ".webp", base64.b64decode(base.group(2)))
+        script = f'(window.lrcoursePlayers = window.lrcoursePlayers || {{}})["{uid}"] = {frames.group(1)};\n'
+        held = _write_once(images, ".js", script.encode("ascii"))
+        block = block.replace(
+            base.group(0), f'{base.group(1)}src="{link(start)}" loading="lazy" decoding="async"', 1
+        )
+        return block.replace(frames.group(0), f"var frames = {json.dumps(link(held))};", 1)
+
+    return _PLAYER.sub(move, html)
+
+
+def players_in_files(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    images = out / "_images"
+    images.mkdir(exist_ok=True)
+    moved = 0
+    for page in out.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        if 'class="lrcourse-player"' not in html:
+            continue
+        new = player_frames_to_files(html, page, images)
+        if new != html:
+            moved += 1
+            page.write_text(new, encoding="utf-8")
+    logger.info(f"player frames in files: {moved} pages")
 
 
 PRERENDER = Path(__file__).resolve().parents[1] / "site" / "math" / "prerender.mjs"

@@ -203,3 +203,26 @@ def test_figures_are_served_as_webp():
     largest = max(files, key=lambda f: f.stat().st_size)
     with Image.open(largest) as webp, Image.open(largest.with_suffix(".png")) as png:
         assert np.array_equal(np.asarray(webp.convert("RGBA")), np.asarray(png.convert("RGBA")))
+
+
+@pytest.mark.skipif(not PAGES, reason="no built site (make book)")
+def test_sections_are_laid_out_when_near_the_screen(browser, site_url):
+    """Sections below the first screen are skipped by layout until they come near it
+    (content-visibility: auto, scripts/sphinx_weight.py, 8), and are laid out once scrolled to."""
+    page_path = "book/01_gradient_descent/index.html"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(site_url + page_path, wait_until="load")
+        sections = page.locator(".bd-article section section")
+        assert sections.count() >= 5
+        assert {sections.nth(i).evaluate("s => getComputedStyle(s).contentVisibility") for i in range(3)} == {
+            "auto"
+        }
+        last = sections.nth(sections.count() - 1)
+        last.scroll_into_view_if_needed()
+        page.wait_for_timeout(200)
+        box = last.bounding_box()
+        assert box is not None and box["height"] > 0
+    finally:
+        context.close()
