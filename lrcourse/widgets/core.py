@@ -675,7 +675,8 @@ class Explorer:
             for i, image in enumerate(images)
         ]
         frames = [base64.b64encode(f).decode("ascii") for f in frames]
-        return HTML(_player_html(frames, labels, start, ctl.description, interval_ms))
+        height, width = images[start].shape[:2]
+        return HTML(_player_html(frames, labels, start, ctl.description, interval_ms, (width, height)))
 
     @staticmethod
     def _nearest(control, values, target):
@@ -720,11 +721,15 @@ for a white page); the player's controls follow the dark page instead (a dark tr
 text), so its output box is made transparent, and its frames keep the theme's dimming."""
 
 
-def _player_html(frames, labels, start, name, interval_ms):
+def _player_html(frames, labels, start, name, interval_ms, size):
     """The player's HTML: each distinct frame stored once (the start frame only in the base ``<img>``).
 
     Every frame is shown in an ``<img>`` laid over the base one: an overlay of the pixels
-    that change, or the start frame itself.
+    that change, or the start frame itself. The frames are decoded ahead once the player
+    comes near the screen (or is touched), not while the page loads. On the website
+    ``var frames`` is instead the address of a script that holds them (the build moves
+    them out of the page, ``scripts/sphinx_weight.py``); it is loaded at that moment.
+    ``size`` is the frames' ``(width, height)`` in pixels.
     """
     uid = "lrp-" + hashlib.sha1("".join(frames).encode()).hexdigest()[:10]
     texts = [_value_text(label, name) for label in labels]
@@ -745,7 +750,7 @@ def _player_html(frames, labels, start, name, interval_ms):
 <style>{PLAYER_CSS}</style>
 <p id="{uid}-caption" class="lrcourse-player-caption" style="margin:0 0 0.3em;font-size:0.9em">{caption}</p>
 <div class="lrcourse-player-frame" style="position:relative;width:fit-content;max-width:100%">
-<img class="lrcourse-player-base" src="data:image/webp;base64,{frames[start]}" alt="{e(labels[start])}" style="padding:0;max-width:100%;height:auto;display:block">
+<img class="lrcourse-player-base" src="data:image/webp;base64,{frames[start]}" alt="{e(labels[start])}" width="{size[0]}" height="{size[1]}" style="padding:0;max-width:100%;height:auto;display:block">
 <img class="lrcourse-player-overlay" alt="" style="padding:0;position:absolute;left:0;top:0;width:100%;height:100%;background:none">
 </div>
 <div class="lrcourse-player-controls" style="display:flex;flex-wrap:wrap;align-items:center;gap:0.2em 0.6em;font-family:sans-serif;font-size:0.9em;max-width:640px">
@@ -766,23 +771,48 @@ def _player_html(frames, labels, start, name, interval_ms):
   var img = root.querySelector(".lrcourse-player-base"), range = root.querySelector("input"),
       overlay = root.querySelector(".lrcourse-player-overlay"),
       out = root.querySelector(".lrcourse-player-value"), button = root.querySelector("button"),
-      timer = null, last = frames.length - 1;
-  for (var k = 0; k < frames.length; k++) {{
-    if (typeof frames[k] === "string") frames[k] = "data:image/webp;base64," + frames[k];
+      timer = null, last = labels.length - 1, ready = null;
+  function decode(list) {{
+    var urls = [];
+    for (var k = 0; k < list.length; k++) {{
+      urls.push(typeof list[k] === "string" ? "data:image/webp;base64," + list[k] : null);
+    }}
+    urls[{start}] = img.src;
+    for (k = 0; k < urls.length; k++) {{
+      if (typeof list[k] === "number") urls[k] = urls[list[k]];
+      new Image().src = urls[k];  // decoded ahead, so a move shows no gap
+    }}
+    frames = urls;
   }}
-  frames[{start}] = img.src;
-  for (k = 0; k < frames.length; k++) {{
-    if (typeof frames[k] === "number") frames[k] = frames[frames[k]];
-    new Image().src = frames[k];  // decoded ahead, so a move shows no gap
+  function load() {{  // the frames, once
+    if (!ready) ready = new Promise(function (done) {{
+      if (typeof frames !== "string") {{ decode(frames); done(); return; }}
+      var script = document.createElement("script");
+      script.src = frames;
+      script.onload = function () {{ decode(window.lrcoursePlayers["{uid}"]); done(); }};
+      document.head.appendChild(script);
+    }});
+    return ready;
   }}
   function show(i) {{
-    overlay.src = frames[i]; img.alt = labels[i];
     range.value = i; range.setAttribute("aria-valuetext", texts[i]); out.textContent = labels[i];
+    img.alt = labels[i];
+    load().then(function () {{ if (+range.value === i) overlay.src = frames[i]; }});
   }}
   function stop() {{
     clearInterval(timer); timer = null; button.innerHTML = '{play}';
   }}
   overlay.src = img.src;
+  if ("IntersectionObserver" in window) {{
+    var near = new IntersectionObserver(function (seen) {{
+      if (seen.some(function (s) {{ return s.isIntersecting; }})) {{ near.disconnect(); load(); }}
+    }}, {{ rootMargin: "50% 0px" }});
+    near.observe(root);
+  }} else {{
+    load();
+  }}
+  root.addEventListener("pointerdown", load);
+  root.addEventListener("focusin", load);
   range.addEventListener("input", function () {{ show(+range.value); }});
   button.addEventListener("click", function () {{
     if (timer) {{ stop(); return; }}

@@ -149,20 +149,29 @@ def check_players(visit_, name):
     for i in range(players.count()):
         player = players.nth(i)
         player.scroll_into_view_if_needed()
+        page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # laid out
         img, slider, label = (
             player.locator("img.lrcourse-player-overlay"),  # each frame, over the start frame
             player.locator("input[type=range]"),
             player.locator(".lrcourse-player-value"),
         )
         frames = int(slider.get_attribute("max")) + 1
-        start, src0, label0 = int(slider.input_value()), img.get_attribute("src"), label.inner_text()
+        start, src0, label0 = int(slider.input_value()), img.get_attribute("src"), label.text_content()
         player.screenshot(path=ARTIFACTS / f"{name}-player{i + 1}-before.png")
         # a click on the track, far from the current frame
         box = slider.bounding_box()
         x = 0.1 if start > frames / 2 else 0.9
         page.mouse.click(box["x"] + x * box["width"], box["y"] + box["height"] / 2)
         moved = int(slider.input_value())
-        src1, label1 = img.get_attribute("src"), label.inner_text()
+        try:  # the frames come the first time the player is near the screen or touched
+            img.evaluate(
+                "(i, s) => new Promise(r => { const t = setInterval(() => { if (i.src !== s) "
+                "{ clearInterval(t); r(); } }, 20); setTimeout(() => { clearInterval(t); r(); }, 5000); })",
+                src0,
+            )
+        except Exception:
+            pass
+        src1, label1 = img.get_attribute("src"), label.text_content()
         player.screenshot(path=ARTIFACTS / f"{name}-player{i + 1}-after.png")
         if moved == start or src1 == src0 or label1 == label0:
             problems.append(f"player {i + 1}: a click on the slider left frame {start} ({label0!r}) in place")

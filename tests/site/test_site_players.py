@@ -11,6 +11,9 @@ Screenshots at 390 px and in dark mode go to tests/artifacts/site/players/.
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from conftest import ARTIFACTS, SITE, site_pages, slug
 
@@ -134,3 +137,37 @@ def test_phone_targets_and_dark_mode(browser, site_url, page_path):
         assert not problems, "\n".join(problems)
     finally:
         context.close()
+
+
+PLAYER_BLOCK = re.compile(r'<div id="(lrp-[0-9a-f]{10})" class="lrcourse-player".*?</script>\n</div>', re.S)
+
+
+def test_frames_are_files_not_page_text():
+    """Each player's start frame is an image file and its other frames a script, both under
+    _images/ (scripts/sphinx_weight.py, 9): no base64 in the page."""
+    problems, players = [], 0
+    for page_path in PLAYER_PAGES:
+        html = (SITE / page_path).read_text("utf-8")
+        for match in PLAYER_BLOCK.finditer(html):
+            players += 1
+            block, uid = match.group(0), match.group(1)
+            if re.search(r"[A-Za-z0-9+/=]{200,}", block):
+                problems.append(f"{page_path} {uid}: base64 left in the page")
+                continue
+            start = re.search(r'lrcourse-player-base" src="([^"]+\.webp)"', block)
+            held = re.search(r'var frames = "([^"]+\.js)";', block)
+            if not (start and held):
+                problems.append(f"{page_path} {uid}: no frame files named")
+                continue
+            script = (SITE / page_path).parent.joinpath(held.group(1)).resolve()
+            if (
+                not (SITE / page_path).parent.joinpath(start.group(1)).resolve().exists()
+                or not script.exists()
+            ):
+                problems.append(f"{page_path} {uid}: a frame file is missing")
+                continue
+            listed = json.loads(re.search(r" = (\[.*\]);\n$", script.read_text("ascii")).group(1))
+            frames = int(re.search(r'type="range" min="0" max="(\d+)"', block).group(1)) + 1
+            if f'["{uid}"]' not in script.read_text("ascii") or len(listed) != frames:
+                problems.append(f"{page_path} {uid}: the script holds {len(listed)} frames, not {frames}")
+    assert players >= 8 and not problems, "\n".join(problems) or f"{players} players"
