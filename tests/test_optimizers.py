@@ -172,6 +172,7 @@ BAD = [
     (lambda: adam(betas=0.9), "betas must be a pair"),
     (lambda: adamw(weight_decay=-0.1), "weight_decay must be in [0, inf)"),
     (lambda: adam(lr=lambda t: -1.0), "lr must be in [0, inf)"),
+    (lambda: adam(lr=np.ones(3), betas=(np.full(2, 0.9), 0.999)), "must broadcast together"),
     (lambda: run(QUAD.grad, [0.0, 0.0], sgd(), -1), "steps must be an integer in [0, inf]"),
     (lambda: run(QUAD.grad, [np.nan, 0.0], sgd(), 5), "x0 must not be NaN"),
     (lambda: run(QUAD.grad, np.zeros((4, 2)), sgd(lr=np.ones(3)), 5), "does not line up"),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from ulp import assert_ulp_close
 
-from lrcourse import objectives
+from lrcourse import objectives, schedules
 from lrcourse.descent import run
 from lrcourse.optimizers import sgd
 from lrcourse.schedules import constant, warmup, wsd
@@ -200,3 +200,9 @@ def test_bad_input_is_a_clear_value_error(make, message):
     with pytest.raises(ValueError) as info:
         make()
     assert message in str(info.value)
+
+
+def test_wsd_by_name():
+    by_name = schedules.get("wsd", lr=0.1, total_steps=100, warmup_steps=10, decay="cosine")
+    built = schedules.wsd(lr=0.1, total_steps=100, warmup_steps=10, decay="cosine")
+    np.testing.assert_array_equal(by_name(np.arange(120)), built(np.arange(120)))

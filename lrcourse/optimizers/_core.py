@@ -90,7 +90,10 @@ def with_sweep_axes(hp):
     ``ValueError`` if the shapes do not broadcast.
     """
     shapes = [np.shape(value_at(h, 0)) for h in hp.values() if not isinstance(h, bool)]
-    k = len(np.broadcast_shapes(*shapes)) if shapes else 0
+    try:
+        k = len(np.broadcast_shapes(*shapes)) if shapes else 0
+    except ValueError:
+        raise ValueError(f"array hyperparameters must broadcast together, got shapes {shapes}") from None
 
     def pad(h):
         if isinstance(h, bool):

@@ -74,6 +74,7 @@ SCHEDULES = {
     "sequential": sequential,
     "warmup": warmup,
     "clamp": clamp,
+    "wsd": wsd,
     "reduce_on_plateau": ReduceLROnPlateau,
 }
 """Every schedule constructor by name."""
