@@ -46,6 +46,21 @@
    script under ``_images/``, named by the hash of their bytes; the player loads the
    script when it comes near the screen or is touched.
 
+10. Scripts that wait for the page. Sphinx, sphinx-book-theme, sphinx-copybutton and
+    sphinx-togglebutton put six scripts in the page's head without ``defer``: the browser
+    stopped reading the page until each had loaded and run, before it could show any
+    text. They set themselves up when the document is ready, so they now load with
+    ``defer`` (in the same order). ``documentation_options.js`` stays as it is: a script
+    in the page sets a field of what it defines; and on the search page all stay, since
+    ``searchtools.js`` runs at once and uses ``doctools.js``.
+11. The stylesheet without the rules no page can use. Bootstrap and the theme bring
+    5,200 selectors, two thirds of which name a class that appears in no page and no
+    script of the site (Bootstrap's utilities, components the site does not have). At
+    the end of the build a selector is dropped when it needs such a class outside any
+    ``:not()``, ``:is()`` or attribute test; a rule goes when none of its selectors is
+    left. The classes a script may add are every word of every script, so nothing a
+    script sets is lost. Chapter 1's stylesheet: 70 kB gzipped before, 33 kB after.
+
 Loaded through ``sphinx: local_extensions`` in ``_config.yml``.
 """
 
@@ -274,7 +289,90 @@ def write_css_bundle(app, exception):
     files = [f for f in next(iter(_bundles)) if f != DESIGN_CSS or design_used]
     seen = set()
     text = "".join(_inline(outdir, name, seen) for name in files)
-    (outdir / BUNDLE).write_text(text, encoding="utf-8")
+    used = _classes_in_use(outdir, pages)
+    kept, dropped = _rules_that_can_match(text, used)
+    (outdir / BUNDLE).write_text(kept, encoding="utf-8")
+    logger.info(f"stylesheet: {dropped} selectors no page can use left out, {len(text) - len(kept)} bytes")
+
+
+# --- 11. The stylesheet without the rules no page can use ---------------------------------
+
+_CLASS_ATTRIBUTE = re.compile(r'class="([^"]*)"')
+_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S)
+_WORD = re.compile(r"[-_a-zA-Z][-_a-zA-Z0-9]*")
+_CLASS_SELECTOR = re.compile(r"\.(-?[_a-zA-Z][-_a-zA-Z0-9]*)")
+
+
+def _classes_in_use(outdir: Path, pages: dict) -> set[str]:
+    """Every class of every page, and every word of every script (a class it may add)."""
+    used = set()
+    for html in pages.values():
+        for value in _CLASS_ATTRIBUTE.findall(html):
+            used.update(value.split())
+        for script in _SCRIPT.findall(html):
+            used.update(_WORD.findall(script))
+    for script in outdir.rglob("*.js"):
+        if script.name != "searchindex.js":
+            used.update(_WORD.findall(script.read_text(encoding="utf-8", errors="replace")))
+    return used
+
+
+def _selectors(prelude: str) -> list[str]:
+    """The selectors of a rule's selector list (commas inside brackets do not split)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(prelude):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(prelude[start:i])
+            start = i + 1
+    out.append(prelude[start:])
+    return [s.strip() for s in out if s.strip()]
+
+
+def _can_match(selector: str, used: set[str]) -> bool:
+    """False if ``selector`` needs a class that is not in ``used`` (outside any brackets)."""
+    outside, depth = [], 0
+    for ch in selector:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0:
+            outside.append(ch)
+    return all(name in used for name in _CLASS_SELECTOR.findall("".join(outside)))
+
+
+def _rules_that_can_match(css: str, used: set[str]) -> tuple[str, int]:
+    """``css`` without the selectors that need a class not in ``used``; and how many went."""
+    import tinycss2
+
+    dropped = 0
+
+    def keep(rules):
+        nonlocal dropped
+        out = []
+        for rule in rules:
+            if rule.type == "qualified-rule":
+                selectors = _selectors(tinycss2.serialize(rule.prelude))
+                matching = [s for s in selectors if _can_match(s, used)]
+                dropped += len(selectors) - len(matching)
+                if matching:
+                    out.append(",".join(matching) + "{" + tinycss2.serialize(rule.content) + "}")
+            elif rule.type == "at-rule" and rule.lower_at_keyword in ("media", "supports") and rule.content:
+                inner = keep(tinycss2.parse_rule_list(rule.content, skip_comments=True, skip_whitespace=True))
+                if inner:
+                    out.append(f"@{rule.at_keyword}{tinycss2.serialize(rule.prelude)}{{{''.join(inner)}}}")
+            elif rule.type == "at-rule":  # @font-face, @keyframes, @charset, @layer, ...
+                out.append(tinycss2.serialize([rule]))
+            elif rule.type == "error":
+                raise ValueError(f"the stylesheet bundle does not parse: {rule.message}")
+        return out
+
+    rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
+    return "\n".join(keep(rules)) + "\n", dropped
 
 
 # --- 6. No scripts for features the page does not have -----------------------------------
@@ -293,8 +391,35 @@ def drop_unused_scripts(app, pagename, templatename, context, doctree):
     launch = (app.config.html_theme_options or {}).get("launch_buttons") or {}
     if not launch.get("thebe"):
         unused.add("_static/sphinx-thebe.js")
-    # a new list: the builder restores its own list after each page
-    context["script_files"] = [s for s in scripts if (getattr(s, "filename", s) or "") not in unused]
+    kept = [s for s in scripts if (getattr(s, "filename", s) or "") not in unused]
+    # the search page's template adds searchtools.js, which runs at once and calls
+    # doctools.js's _ready()
+    if pagename != "search":
+        kept = [_deferred(s) for s in kept]
+    context["script_files"] = kept  # a new list: the builder restores its own after each page
+
+
+# --- 10. Scripts that wait for the page ---------------------------------------------------
+
+# Each sets itself up once the document is ready (DOMContentLoaded fires after deferred
+# scripts have run); clipboard.min.js comes before copybutton.js, which uses it.
+DEFERRED = {
+    "_static/doctools.js",
+    "_static/sphinx_highlight.js",
+    "_static/clipboard.min.js",
+    "_static/copybutton.js",
+    "_static/scripts/sphinx-book-theme.js",
+    "_static/togglebutton.js",
+}
+
+
+def _deferred(script):
+    """``script`` with ``defer`` if it is one of DEFERRED, else as it is."""
+    name = getattr(script, "filename", None)
+    attributes = getattr(script, "attributes", None)
+    if name not in DEFERRED or attributes is None or "defer" in attributes or "async" in attributes:
+        return script
+    return type(script)(name, priority=script.priority, **attributes, defer="defer")
 
 
 # --- 7. Figures as lossless WebP --------------------------------------------------------

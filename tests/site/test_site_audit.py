@@ -6,12 +6,14 @@ with its default mobile preset (a 412 px phone, slow 4G and a 4x slower CPU, sim
 Budgets: accessibility >= 95 and best practices >= 95 on every page, performance >= 90.
 
 Lighthouse takes 15-40 s a page on a busy 2-core machine, so the full run (performance,
-accessibility, best practices) covers the chapter index pages, where the players and
-most of the figures are, and every other page gets the cheaper run (accessibility and
-best practices only, no performance trace). The two xdist workers of
-``make test-site`` run two pages at a time. Lighthouse loads the pages from a server
-that gzips text files, as static hosts do (the plain server of the other site tests
-sends 2.7 MB more a page, which would count against performance).
+accessibility, best practices) covers the chapter pages, where the players and the
+figures are, and every other page gets the cheaper run (accessibility and best practices
+only, no performance trace). The performance score moves with the machine's load: a
+page that scores below its budget is run twice more and judged by the median of the
+three. The two xdist workers of ``make test-site`` run two pages at a time. Lighthouse
+loads the pages from a server that gzips text files, as static hosts do (the plain
+server of the other site tests sends 2.7 MB more a page, which would count against
+performance).
 
 Which pages Lighthouse opens: ``$LRCOURSE_LIGHTHOUSE``. ``all`` (the default, and what
 ``make test-site`` sets): every page. ``sample`` (what ``make test`` sets, to keep a
@@ -66,8 +68,8 @@ AXE_KEPT_RULES = ("region",)
 
 
 def full_run(page):
-    """Chapter index pages get every category; the other pages the cheaper run."""
-    return re.fullmatch(r"book/\d\d_[^/]+/index\.html", page) is not None
+    """Chapter pages get every category; the other pages the cheaper run."""
+    return re.fullmatch(r"book/\d\d_[^/]+/[^/]+\.html", page) is not None
 
 
 SAMPLE = (
@@ -96,17 +98,10 @@ def categories(page):
 
 # Budgets the site does not meet yet, with the audits that hold them back (measured on
 # the mobile preset). Each entry is an xfail (strict, but for the noisy performance
-# score): remove it when it passes.
-HELD_BACK = {
-    "performance": (
-        "scored 55-95 on the chapter index pages (make test-site, 2-core machine; chapters 0 "
-        "and 4 pass): total blocking time 0.1-1.7 s, from style and layout of long pages "
-        "(chapter 1: 10,000 elements, 4,600 of them highlighted code and 3,900 its 177 "
-        "formulas as SVG and MathML) and a 0.95 s task of pydata-sphinx-theme.js on the 4x "
-        "slower CPU; first contentful paint 2.0-3.0 s (the 0.42 MB stylesheet). MathJax's "
-        "runtime is gone: the math is typeset at build time (scripts/sphinx_weight.py 3)"
-    ),
-}
+# score): remove it when it passes. None since the sections are laid out near the screen
+# and the players' frames left the pages (scripts/sphinx_weight.py 8 and 9): performance
+# went from 55-95 to 91-98 on the chapter index pages.
+HELD_BACK = {}
 
 
 def _held_back(page, category):
@@ -221,7 +216,36 @@ def lighthouse_report(site_url, page):
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not report.exists():
             _run_lighthouse(site_url + page, categories(page), report)
+            if _short_of_performance(report):
+                _median_of_three(site_url + page, categories(page), report)
     return json.loads(report.read_text())
+
+
+def _performance(report):
+    return (json.loads(report.read_text())["categories"].get("performance") or {}).get("score")
+
+
+def _short_of_performance(report):
+    score = _performance(report)
+    return score is not None and score < BUDGETS["performance"]
+
+
+def _median_of_three(url, cats, report):
+    """Keep the run with the median performance score of three (the first and two more).
+
+    The performance score moves with the machine's load (a busy 2-core machine runs the
+    other site tests beside Lighthouse), so one run below the budget is run twice more,
+    as Lighthouse's documentation advises for a noisy score; the other categories do
+    not move.
+    """
+    runs = [report]
+    for k in (1, 2):
+        extra = report.with_name(f"{report.name}.run{k}")  # not *.json: not a page of the summary
+        _run_lighthouse(url, cats, extra)
+        runs.append(extra)
+    median = sorted(runs, key=_performance)[1]
+    if median != report:
+        os.replace(median, report)
 
 
 def _run_lighthouse(url, cats, report):

@@ -9,7 +9,8 @@ and the table of all of them to ``tests/artifacts/site/weight.md``.
 
 What keeps the weight down (scripts/sphinx_weight.py): no fontawesome.js (the theme's
 CSS draws the icons with its web font), the search index only on the search page, the
-math typeset at build time (no MathJax script). The inline player frames are most of the rest.
+math typeset at build time (no MathJax script), the players' frames in files of their own,
+loaded when the player comes near the screen.
 """
 
 from __future__ import annotations
