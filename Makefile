@@ -16,6 +16,10 @@ export CHROMIUM
 # busy 2-core machine (parallel test workers, the book build) products run several times slower.
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
+# The kernels that run the chapters read scripts/ipython_kernel_config.py (figures drawn
+# at twice their size) from an IPython folder of their own under _build/.
+IPYTHON_CONFIG := _build/ipython/profile_default/ipython_kernel_config.py
+export IPYTHONDIR := $(CURDIR)/_build/ipython
 
 .PHONY: book learner test lint unit notebooks robustness build-check serve lab bench clean \
 	site-assets test-site test-compat linkcheck
@@ -36,6 +40,10 @@ $(ASSETS_STAMP): node_modules/.package-lock.json scripts/vendor_site_assets.py $
 	$(BIN)/python scripts/vendor_site_assets.py node_modules $(ASSETS)
 	touch $@
 
+$(IPYTHON_CONFIG): scripts/ipython_kernel_config.py
+	mkdir -p $(dir $@)
+	cp $< $@
+
 ## The JavaScript the site serves itself, from npm (no CDN at read time).
 site-assets: $(ASSETS_STAMP)
 
@@ -46,7 +54,7 @@ learner: $(STAMP)
 ## Build the website into _build/html (warnings are errors): `jupyter-book build`, with
 ## the chapters read and executed $(JOBS) at a time. Right after `make notebooks` on the
 ## same tree it takes the chapters' outputs from that run instead of executing them.
-book: $(STAMP) $(ASSETS_STAMP) learner
+book: $(STAMP) $(ASSETS_STAMP) $(IPYTHON_CONFIG) learner
 	$(BIN)/python scripts/build_book.py --jobs $(JOBS) . -W -n --keep-going
 
 ## Run every check: lint, unit tests, every notebook under nbval (on this machine's numerics
@@ -79,7 +87,7 @@ unit: $(STAMP)
 KEEP_OUTPUTS := -p scripts.reuse_outputs --keep-outputs
 CHAPTER ?=
 NBVAL_DIR ?= _build/nbval$(if $(CHAPTER),-$(CHAPTER))
-notebooks: $(STAMP)
+notebooks: $(STAMP) $(IPYTHON_CONFIG)
 	@case "$(NBVAL_DIR)" in _build/?*) ;; *) echo "NBVAL_DIR must be a folder under _build/ (it is emptied first)" >&2; exit 2;; esac
 	@$(BIN)/python tests/numerics.py describe
 	@rm -rf $(NBVAL_DIR); \
@@ -142,7 +150,7 @@ serve:
 
 ## Open the chapters in JupyterLab: the learner edition (edit the book's own notebooks
 ## under book/, then `make learner`).
-lab: $(STAMP) learner
+lab: $(STAMP) $(IPYTHON_CONFIG) learner
 	$(BIN)/jupyter lab --config=scripts/jupyter_server_config.py learner/book
 
 ## Benchmarks: writes benchmarks/REPORT.md (numbers only; never part of the tests).
