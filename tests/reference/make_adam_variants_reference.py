@@ -5,8 +5,8 @@ Run by hand, from the repository root, in an environment with PyTorch
 
     python tests/reference/make_adam_variants_reference.py
 
-The objectives, the hand-written gradients and the format are those of
-``make_optimizer_reference.py`` (imported from it): a case records the path, and
+The objectives, the hand-written gradients, the loop and the format are those of
+``make_optimizer_reference.py`` (imported from ``common.py``): a case records the path, and
 the learning rate and beta1 in force at each step, so the test can replay scheduled
 runs without the schedules module. Every option of the three optimizers appears in at
 least one case (each keyword at a value other than its default, both values of each
@@ -17,16 +17,16 @@ boolean), and the runs are long enough for RAdam to leave its unrectified phase
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
-from make_optimizer_reference import OBJECTIVES, momentum_of, tree_grad
+from common import TREE_X0, VECTORS, trajectory, tree_grad
 
 torch.set_default_dtype(torch.float64)
 OUT = Path(__file__).resolve().parent.parent / "data" / "adam_variants_reference.json"
 STEPS = 60
-TREE_X0 = {"w": [[0.5, -1.0], [1.0, 2.0], [-0.5, 0.3]], "b": [0.0, 2.0]}
 
 TORCH_NAMES = {"nadam": torch.optim.NAdam, "radam": torch.optim.RAdam, "adamax": torch.optim.Adamax}
 
@@ -73,41 +73,10 @@ SCHEDULED = [
 ]
 
 
-def trajectory(opt_name, kwargs, grad_fn, x0, scheduler=None, steps=STEPS):
-    """Run torch.optim on hand-written gradients; record params, lr and beta1 per step."""
-    is_tree = isinstance(x0, dict)
-    if is_tree:
-        tensors = {k: torch.tensor(np.array(v, dtype=np.float64), requires_grad=True) for k, v in x0.items()}
-        params = list(tensors.values())
-    else:
-        tensors = torch.tensor(np.array(x0, dtype=np.float64), requires_grad=True)
-        params = [tensors]
-    opt = TORCH_NAMES[opt_name](params, **kwargs, foreach=False)  # the single-tensor code
-    sched = None
-    if scheduler is not None:
-        name, skw = scheduler
-        sched = getattr(torch.optim.lr_scheduler, name)(opt, **skw)
-
-    def snapshot():
-        if is_tree:
-            return {k: t.detach().numpy().tolist() for k, t in tensors.items()}
-        return tensors.detach().numpy().tolist()
-
-    path, lrs, momenta = [snapshot()], [], []
-    for _ in range(steps):
-        lrs.append(opt.param_groups[0]["lr"])
-        momenta.append(momentum_of(opt.param_groups[0]))
-        if is_tree:
-            grads = grad_fn({k: t.detach().numpy() for k, t in tensors.items()})
-            for k, t in tensors.items():
-                t.grad = torch.from_numpy(np.array(grads[k]))
-        else:
-            tensors.grad = torch.from_numpy(grad_fn(tensors.detach().numpy()))
-        opt.step()
-        if sched is not None:
-            sched.step()
-        path.append(snapshot())
-    return {"path": path, "lrs": lrs, "momenta": momenta}
+def torch_trajectory(opt_name, kwargs, grad_fn, x0, scheduler=None):
+    """The trajectory of torch.optim's ``opt_name`` (its single-tensor code, ``foreach=False``)."""
+    make_optimizer = partial(TORCH_NAMES[opt_name], **kwargs, foreach=False)
+    return trajectory(make_optimizer, grad_fn, x0, STEPS, scheduler)
 
 
 # Smaller rates on Rosenbrock's steep walls. RAdam's first steps are momentum-SGD steps,
@@ -147,17 +116,17 @@ def check(cases):
 def main():
     cases = []
     for opt_name, kwargs in CASES:
-        for obj, (grad_fn, x0) in OBJECTIVES.items():
+        for obj, (grad_fn, x0) in VECTORS.items():
             kw = gentler(opt_name, kwargs, obj)
-            run = trajectory(opt_name, kw, grad_fn, x0)
+            run = torch_trajectory(opt_name, kw, grad_fn, x0)
             cases.append({"optimizer": opt_name, "kwargs": kw, "objective": obj, "x0": x0, **run})
-        run = trajectory(opt_name, kwargs, tree_grad, TREE_X0)
+        run = torch_trajectory(opt_name, kwargs, tree_grad, TREE_X0)
         cases.append({"optimizer": opt_name, "kwargs": kwargs, "objective": "tree", "x0": TREE_X0, **run})
     for opt_name, kwargs, scheduler in SCHEDULED:
-        grad_fn, x0 = OBJECTIVES["rosenbrock"]
+        grad_fn, x0 = VECTORS["rosenbrock"]
         kwargs = gentler(opt_name, kwargs, "rosenbrock")
         scheduler = (scheduler[0], gentler(opt_name, scheduler[1], "rosenbrock"))
-        run = trajectory(opt_name, kwargs, grad_fn, x0, scheduler)
+        run = torch_trajectory(opt_name, kwargs, grad_fn, x0, scheduler)
         case = {"optimizer": opt_name, "kwargs": kwargs, "objective": "rosenbrock", "x0": x0}
         cases.append({**case, "scheduler": [scheduler[0], scheduler[1]], **run})
     check(cases)

@@ -8,8 +8,9 @@ Run by hand, from the repository root, in an environment with PyTorch and lion-p
 The references are ``torch.optim.Adafactor`` (its single-tensor code, ``foreach=False``),
 ``torch.optim.Muon`` and ``lion_pytorch.Lion`` (its plain PyTorch update, not the Triton
 kernel), all in float64. Gradients are written by hand, as in ``make_optimizer_reference.py``
-(whose objectives are imported from it): both implementations see the same gradient at the
-same point, so any difference comes from the update rule alone. A case records the path, and
+(its objectives and the loop that records a trajectory are imported from ``common.py``): both
+implementations see the same gradient at the same point, so any difference comes from the
+update rule alone. A case records the path, and
 the learning rate and momentum (Muon's ``momentum``, Lion's ``betas[0]``) in force at each
 step, so the test can replay scheduled runs without the schedules module.
 
@@ -29,13 +30,13 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
+from common import TREE_X0, VECTORS, trajectory, tree_grad
 from lion_pytorch import Lion
-from make_optimizer_reference import OBJECTIVES as VECTORS
-from make_optimizer_reference import momentum_of, tree_grad
 
 torch.set_default_dtype(torch.float64)
 OUT = Path(__file__).resolve().parent.parent / "data" / "after_adam_reference.json"
@@ -65,7 +66,7 @@ def matrices_grad(params):
 
 OBJECTIVES = {
     **VECTORS,  # quadratic, rosenbrock: vectors of 2
-    "tree": (tree_grad, {"w": [[0.5, -1.0], [1.0, 2.0], [-0.5, 0.3]], "b": [0.0, 2.0]}),
+    "tree": (tree_grad, TREE_X0),
     "matrix32": (matrix_grad, matrix_start((3, 2))),
     "matrix24": (matrix_grad, matrix_start((2, 4))),
     "stack": (matrix_grad, matrix_start((2, 3, 2))),  # a 3-D tensor: torch factors its last two axes
@@ -161,49 +162,18 @@ def float64_newton_schulz():
         torch.Tensor.bfloat16 = cast
 
 
-def trajectory(opt_name, kwargs, grad_fn, x0, scheduler=None, steps=STEPS):
-    """Run the reference on hand-written gradients; record params, lr and momentum per step."""
-    is_tree = isinstance(x0, dict)
-    if is_tree:
-        tensors = {k: torch.tensor(np.array(v, dtype=np.float64), requires_grad=True) for k, v in x0.items()}
-        params = list(tensors.values())
-    else:
-        tensors = torch.tensor(np.array(x0, dtype=np.float64), requires_grad=True)
-        params = [tensors]
-    opt = TORCH_NAMES[opt_name](params, **kwargs, **EXTRA[opt_name])
-    sched = None
-    if scheduler is not None:
-        name, skw = scheduler
-        sched = getattr(torch.optim.lr_scheduler, name)(opt, **skw)
-
-    def snapshot():
-        if is_tree:
-            return {k: t.detach().numpy().tolist() for k, t in tensors.items()}
-        return tensors.detach().numpy().tolist()
-
-    path, lrs, momenta = [snapshot()], [], []
-    for _ in range(steps):
-        lrs.append(opt.param_groups[0]["lr"])
-        momenta.append(momentum_of(opt.param_groups[0]))
-        if is_tree:
-            grads = grad_fn({k: t.detach().numpy() for k, t in tensors.items()})
-            for k, t in tensors.items():
-                t.grad = torch.from_numpy(np.array(grads[k]))
-        else:
-            tensors.grad = torch.from_numpy(grad_fn(tensors.detach().numpy()))
-        opt.step()
-        if sched is not None:
-            sched.step()
-        path.append(snapshot())
-    return {"path": path, "lrs": lrs, "momenta": momenta}
+def torch_trajectory(opt_name, kwargs, grad_fn, x0, scheduler=None, steps=STEPS):
+    """The trajectory of the reference of ``opt_name``, with the keywords of ``EXTRA``."""
+    make_optimizer = partial(TORCH_NAMES[opt_name], **kwargs, **EXTRA[opt_name])
+    return trajectory(make_optimizer, grad_fn, x0, steps, scheduler)
 
 
 def run(opt_name, kwargs, objective, scheduler=None, steps=STEPS):
     grad_fn, x0 = OBJECTIVES[objective]
     if opt_name != "muon":
-        return trajectory(opt_name, kwargs, grad_fn, x0, scheduler, steps)
+        return torch_trajectory(opt_name, kwargs, grad_fn, x0, scheduler, steps)
     with float64_newton_schulz():
-        return trajectory(opt_name, kwargs, grad_fn, x0, scheduler, steps)
+        return torch_trajectory(opt_name, kwargs, grad_fn, x0, scheduler, steps)
 
 
 def check_every_option_matters(cases):
@@ -238,7 +208,7 @@ def bfloat16_steps():
     for objective in ON["muon"]:
         for kwargs in ({"lr": 0.02}, {"lr": 0.02, "nesterov": False, "adjust_lr_fn": "match_rms_adamw"}):
             grad_fn, x0 = OBJECTIVES[objective]
-            step = trajectory("muon", kwargs, grad_fn, x0, steps=1)
+            step = torch_trajectory("muon", kwargs, grad_fn, x0, steps=1)
             out.append({"optimizer": "muon", "kwargs": kwargs, "objective": objective, "x0": x0, **step})
     return out
 

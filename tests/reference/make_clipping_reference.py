@@ -16,8 +16,9 @@ Two kinds of cases, in float64:
   NaN and infinities are written as JSON's ``NaN`` and ``Infinity`` (Python's ``json``
   reads them back).
 - ``runs``: training loops that clip between the gradient and ``optimizer.step()``,
-  on the hand-written gradients of ``make_optimizer_reference.py``; each records the
-  parameters before the first step and after each one, and the norm of each step.
+  on the hand-written gradients of ``common.py`` (those of ``make_optimizer_reference.py``);
+  each records the parameters before the first step and after each one, and the norm of
+  each step.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import schedulefree
 import torch
+from common import OBJECTIVES, listed, params_of, set_grads, tensors_of
 
 torch.set_default_dtype(torch.float64)
 OUT = Path(__file__).resolve().parent.parent / "data" / "clipping_reference.json"
@@ -63,27 +64,6 @@ CLIP += [
 ]
 
 
-def quadratic_grad(x):
-    return np.array([1.0 * x[0], 10.0 * x[1]])
-
-
-def rosenbrock_grad(x):
-    u, v = x
-    r = v - u * u
-    return np.array([-2 * (1 - u) - 400 * u * r, 200 * r])
-
-
-def tree_grad(params):
-    w, b = params["w"], params["b"]
-    c = np.array([[1.0, 4.0], [9.0, 0.5], [2.0, 3.0]])
-    return {"w": c * w + 0.1 * b[None, :], "b": (b - 1.0) + 0.1 * w.sum(axis=0)}
-
-
-OBJECTIVES = {
-    "quadratic": (quadratic_grad, [1.5, 1.0]),
-    "rosenbrock": (rosenbrock_grad, [-1.5, 2.0]),
-    "tree": (tree_grad, {"w": [[0.5, -1.0], [1.0, 2.0], [-0.5, 0.3]], "b": [0.0, 2.0]}),
-}
 OPTIMIZERS = {
     "sgd": torch.optim.SGD,
     "adam": torch.optim.Adam,
@@ -100,23 +80,10 @@ RUNS = [
 ]
 
 
-def tensors_of(value):
-    if isinstance(value, dict):
-        return {k: torch.tensor(np.array(v, dtype=np.float64)) for k, v in value.items()}
-    return torch.tensor(np.array(value, dtype=np.float64))
-
-
-def listed(tensors):
-    if isinstance(tensors, dict):
-        return {k: t.numpy().tolist() for k, t in tensors.items()}
-    return tensors.numpy().tolist()
-
-
 def clip_case(name, max_norm, norm_type):
     grads = tensors_of(GRADS[name])
-    params = list(grads.values()) if isinstance(grads, dict) else [grads]
     holders = []
-    for g in params:
+    for g in params_of(grads):
         p = torch.zeros_like(g, requires_grad=True)
         p.grad = g
         holders.append(p)
@@ -134,19 +101,14 @@ def clip_case(name, max_norm, norm_type):
 def run_case(opt_name, kwargs, max_norm, norm_type, objective):
     grad_fn, x0 = OBJECTIVES[objective]
     tensors = tensors_of(x0)
-    params = list(tensors.values()) if isinstance(tensors, dict) else [tensors]
+    params = params_of(tensors)
     extra = {"foreach": False}
     opt = OPTIMIZERS[opt_name](params, **kwargs, **extra)
     if opt_name.endswith("schedule_free"):
         opt.train()
     path, norms = [listed(tensors)], []
     for _ in range(STEPS):
-        if isinstance(tensors, dict):
-            grads = grad_fn({k: t.numpy() for k, t in tensors.items()})
-            for k, t in tensors.items():
-                t.grad = torch.from_numpy(np.array(grads[k]))
-        else:
-            tensors.grad = torch.from_numpy(grad_fn(tensors.numpy()))
+        set_grads(tensors, grad_fn)
         norms.append(float(torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type)))
         opt.step()
         path.append(listed(tensors))

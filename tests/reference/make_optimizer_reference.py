@@ -5,47 +5,24 @@ Run by hand, from the repository root, in an environment with PyTorch
 
     python tests/reference/make_optimizer_reference.py
 
-Gradients are written by hand (the same formulas as ``lrcourse.objectives``), so
-no autograd rounding enters: both implementations see the same gradient for the
-same point, and any difference comes from the update rule alone. Every case
-records the learning rate (and momentum) in force at each step, so the test can
-replay scheduled runs without the schedules module.
+The objectives, their hand-written gradients and the loop that records a trajectory are
+in ``common.py`` beside this script, shared with the other reference scripts. Every case
+records the learning rate (and momentum) in force at each step, so the test can replay
+scheduled runs without the schedules module.
 """
 
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
+from common import TREE_X0, VECTORS, trajectory, tree_grad
 
 torch.set_default_dtype(torch.float64)
 OUT = Path(__file__).resolve().parent.parent / "data" / "optimizers_reference.json"
 STEPS = 60
-
-
-def quadratic_grad(x):
-    return np.array([1.0 * x[0], 10.0 * x[1]])
-
-
-def rosenbrock_grad(x):
-    u, v = x
-    r = v - u * u
-    return np.array([-2 * (1 - u) - 400 * u * r, 200 * r])
-
-
-def tree_grad(params):
-    """A quadratic loss on two tensors: sum(c_w * w**2)/2 + sum((b - 1)**2)/2 + coupling."""
-    w, b = params["w"], params["b"]
-    c = np.array([[1.0, 4.0], [9.0, 0.5], [2.0, 3.0]])
-    return {"w": c * w + 0.1 * b[None, :], "b": (b - 1.0) + 0.1 * w.sum(axis=0)}
-
-
-OBJECTIVES = {
-    "quadratic": (quadratic_grad, [1.5, 1.0]),
-    "rosenbrock": (rosenbrock_grad, [-1.5, 2.0]),
-}
 
 CASES = [
     # (optimizer, kwargs for both libraries)
@@ -105,48 +82,10 @@ TORCH_NAMES = {
 }
 
 
-def momentum_of(group):
-    if "betas" in group:
-        return group["betas"][0]
-    return group.get("momentum", 0.0)
-
-
-def trajectory(opt_name, kwargs, grad_fn, x0, scheduler=None, steps=STEPS):
-    """Run torch.optim on hand-written gradients; record params, lr and momentum per step."""
-    is_tree = isinstance(x0, dict)
-    if is_tree:
-        tensors = {k: torch.tensor(np.array(v, dtype=np.float64), requires_grad=True) for k, v in x0.items()}
-        params = list(tensors.values())
-    else:
-        tensors = torch.tensor(np.array(x0, dtype=np.float64), requires_grad=True)
-        params = [tensors]
-    extra = {"foreach": False} if opt_name != "sgd" else {"foreach": False}
-    opt = TORCH_NAMES[opt_name](params, **kwargs, **extra)
-    sched = None
-    if scheduler is not None:
-        name, skw = scheduler
-        sched = getattr(torch.optim.lr_scheduler, name)(opt, **skw)
-
-    def snapshot():
-        if is_tree:
-            return {k: t.detach().numpy().tolist() for k, t in tensors.items()}
-        return tensors.detach().numpy().tolist()
-
-    path, lrs, momenta = [snapshot()], [], []
-    for _ in range(steps):
-        lrs.append(opt.param_groups[0]["lr"])
-        momenta.append(momentum_of(opt.param_groups[0]))
-        if is_tree:
-            grads = grad_fn({k: t.detach().numpy() for k, t in tensors.items()})
-            for k, t in tensors.items():
-                t.grad = torch.from_numpy(np.array(grads[k]))
-        else:
-            tensors.grad = torch.from_numpy(grad_fn(tensors.detach().numpy()))
-        opt.step()
-        if sched is not None:
-            sched.step()
-        path.append(snapshot())
-    return {"path": path, "lrs": lrs, "momenta": momenta}
+def torch_trajectory(opt_name, kwargs, grad_fn, x0, scheduler=None):
+    """The trajectory of torch.optim's ``opt_name`` (its single-tensor code, ``foreach=False``)."""
+    make_optimizer = partial(TORCH_NAMES[opt_name], **kwargs, foreach=False)
+    return trajectory(make_optimizer, grad_fn, x0, STEPS, scheduler)
 
 
 def gentler(opt_name, kwargs, objective):
@@ -159,18 +98,18 @@ def gentler(opt_name, kwargs, objective):
 def main():
     cases = []
     for opt_name, kwargs in CASES:
-        for obj, (grad_fn, x0) in OBJECTIVES.items():
+        for obj, (grad_fn, x0) in VECTORS.items():
             kwargs = gentler(opt_name, kwargs, obj) if obj == "rosenbrock" else kwargs
-            run = trajectory(opt_name, kwargs, grad_fn, x0)
+            run = torch_trajectory(opt_name, kwargs, grad_fn, x0)
             cases.append({"optimizer": opt_name, "kwargs": kwargs, "objective": obj, "x0": x0, **run})
-        tree_x0 = {"w": [[0.5, -1.0], [1.0, 2.0], [-0.5, 0.3]], "b": [0.0, 2.0]}
-        run = trajectory(opt_name, kwargs, tree_grad, tree_x0)
-        cases.append({"optimizer": opt_name, "kwargs": kwargs, "objective": "tree", "x0": tree_x0, **run})
+        # kwargs here are those of the Rosenbrock run (gentler for sgd), as the data was written
+        run = torch_trajectory(opt_name, kwargs, tree_grad, TREE_X0)
+        cases.append({"optimizer": opt_name, "kwargs": kwargs, "objective": "tree", "x0": TREE_X0, **run})
     for opt_name, kwargs, scheduler in SCHEDULED:
-        grad_fn, x0 = OBJECTIVES["rosenbrock"]
+        grad_fn, x0 = VECTORS["rosenbrock"]
         kwargs = gentler(opt_name, kwargs, "rosenbrock")
         scheduler = (scheduler[0], gentler(opt_name, scheduler[1], "rosenbrock"))
-        run = trajectory(opt_name, kwargs, grad_fn, x0, scheduler)
+        run = torch_trajectory(opt_name, kwargs, grad_fn, x0, scheduler)
         cases.append(
             {
                 "optimizer": opt_name,

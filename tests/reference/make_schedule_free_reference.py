@@ -7,9 +7,9 @@ itself never imports either)::
     python tests/reference/make_schedule_free_reference.py
 
 ``SGDScheduleFree`` and ``AdamWScheduleFree`` (their per-tensor code, ``foreach=False``)
-run on hand-written gradients, as in ``make_optimizer_reference.py``, in float64. The
-optimizer is put in train mode once and stays there: the parameters are :math:`y`, the
-points where gradients are taken. Each step records
+run on hand-written gradients (those of ``common.py``, as in ``make_optimizer_reference.py``),
+in float64. The optimizer is put in train mode once and stays there: the parameters are
+:math:`y`, the points where gradients are taken. Each step records
 
 - ``path``: :math:`y` (the parameters) before the first step and after each one;
 - ``x_path``: :math:`x`, computed as ``optimizer.eval()`` does
@@ -31,35 +31,13 @@ from pathlib import Path
 import numpy as np
 import schedulefree
 import torch
+from common import OBJECTIVES, listed, params_of, set_grads, tensors_of
 from torch.optim import lr_scheduler
 
 torch.set_default_dtype(torch.float64)
 OUT = Path(__file__).resolve().parent.parent / "data" / "schedule_free_reference.json"
 STEPS = 80
 
-
-def quadratic_grad(x):
-    return np.array([1.0 * x[0], 10.0 * x[1]])
-
-
-def rosenbrock_grad(x):
-    u, v = x
-    r = v - u * u
-    return np.array([-2 * (1 - u) - 400 * u * r, 200 * r])
-
-
-def tree_grad(params):
-    """A quadratic loss on two tensors: sum(c_w * w**2)/2 + sum((b - 1)**2)/2 + coupling."""
-    w, b = params["w"], params["b"]
-    c = np.array([[1.0, 4.0], [9.0, 0.5], [2.0, 3.0]])
-    return {"w": c * w + 0.1 * b[None, :], "b": (b - 1.0) + 0.1 * w.sum(axis=0)}
-
-
-OBJECTIVES = {
-    "quadratic": (quadratic_grad, [1.5, 1.0]),
-    "rosenbrock": (rosenbrock_grad, [-1.5, 2.0]),
-    "tree": (tree_grad, {"w": [[0.5, -1.0], [1.0, 2.0], [-0.5, 0.3]], "b": [0.0, 2.0]}),
-}
 
 CASES = [
     # (optimizer, kwargs for both libraries); every option away from its default somewhere
@@ -122,12 +100,8 @@ def beta_of(group):
 
 def trajectory(opt_name, kwargs, grad_fn, x0, scheduler=None, steps=STEPS):
     is_tree = isinstance(x0, dict)
-    if is_tree:
-        tensors = {k: torch.tensor(np.array(v, dtype=np.float64)) for k, v in x0.items()}
-        params = list(tensors.values())
-    else:
-        tensors = torch.tensor(np.array(x0, dtype=np.float64))
-        params = [tensors]
+    tensors = tensors_of(x0)
+    params = params_of(tensors)
     opt = CLASSES[opt_name](params, **kwargs, foreach=False)
     opt.train()
     sched = None
@@ -136,9 +110,6 @@ def trajectory(opt_name, kwargs, grad_fn, x0, scheduler=None, steps=STEPS):
         skw = {k: LAMBDAS[v] if k == "lr_lambda" else v for k, v in skw.items()}
         sched = getattr(lr_scheduler, name)(opt, **skw)
     group = opt.param_groups[0]
-
-    def as_list(t):
-        return {k: v.numpy().tolist() for k, v in t.items()} if is_tree else t.numpy().tolist()
 
     def z_and_x():
         """z from the state, and x as optimizer.eval() computes it, on a copy."""
@@ -150,27 +121,22 @@ def trajectory(opt_name, kwargs, grad_fn, x0, scheduler=None, steps=STEPS):
         return zs[0], xs[0]
 
     z, x = z_and_x()
-    run = {"path": [as_list(tensors)], "x_path": [as_list(x)], "z_path": [as_list(z)]}
+    run = {"path": [listed(tensors)], "x_path": [listed(x)], "z_path": [listed(z)]}
     run.update(lrs=[], k=[], weight_sum=[], lr_max=[], scheduled_lr=[])
     for _ in range(steps):
         run["lrs"].append(group["lr"])
-        if is_tree:
-            grads = grad_fn({k: t.numpy() for k, t in tensors.items()})
-            for k, t in tensors.items():
-                t.grad = torch.from_numpy(np.array(grads[k]))
-        else:
-            tensors.grad = torch.from_numpy(grad_fn(tensors.numpy()))
+        set_grads(tensors, grad_fn)
         opt.step()
         if sched is not None:
             sched.step()
         z, x = z_and_x()
-        run["path"].append(as_list(tensors))
-        run["x_path"].append(as_list(x))
-        run["z_path"].append(as_list(z))
+        run["path"].append(listed(tensors))
+        run["x_path"].append(listed(x))
+        run["z_path"].append(listed(z))
         for key in ("k", "weight_sum", "lr_max", "scheduled_lr"):
             run[key].append(float(group[key]))
     opt.eval()
-    run["x_eval"] = as_list(tensors)
+    run["x_eval"] = listed(tensors)
     return run
 
 
