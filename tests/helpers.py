@@ -1,4 +1,5 @@
-"""Small tools the tests share: two toy classification sets and a finite-difference gradient.
+"""Small tools the tests share: two toy classification sets, a finite-difference gradient,
+and the reading of the reference trajectories that ``tests/reference/`` recorded from torch.
 
 The chapters do not use these, so they live here rather than in the package.
 """
@@ -6,6 +7,10 @@ The chapters do not use these, so they live here rather than in the package.
 from __future__ import annotations
 
 import numpy as np
+
+from lrcourse import objectives, schedules
+from lrcourse.descent import run
+from lrcourse.optimizers import apply_updates
 
 
 def make_blobs(n_samples=300, n_classes=3, spread=1.0, radius=3.0, seed=0):
@@ -73,3 +78,95 @@ def assert_moves_blit(explorer, moves, monkeypatch):
     for move in moves[1:]:
         explorer.update(**move)
     assert not full_draws, f"{len(full_draws)} of {len(moves) - 1} moves redrew the whole figure"
+
+
+# ----------------------------------------------------------------- the reference trajectories
+# A case of ``tests/data/*_reference.json`` has ``optimizer``, ``kwargs``, ``objective``, ``x0``
+# and ``path`` (``x0`` and each point: a list, or a dict of lists); a scheduled case also
+# ``scheduler``, ``[name, kwargs]`` of a ``torch.optim.lr_scheduler`` class.
+
+
+def tree_grad(params):
+    """The gradient of the reference loss on two tensors (``tree_grad`` of ``tests/reference/common.py``)."""
+    w, b = params["w"], params["b"]
+    c = np.array([[1.0, 4.0], [9.0, 0.5], [2.0, 3.0]])
+    return {"w": c * w + 0.1 * b[None, :], "b": (b - 1.0) + 0.1 * w.sum(axis=0)}
+
+
+REFERENCE_GRADS = {
+    "quadratic": objectives.quadratic(1.0, 10.0).grad,
+    "rosenbrock": objectives.rosenbrock().grad,
+    "tree": tree_grad,
+}
+CYCLES_MOMENTUM = {"OneCycleLR", "CyclicLR"}  # set their own rates (max_lr, base_lr), cycle momentum
+
+
+def case_id(case):
+    """A test id: ``optimizer(kwargs)-objective``, and ``-Scheduler`` for a scheduled case."""
+    sched = case.get("scheduler")
+    args = ",".join(f"{k}={v}" for k, v in case["kwargs"].items())
+    return f"{case['optimizer']}({args})-{case['objective']}" + (f"-{sched[0]}" if sched else "")
+
+
+def kwargs_of(case):
+    """The case's keyword arguments, JSON's lists back as tuples (``betas``, ``eps``, ...)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in case["kwargs"].items()}
+
+
+def as_arrays(tree):
+    """A list as a float64 array, or a dict of lists as a dict of them."""
+    if isinstance(tree, dict):
+        return {k: np.array(v, dtype=np.float64) for k, v in tree.items()}
+    return np.array(tree, dtype=np.float64)
+
+
+def descend(opt, grad_fn, params, steps):
+    """The path ``[params_0, ..., params_steps]`` of ``opt`` (any tree of parameters)."""
+    state = opt.init(params)
+    path = [params]
+    for _ in range(steps):
+        updates, state = opt.update(grad_fn(params), state, params)
+        params = apply_updates(params, updates)
+        path.append(params)
+    return path
+
+
+def replay(case, opt):
+    """The path of ``opt`` from the case's start on its objective, as many steps as the case's.
+
+    An array from :func:`lrcourse.descent.run` on the landscapes, a list of dicts on the tree.
+    """
+    steps = len(case["path"]) - 1
+    if case["objective"] == "tree":
+        return descend(opt, tree_grad, as_arrays(case["x0"]), steps)
+    return run(REFERENCE_GRADS[case["objective"]], case["x0"], opt, steps)
+
+
+def assert_tree_close(actual, expected, **tolerance):
+    """``np.testing.assert_allclose`` of an array, or of each array of a dict (same keys).
+
+    NaN counts as equal to NaN (numpy's ``equal_nan=True``), as the clipping references need.
+    """
+    if isinstance(expected, dict):
+        assert set(actual) == set(expected)
+        for k in expected:
+            np.testing.assert_allclose(actual[k], expected[k], **tolerance)
+    else:
+        np.testing.assert_allclose(actual, expected, **tolerance)
+
+
+def assert_path_matches(path, case, atol=1e-10):
+    """Every point of ``path`` within ``atol`` of the case's (``rtol=0``)."""
+    if isinstance(path, np.ndarray):
+        np.testing.assert_allclose(path, np.array(case["path"]), rtol=0, atol=atol)
+    else:
+        for mine, theirs in zip(path, case["path"], strict=True):
+            assert_tree_close(mine, theirs, rtol=0, atol=atol)
+
+
+def lrcourse_schedule(case):
+    """The schedule of a scheduled case built by ``lrcourse.schedules``, from the case's base rate."""
+    name, kwargs = case["scheduler"]
+    if name not in CYCLES_MOMENTUM:
+        kwargs = dict(kwargs, lr=case["kwargs"]["lr"])
+    return schedules.get(name, **kwargs)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REFERENCE_GRADS, as_arrays, assert_tree_close
 
 from lrcourse import data, models, objectives, schedules, training
 from lrcourse.descent import run
@@ -20,31 +21,9 @@ from lrcourse.optimizers.schedule_free import eval_params, sgd_schedule_free
 DATA = json.loads((Path(__file__).parent / "data" / "clipping_reference.json").read_text())
 QUAD = objectives.quadratic(1.0, 10.0)
 ROSEN = objectives.rosenbrock()
-GRADS = {"quadratic": QUAD.grad, "rosenbrock": ROSEN.grad}
 MAKERS = {"sgd": sgd, "adam": adam, "adamw": adamw, "sgd_schedule_free": sgd_schedule_free}
 RTOL = 1e-13  # one clip: the norms and the scaled gradients, relative (measured worst: 3e-16)
 ATOL = 1e-10  # paths, as tests/test_optimizers_reference.py (measured worst: 9e-16)
-
-
-def tree_grad(params):
-    w, b = params["w"], params["b"]
-    c = np.array([[1.0, 4.0], [9.0, 0.5], [2.0, 3.0]])
-    return {"w": c * w + 0.1 * b[None, :], "b": (b - 1.0) + 0.1 * w.sum(axis=0)}
-
-
-def as_arrays(tree):
-    if isinstance(tree, dict):
-        return {k: np.array(v, dtype=np.float64) for k, v in tree.items()}
-    return np.array(tree, dtype=np.float64)
-
-
-def assert_trees(actual, expected, **tolerance):
-    if isinstance(expected, dict):
-        assert set(actual) == set(expected)
-        for k in expected:
-            np.testing.assert_allclose(actual[k], expected[k], equal_nan=True, **tolerance)
-    else:
-        np.testing.assert_allclose(actual, expected, equal_nan=True, **tolerance)
 
 
 # ----------------------------------------------------------------- against torch
@@ -59,8 +38,8 @@ def test_clip_grad_norm_matches_torch(case):
     out, total = clip_grad_norm(grads, case["max_norm"], case["norm_type"])
     assert type(total) is float
     np.testing.assert_allclose(total, case["total_norm"], rtol=RTOL, atol=0, equal_nan=True)
-    assert_trees(out, case["clipped"], rtol=RTOL, atol=0)
-    assert_trees(grads, before, rtol=0, atol=0)  # not mutated
+    assert_tree_close(out, case["clipped"], rtol=RTOL, atol=0)
+    assert_tree_close(grads, before, rtol=0, atol=0)  # not mutated
 
 
 def test_reference_covers_every_norm_type_and_regime():
@@ -80,12 +59,12 @@ def test_reference_covers_every_norm_type_and_regime():
 def test_clipped_optimizer_matches_torch(case):
     opt = clipped(MAKERS[case["optimizer"]](**case["kwargs"]), case["max_norm"], case["norm_type"])
     params = as_arrays(case["x0"])
-    grad_fn = tree_grad if case["objective"] == "tree" else GRADS[case["objective"]]
+    grad_fn = REFERENCE_GRADS[case["objective"]]
     state = opt.init(params)
     for t in range(len(case["path"]) - 1):
         updates, state = opt.update(grad_fn(params), state, params)
         params = apply_updates(params, updates)
-        assert_trees(params, case["path"][t + 1], rtol=0, atol=ATOL)
+        assert_tree_close(params, case["path"][t + 1], rtol=0, atol=ATOL)
         np.testing.assert_allclose(state["total_norm"], case["norms"][t], rtol=1e-12, atol=0)
 
 

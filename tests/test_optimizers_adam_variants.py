@@ -11,63 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import CYCLES_MOMENTUM, assert_path_matches, case_id, kwargs_of, lrcourse_schedule, replay
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lrcourse import objectives, schedules
+from lrcourse import objectives
 from lrcourse.descent import run
-from lrcourse.optimizers import adam, apply_updates
+from lrcourse.optimizers import adam
 from lrcourse.optimizers.adam_variants import adamax, nadam, radam
 
 DATA = json.loads((Path(__file__).parent / "data" / "adam_variants_reference.json").read_text())
 OPTIMIZERS = {"nadam": nadam, "radam": radam, "adamax": adamax}
 QUAD = objectives.quadratic(1.0, 10.0)
 ROSEN = objectives.rosenbrock()
-GRADS = {"quadratic": QUAD.grad, "rosenbrock": ROSEN.grad}
-CYCLES_MOMENTUM = {"OneCycleLR", "CyclicLR"}
-
-
-def tree_grad(params):
-    w, b = params["w"], params["b"]
-    c = np.array([[1.0, 4.0], [9.0, 0.5], [2.0, 3.0]])
-    return {"w": c * w + 0.1 * b[None, :], "b": (b - 1.0) + 0.1 * w.sum(axis=0)}
-
-
-def case_id(case):
-    sched = case.get("scheduler")
-    extra = f"-{sched[0]}" if sched else ""
-    args = ",".join(f"{k}={v}" for k, v in case["kwargs"].items())
-    return f"{case['optimizer']}({args})-{case['objective']}{extra}"
-
-
-def kwargs_of(case):
-    kwargs = dict(case["kwargs"])
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
-    return kwargs
-
-
-def replay(case, opt):
-    """The path of ``opt`` from the case's start, shaped as the case's path."""
-    steps = len(case["path"]) - 1
-    if case["objective"] != "tree":
-        return run(GRADS[case["objective"]], case["x0"], opt, steps)
-    params = {k: np.array(v, dtype=np.float64) for k, v in case["x0"].items()}
-    state, path = opt.init(params), [params]
-    for _ in range(steps):
-        updates, state = opt.update(tree_grad(params), state, params)
-        params = apply_updates(params, updates)
-        path.append(params)
-    return path
-
-
-def assert_path_matches(path, case):
-    if case["objective"] == "tree":
-        for mine, theirs in zip(path, case["path"], strict=True):
-            for k in mine:
-                np.testing.assert_allclose(mine[k], theirs[k], rtol=0, atol=1e-10)
-    else:
-        np.testing.assert_allclose(path, np.array(case["path"]), rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("case", DATA["cases"], ids=case_id)
@@ -83,10 +39,7 @@ def test_matches_torch(case):
 
 @pytest.mark.parametrize("case", [c for c in DATA["cases"] if c.get("scheduler")], ids=case_id)
 def test_optimizer_driven_by_lrcourse_schedule_matches_torch(case):
-    name, sched_kwargs = case["scheduler"]
-    if name not in CYCLES_MOMENTUM:
-        sched_kwargs = dict(sched_kwargs, lr=case["kwargs"]["lr"])
-    sched = schedules.get(name, **sched_kwargs)
+    sched = lrcourse_schedule(case)
     kwargs = dict(kwargs_of(case), lr=sched)
     if sched.momentum is not None:
         kwargs["betas"] = (sched.momentum, kwargs.get("betas", (0.9, 0.999))[1])

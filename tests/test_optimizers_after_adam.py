@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REFERENCE_GRADS, as_arrays, case_id, descend, kwargs_of, lrcourse_schedule
 
-from lrcourse import models, objectives, schedules, training
+from lrcourse import models, objectives, training
 from lrcourse.descent import run
 from lrcourse.labs.layerwise import partition
 from lrcourse.optimizers import adam, adamw, apply_updates
@@ -33,12 +34,6 @@ QUAD = objectives.quadratic(1.0, 10.0)
 
 
 # ----------------------------------------------------------------- the objectives of the reference
-
-
-def tree_grad(params):
-    w, b = params["w"], params["b"]
-    c = np.array([[1.0, 4.0], [9.0, 0.5], [2.0, 3.0]])
-    return {"w": c * w + 0.1 * b[None, :], "b": (b - 1.0) + 0.1 * w.sum(axis=0)}
 
 
 def matrix_grad(W):
@@ -61,9 +56,7 @@ def matrices_grad(params):
 
 
 GRADS = {
-    "quadratic": QUAD.grad,
-    "rosenbrock": objectives.rosenbrock().grad,
-    "tree": tree_grad,
+    **REFERENCE_GRADS,  # quadratic, rosenbrock, tree
     "matrix32": matrix_grad,
     "matrix24": matrix_grad,
     "stack": matrix_grad,
@@ -71,38 +64,11 @@ GRADS = {
 }
 
 
-def as_params(x):
-    if isinstance(x, dict):
-        return {k: np.array(v, dtype=np.float64) for k, v in x.items()}
-    return np.array(x, dtype=np.float64)
-
-
-def descend(opt, grad_fn, params, steps):
-    """The path ``[params_0, ..., params_steps]`` of ``opt`` (any tree of parameters)."""
-    state = opt.init(params)
-    path = [params]
-    for _ in range(steps):
-        updates, state = opt.update(grad_fn(params), state, params)
-        params = apply_updates(params, updates)
-        path.append(params)
-    return path
-
-
 def max_difference(path, reference):
-    reference = [as_params(p) for p in reference]
+    reference = [as_arrays(p) for p in reference]
     if isinstance(path[0], dict):
         return max(np.max(np.abs(p[k] - r[k])) for p, r in zip(path, reference, strict=True) for k in p)
     return max(np.max(np.abs(p - r)) for p, r in zip(path, reference, strict=True))
-
-
-def case_id(case):
-    sched = case.get("scheduler")
-    args = ",".join(f"{k}={v}" for k, v in case["kwargs"].items())
-    return f"{case['optimizer']}({args})-{case['objective']}" + (f"-{sched[0]}" if sched else "")
-
-
-def kwargs_of(case):
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in case["kwargs"].items()}
 
 
 def with_momentum(name, kwargs, momentum):
@@ -128,7 +94,7 @@ def build(case):
 
 @pytest.mark.parametrize("case", DATA["cases"], ids=case_id)
 def test_matches_reference(case):
-    path = descend(build(case), GRADS[case["objective"]], as_params(case["x0"]), len(case["path"]) - 1)
+    path = descend(build(case), GRADS[case["objective"]], as_arrays(case["x0"]), len(case["path"]) - 1)
     assert max_difference(path, case["path"]) <= ATOL[case["optimizer"]]
 
 
@@ -157,15 +123,6 @@ def test_reference_covers_every_option():
     }
 
 
-def lrcourse_schedule(case):
-    """The schedule of ``case`` built by lrcourse.schedules (from the case's base rate)."""
-    name, kwargs = case["scheduler"]
-    kwargs = dict(kwargs)
-    if name != "OneCycleLR":
-        kwargs["lr"] = case["kwargs"]["lr"]
-    return schedules.get(name, **kwargs)
-
-
 @pytest.mark.parametrize("case", [c for c in DATA["cases"] if c.get("scheduler")], ids=case_id)
 def test_driven_by_lrcourse_schedule_matches_reference(case):
     sched = lrcourse_schedule(case)
@@ -173,15 +130,15 @@ def test_driven_by_lrcourse_schedule_matches_reference(case):
     if sched.momentum is not None:
         kwargs = with_momentum(case["optimizer"], kwargs, sched.momentum)
     opt = OPTIMIZERS[case["optimizer"]](**kwargs)
-    path = descend(opt, GRADS[case["objective"]], as_params(case["x0"]), len(case["path"]) - 1)
+    path = descend(opt, GRADS[case["objective"]], as_arrays(case["x0"]), len(case["path"]) - 1)
     assert max_difference(path, case["path"]) <= ATOL[case["optimizer"]]
 
 
 @pytest.mark.parametrize("case", DATA["bfloat16"], ids=case_id)
 def test_muon_is_within_three_percent_of_torchs_bfloat16_step(case):
-    params = as_params(case["x0"])
+    params = as_arrays(case["x0"])
     ours = descend(muon(**kwargs_of(case)), GRADS[case["objective"]], params, 1)[1]
-    torch_step = as_params(case["path"][1])
+    torch_step = as_arrays(case["path"][1])
     for key in ours if isinstance(ours, dict) else [None]:
         mine, theirs, start = (x if key is None else x[key] for x in (ours, torch_step, params))
         size = np.max(np.abs(theirs - start))

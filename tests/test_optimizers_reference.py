@@ -7,37 +7,16 @@ needed here.
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
+from helpers import CYCLES_MOMENTUM, assert_path_matches, case_id, kwargs_of, lrcourse_schedule, replay
 
-from lrcourse import objectives, optimizers, schedules
-from lrcourse.descent import run
+from lrcourse import optimizers
 
 DATA = json.loads((Path(__file__).parent / "data" / "optimizers_reference.json").read_text())
-GRADS = {
-    "quadratic": objectives.quadratic(1.0, 10.0).grad,
-    "rosenbrock": objectives.rosenbrock().grad,
-}
-CYCLES_MOMENTUM = {"OneCycleLR", "CyclicLR"}
-
-
-def tree_grad(params):
-    w, b = params["w"], params["b"]
-    c = np.array([[1.0, 4.0], [9.0, 0.5], [2.0, 3.0]])
-    return {"w": c * w + 0.1 * b[None, :], "b": (b - 1.0) + 0.1 * w.sum(axis=0)}
-
-
-def case_id(case):
-    sched = case.get("scheduler")
-    extra = f"-{sched[0]}" if sched else ""
-    args = ",".join(f"{k}={v}" for k, v in case["kwargs"].items())
-    return f"{case['optimizer']}({args})-{case['objective']}{extra}"
 
 
 def build(case):
-    kwargs = dict(case["kwargs"])
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
+    kwargs = kwargs_of(case)
     if case.get("scheduler"):
         lrs = case["lrs"]
         kwargs["lr"] = lambda t: lrs[t]
@@ -52,19 +31,7 @@ def build(case):
 
 @pytest.mark.parametrize("case", DATA["cases"], ids=case_id)
 def test_matches_torch(case):
-    opt = build(case)
-    steps = len(case["path"]) - 1
-    if case["objective"] == "tree":
-        params = {k: np.array(v, dtype=np.float64) for k, v in case["x0"].items()}
-        state = opt.init(params)
-        for t in range(steps):
-            updates, state = opt.update(tree_grad(params), state, params)
-            params = optimizers.apply_updates(params, updates)
-            for k in params:
-                np.testing.assert_allclose(params[k], case["path"][t + 1][k], rtol=0, atol=1e-10)
-        return
-    path = run(GRADS[case["objective"]], case["x0"], opt, steps)
-    np.testing.assert_allclose(path, np.array(case["path"]), rtol=0, atol=1e-10)
+    assert_path_matches(replay(case, build(case)), case)
 
 
 def test_reference_covers_every_optimizer_and_option():
@@ -83,26 +50,14 @@ def test_reference_covers_every_optimizer_and_option():
     assert scheduled == set(expected)
 
 
-def lrcourse_schedule(case):
-    """The same schedule as the torch scheduler of ``case``, built by lrcourse.schedules."""
-    name, kwargs = case["scheduler"]
-    kwargs = dict(kwargs)
-    if name not in ("OneCycleLR", "CyclicLR"):
-        kwargs["lr"] = case["kwargs"]["lr"]
-    return schedules.get(name, **kwargs)
-
-
 @pytest.mark.parametrize("case", [c for c in DATA["cases"] if c.get("scheduler")], ids=case_id)
 def test_optimizer_driven_by_lrcourse_schedule_matches_torch(case):
     sched = lrcourse_schedule(case)
-    kwargs = dict(case["kwargs"], lr=sched)
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
+    kwargs = dict(kwargs_of(case), lr=sched)
     if sched.momentum is not None:
         if case["optimizer"] in ("adam", "adamw"):
             kwargs["betas"] = (sched.momentum, kwargs.get("betas", (0.9, 0.999))[1])
         else:
             kwargs["momentum"] = sched.momentum
     opt = getattr(optimizers, case["optimizer"])(**kwargs)
-    path = run(GRADS[case["objective"]], case["x0"], opt, len(case["path"]) - 1)
-    np.testing.assert_allclose(path, np.array(case["path"]), rtol=0, atol=1e-10)
+    assert_path_matches(replay(case, opt), case)

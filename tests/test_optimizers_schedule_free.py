@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REFERENCE_GRADS, as_arrays, assert_tree_close, case_id, kwargs_of, lrcourse_schedule
 
 from lrcourse import data, models, objectives, schedules, training
 from lrcourse.descent import run
@@ -18,15 +19,8 @@ from lrcourse.optimizers.schedule_free import adamw_schedule_free, eval_params, 
 DATA = json.loads((Path(__file__).parent / "data" / "schedule_free_reference.json").read_text())
 QUAD = objectives.quadratic(1.0, 10.0)
 ROSEN = objectives.rosenbrock()
-GRADS = {"quadratic": QUAD.grad, "rosenbrock": ROSEN.grad}
 MAKERS = {"sgd": sgd_schedule_free, "adamw": adamw_schedule_free}
 ATOL = 1e-10  # as tests/test_optimizers_reference.py; measured worst: 4e-15
-
-
-def tree_grad(params):
-    w, b = params["w"], params["b"]
-    c = np.array([[1.0, 4.0], [9.0, 0.5], [2.0, 3.0]])
-    return {"w": c * w + 0.1 * b[None, :], "b": (b - 1.0) + 0.1 * w.sum(axis=0)}
 
 
 def ramp_then_halve(t):
@@ -34,33 +28,9 @@ def ramp_then_halve(t):
     return min(t / 10, 1.0) * (0.5 if t >= 40 else 1.0)
 
 
-def case_id(case):
-    args = ",".join(f"{k}={v}" for k, v in case["kwargs"].items())
-    sched = f"-{case['scheduler'][0]}" if case.get("scheduler") else ""
-    return f"{case['optimizer']}_schedule_free({args})-{case['objective']}{sched}"
-
-
-def kwargs_of(case):
-    kwargs = dict(case["kwargs"])
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
-    return kwargs
-
-
-def start(case):
-    x0 = case["x0"]
-    if isinstance(x0, dict):
-        return {k: np.array(v, dtype=np.float64) for k, v in x0.items()}
-    return np.array(x0, dtype=np.float64)
-
-
-def gradient(case):
-    return tree_grad if case["objective"] == "tree" else GRADS[case["objective"]]
-
-
 def replay(case, opt):
     """Run ``opt`` as the reference did; yield (step, y, x, state) after each update."""
-    params, grad_fn = start(case), gradient(case)
+    params, grad_fn = as_arrays(case["x0"]), REFERENCE_GRADS[case["objective"]]
     state = opt.init(params)
     for t in range(len(case["path"]) - 1):
         updates, state = opt.update(grad_fn(params), state, params)
@@ -68,13 +38,8 @@ def replay(case, opt):
         yield t, params, eval_params(state, params), state
 
 
-def assert_close(actual, expected, atol=ATOL):
-    if isinstance(actual, dict):
-        assert set(actual) == set(expected)
-        for k in actual:
-            np.testing.assert_allclose(actual[k], expected[k], rtol=0, atol=atol)
-    else:
-        np.testing.assert_allclose(actual, expected, rtol=0, atol=atol)
+def assert_close(actual, expected):
+    assert_tree_close(actual, expected, rtol=0, atol=ATOL)
 
 
 # ----------------------------------------------------------------- against schedulefree
@@ -87,7 +52,7 @@ def test_matches_schedulefree(case):
         lrs = case["lrs"]
         kwargs["lr"] = lambda t: lrs[t]
     opt = MAKERS[case["optimizer"]](**kwargs)
-    params = start(case)
+    params = as_arrays(case["x0"])
     np.testing.assert_equal(eval_params(opt.init(params), params), params)  # x = y before any step
     for t, y, x, state in replay(case, opt):
         assert_close(y, case["path"][t + 1])
@@ -99,17 +64,17 @@ def test_matches_schedulefree(case):
     assert_close(x, case["x_eval"])  # what optimizer.eval() made of the parameters
 
 
-def lrcourse_schedule(case):
-    name, kwargs = case["scheduler"]
-    lr = case["kwargs"]["lr"]
-    if name == "LambdaLR":
+def schedule_of(case):
+    """The rate of a scheduled case: the LambdaLR of the reference script, or lrcourse.schedules."""
+    if case["scheduler"][0] == "LambdaLR":
+        lr = case["kwargs"]["lr"]
         return lambda t: lr * ramp_then_halve(t)
-    return schedules.get(name, lr=lr, **kwargs)
+    return lrcourse_schedule(case)
 
 
 @pytest.mark.parametrize("case", [c for c in DATA["cases"] if c.get("scheduler")], ids=case_id)
 def test_driven_by_lrcourse_schedule_matches_schedulefree(case):
-    opt = MAKERS[case["optimizer"]](**dict(kwargs_of(case), lr=lrcourse_schedule(case)))
+    opt = MAKERS[case["optimizer"]](**dict(kwargs_of(case), lr=schedule_of(case)))
     for t, y, x, _ in replay(case, opt):
         assert_close(y, case["path"][t + 1])
         assert_close(x, case["x_path"][t + 1])
