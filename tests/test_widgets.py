@@ -300,3 +300,14 @@ def test_prerender_draws_every_option_once_then_switches_blit(monkeypatch):
     many = widgets.Dropdown("kind", [str(k) for k in range(8)])
     with pytest.raises(ValueError, match="8 options in all, at most 7"):
         widgets.Explorer(lambda fig, state, kind: None, [many], prerender=["kind"])
+
+
+def test_static_figures_have_twice_the_pixels_they_are_shown_at():
+    import struct
+
+    explorer = widgets.descent_explorer_1d(objectives.two_valleys(), [-1.8], lr=0.05, steps=30)
+    fig = explorer.static([{"lr": 0.05}, {"lr": 0.3}])
+    png, shown = fig._repr_png_()
+    width, height = struct.unpack(">II", png[16:24])
+    assert shown == {"width": width // 2, "height": height // 2}
+    assert abs(shown["width"] - fig.get_size_inches()[0] * fig.dpi) < 0.05 * shown["width"]  # (a tight bbox)

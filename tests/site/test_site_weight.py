@@ -227,3 +227,29 @@ def test_sections_are_laid_out_when_near_the_screen(browser, site_url):
         assert box is not None and box["height"] > 0
     finally:
         context.close()
+
+
+@pytest.mark.skipif(not PAGES, reason="no built site (make book)")
+def test_figures_are_drawn_at_twice_their_size():
+    """Every chapter figure has twice the pixels of the size it is shown at, and loads lazily
+    (scripts/ipython_kernel_config.py; scripts/sphinx_weight.py, 7)."""
+    from PIL import Image
+
+    figure = re.compile(r'<img\b[^>]*?\bsrc="([^"]*?_images/[0-9a-f]{64}\.webp)"([^>]*)>')
+    soft, eager, seen = [], [], 0
+    for page in PAGES:
+        html = (SITE / page).read_text(encoding="utf-8")
+        for src, rest in figure.findall(html):
+            seen += 1
+            shown = re.search(r"width:\s*(\d+)px", rest)
+            with Image.open((SITE / page).parent.joinpath(src)) as image:
+                pixels = image.width
+            if shown is None or pixels < 1.9 * int(shown.group(1)):
+                soft.append(
+                    f"{page}: {src.rsplit('/', 1)[-1][:12]} {pixels} px for {shown and shown.group(1)} px"
+                )
+            if 'loading="lazy"' not in rest:
+                eager.append(page)
+    assert seen > 50
+    assert not soft, f"{len(soft)} figures not drawn at twice their size, e.g. {soft[:3]}"
+    assert not eager, f"figures without loading=lazy on {sorted(set(eager))[:3]}"
