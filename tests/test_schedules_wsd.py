@@ -182,6 +182,11 @@ BAD = [
         "decay_steps must be <= total_steps - warm",
     ),
     (lambda: wsd(0.1, decay_start=5, warmup_steps=10, decay_steps=5), "warmup_steps must be <= decay_start"),
+    (  # decay_steps not given: the message is about the default, not a decay_steps the user never passed
+        lambda: wsd(0.1, total_steps=10, warmup_steps=9),
+        "warmup_steps=9 leaves 1 of total_steps=10 steps for the decay, fewer than the default decay_steps "
+        "(a fifth of total_steps, at least 1: 2)",
+    ),
     (lambda: wsd(0.1, decay_start=5), "decay_steps is needed with decay_start"),
     (lambda: wsd(0.1, decay_start=-1, decay_steps=5), "decay_start must be an integer in [0, inf]"),
     (

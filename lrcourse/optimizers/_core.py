@@ -16,12 +16,22 @@ from lrcourse.tree import tree_map
 
 @dataclass(frozen=True)
 class Optimizer:
-    """A named pair of pure functions ``init(params)`` and ``update(grads, state, params)``."""
+    """A named pair of pure functions ``init(params)`` and ``update(grads, state, params)``.
+
+    ``sweep_axes`` is ``None`` for an optimizer that works entry by entry. One whose update
+    depends on the shape of a parameter (Adafactor's factors, Muon's matrices, the global
+    norm of :func:`~lrcourse.optimizers.clipped`) records how many leading axes of every leaf
+    it takes for sweep axes, and ``resweep(n)`` builds the same optimizer taking ``n`` of them
+    (``None`` when the user fixed the number with ``sweep_axes=``): a wrapper that gives the
+    parameters more sweep axes passes its number down with :func:`at_sweep_axes`.
+    """
 
     name: str
     init: Callable
     update: Callable
     hyperparams: dict = field(default_factory=dict)
+    sweep_axes: int | None = None
+    resweep: Callable | None = field(default=None, compare=False)
 
     @property
     def sweep_shape(self):
@@ -91,7 +101,7 @@ def with_sweep_axes(hp):
     """
     shapes = [np.shape(value_at(h, 0)) for h in hp.values() if not isinstance(h, bool)]
     try:
-        k = len(np.broadcast_shapes(*shapes)) if shapes else 0
+        n_sweep = len(np.broadcast_shapes(*shapes)) if shapes else 0
     except ValueError:
         raise ValueError(f"array hyperparameters must broadcast together, got shapes {shapes}") from None
 
@@ -100,17 +110,59 @@ def with_sweep_axes(hp):
             return h
         if callable(h):
             n = np.ndim(h(0))
-            if n == k:
+            if n == n_sweep:
                 return h
-            return lambda t, f=h: np.expand_dims(f(t), tuple(range(k - n)))  # f(t) once a step
-        if isinstance(h, np.ndarray) and h.ndim < k:
-            return h.reshape((1,) * (k - h.ndim) + h.shape)
+            return lambda t, f=h: np.expand_dims(f(t), tuple(range(n_sweep - n)))  # f(t) once a step
+        if isinstance(h, np.ndarray) and h.ndim < n_sweep:
+            return h.reshape((1,) * (n_sweep - h.ndim) + h.shape)
         return h
 
     try:
         return {name: pad(h) for name, h in hp.items()}
     except ValueError:
         raise ValueError(f"array hyperparameters must broadcast together, got shapes {shapes}") from None
+
+
+def sweep_rank(hp, sweep_axes):
+    """The number of leading sweep axes of every leaf: ``sweep_axes``, or that of the array hyperparameters.
+
+    ``hp`` is a dict of hyperparameters after :func:`with_sweep_axes` (numbers, arrays,
+    schedules, and flags and choices, which count for nothing). ``sweep_axes`` is ``None``
+    or an integer at least that of the arrays; ``ValueError`` otherwise.
+    """
+    shapes = [
+        np.shape(value_at(h, 0)) for h in hp.values() if isinstance(h, (float, np.ndarray)) or callable(h)
+    ]
+    rank = len(np.broadcast_shapes(*shapes)) if shapes else 0
+    if sweep_axes is None:
+        return rank
+    if isinstance(sweep_axes, bool) or not isinstance(sweep_axes, (int, np.integer)) or sweep_axes < rank:
+        raise ValueError(
+            f"sweep_axes must be None or an integer in [{rank}, inf] (at least the {rank} axes of the "
+            f"array hyperparameters), got {sweep_axes!r}"
+        )
+    return int(sweep_axes)
+
+
+def at_sweep_axes(optimizer, n_sweep, wrapper):
+    """``optimizer`` taking the first ``n_sweep`` axes of every leaf for sweep axes.
+
+    For wrappers (``clipped``, ``partition``) whose sweep gives the parameters ``n_sweep``
+    leading axes: an optimizer that works entry by entry (``sweep_axes`` ``None``) or
+    already takes ``n_sweep`` comes back as it is, one that inferred fewer from its own
+    hyperparameters is rebuilt with ``n_sweep`` (its ``resweep``). ``ValueError`` naming
+    ``sweep_axes=`` if the user fixed another number: member ``i`` of the sweep would no
+    longer be the run with value ``i`` alone. ``wrapper`` names the wrapper in the message.
+    """
+    have = optimizer.sweep_axes
+    if have is None or have == n_sweep:
+        return optimizer
+    if optimizer.resweep is None or have > n_sweep:
+        raise ValueError(
+            f"{optimizer!r} was built with sweep_axes={have}, but {wrapper} gives the parameters "
+            f"{n_sweep} sweep axes; build it with sweep_axes={n_sweep} (or leave sweep_axes out)"
+        )
+    return optimizer.resweep(n_sweep)
 
 
 def value_at(h, t):
@@ -141,6 +193,25 @@ def align(h, leaf):
             "first (run() and descend() do this for you)"
         )
     return h.reshape(h.shape + (1,) * extra)
+
+
+def flag(name, value):
+    """A boolean option: ``True`` or ``False`` (numpy's too); ``ValueError`` for anything else."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def step_count(name, value, low=0):
+    """A number of steps: an integer ``>= low`` or an array of them (a sweep), as ``int`` or int64."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return check.check_int(name, value, low)
+    arr = np.asarray(value) if isinstance(value, (np.ndarray, list, tuple)) else None
+    if arr is None or arr.dtype.kind not in "iu" or arr.ndim == 0:
+        raise ValueError(f"{name} must be an integer >= {low} or an array of them (a sweep), got {value!r}")
+    if arr.size and arr.min() < low:
+        raise ValueError(f"{name} must be >= {low}, got {check.describe(arr)} (smallest {arr.min()})")
+    return arr.astype(np.int64)
 
 
 def rate(name, value):
@@ -178,6 +249,18 @@ def adam_hyperparameters(lr, betas, eps):
 def apply_updates(params, updates):
     """Return ``params + updates`` leaf by leaf (a new tree; the inputs are untouched)."""
     return tree_map(lambda p, u: p + u, params, updates)
+
+
+def lerp(start, end, weight):
+    """``torch.lerp``: ``start + w (end - start)`` for ``|w| < 0.5``, else ``end - (end - start)(1 - w)``.
+
+    ``weight`` is a number or an array shaped to multiply ``start`` (the two branches
+    are torch's, so that float64 paths agree with it to round-off).
+    """
+    d = end - start
+    if isinstance(weight, float):
+        return start + weight * d if abs(weight) < 0.5 else end - d * (1 - weight)
+    return np.where(np.abs(weight) < 0.5, start + weight * d, end - d * (1 - weight))
 
 
 def map_leaves(fn, n_out, grads, params, *states):

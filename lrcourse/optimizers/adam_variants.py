@@ -22,12 +22,16 @@ from lrcourse.optimizers._core import (
     Optimizer,
     adam_hyperparameters,
     align,
+    flag,
     hyperparameter,
     map_leaves,
     value_at,
     with_sweep_axes,
 )
 from lrcourse.tree import tree_zeros_like
+
+_ADAM_NAMES = ("lr", "beta1", "beta2", "eps", "weight_decay")
+"""The hyperparameters the three share, in the order ``update`` reads them."""
 
 
 def nadam(
@@ -51,10 +55,10 @@ def nadam(
     The second term is the look-ahead: the momentum of the *next* step,
     :math:`\mu_{k+1}`, is already applied to :math:`m_t`.
 
-    PyTorch follows Dozat's paper rather than the textbook form with a constant
-    :math:`\beta_1` and :math:`1-\beta_1^k`: the momentum :math:`\mu_k` warms up, and the
-    bias corrections are the products :math:`1-\Pi_k` (kept in the state as
-    ``mu_product``), while :math:`m_t` itself still averages with :math:`\beta_1`.
+    The momentum :math:`\mu_k` of the step warms up, and the bias corrections are the
+    products :math:`1-\Pi_k` (kept in the state as ``mu_product``), not
+    :math:`1-\beta_1^k`; the average :math:`m_t` itself is taken with the constant
+    :math:`\beta_1`.
     With the default :math:`\psi = 0.004` the momentum starts near :math:`\beta_1/2`
     and reaches :math:`0.75\,\beta_1` only at step 4245; ``momentum_decay=0`` gives
     the constant :math:`\beta_1/2`, not :math:`\beta_1`. With
@@ -68,7 +72,7 @@ def nadam(
         eps,
         weight_decay,
         momentum_decay=hyperparameter("momentum_decay", momentum_decay, check.check_nonnegative),
-        decoupled_weight_decay=_flag("decoupled_weight_decay", decoupled_weight_decay),
+        decoupled_weight_decay=flag("decoupled_weight_decay", decoupled_weight_decay),
     )
     has_decay, decoupled = _has_decay(hp), hp["decoupled_weight_decay"]
 
@@ -132,10 +136,12 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled_wei
         \theta_t - \eta\,\hat m_t & \text{otherwise}
         \end{cases}
 
-    :math:`\rho_k` is about :math:`k - 1` early on: the number of squared gradients
+    :math:`\rho_k` is about :math:`k` early on: the number of squared gradients
     :math:`v_t` effectively averages. While it is small the variance of
     :math:`1/\sqrt{v_t}` is too large to trust and the step is SGD with bias-corrected
-    momentum, at rate :math:`\eta`, whatever the scale of the gradient. With
+    momentum, :math:`\eta\,\hat m_t`: its length grows with the gradient, where Adam's
+    is about :math:`\eta` whatever the gradient's scale, so a rate tuned for Adam can be
+    far too large for these first steps. With
     :math:`\beta_2 = 0.999` that is steps 1 to 5; from step 6 on the step is Adam's times
     :math:`r_k`, which grows slowly (0.026 at step 6, 0.22 at step 100, 0.65 at step
     1000) towards 1. With :math:`\beta_2 \le 2/3`, :math:`\rho_\infty \le 5` and RAdam never
@@ -153,7 +159,7 @@ def radam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled_wei
         betas,
         eps,
         weight_decay,
-        decoupled_weight_decay=_flag("decoupled_weight_decay", decoupled_weight_decay),
+        decoupled_weight_decay=flag("decoupled_weight_decay", decoupled_weight_decay),
     )
     has_decay, decoupled = _has_decay(hp), hp["decoupled_weight_decay"]
 
@@ -263,8 +269,6 @@ def _bias_correction(beta, step):
 
 # ----------------------------------------------------------------- shared by the three
 
-_ADAM_NAMES = ("lr", "beta1", "beta2", "eps", "weight_decay")
-
 
 def _hyperparameters(lr, betas, eps, weight_decay, **others):
     """The checked hyperparameters of an Adam variant with common sweep axes (``others`` already checked)."""
@@ -279,12 +283,6 @@ def _hyperparameters(lr, betas, eps, weight_decay, **others):
 
 def _has_decay(hp):
     return callable(hp["weight_decay"]) or bool(np.any(hp["weight_decay"]))
-
-
-def _flag(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def _average(m, g, beta1):

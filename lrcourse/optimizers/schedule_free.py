@@ -7,21 +7,23 @@ replaces the learning-rate schedule by an average. Three sequences run side by s
 - :math:`x_t`, a weighted running average of the :math:`z`'s: the point to evaluate and keep;
 - :math:`y_t = (1-\beta)\,z_t + \beta\,x_t`, between the two: where the gradient is taken.
 
-With 1-based steps :math:`k`, gradient :math:`g_k = \nabla f(y_k)` and rate :math:`\gamma_k`,
+With the 0-based step :math:`t` (as everywhere in :mod:`lrcourse.optimizers`), gradient
+:math:`g_t = \nabla f(y_t)` and rate :math:`\gamma_t`, starting from
+:math:`x_0 = y_0 = z_0`,
 
 .. math::
 
-    z_{k+1} &= z_k - \gamma_k\, g_k \\
-    x_{k+1} &= (1 - c_{k+1})\, x_k + c_{k+1}\, z_{k+1}, \qquad
-    c_{k+1} = \frac{w_k}{\sum_{i \le k} w_i}, \quad
-    w_k = k^{\,r}\, \bigl(\max_{i \le k} \gamma_i\bigr)^{p} \\
-    y_{k+1} &= (1-\beta)\, z_{k+1} + \beta\, x_{k+1}
+    z_{t+1} &= z_t - \gamma_t\, g_t \\
+    x_{t+1} &= (1 - c_t)\, x_t + c_t\, z_{t+1}, \qquad
+    c_t = \frac{w_t}{\sum_{i \le t} w_i}, \quad
+    w_t = (t+1)^{r}\, \bigl(\max_{i \le t} \gamma_i\bigr)^{p} \\
+    y_{t+1} &= (1-\beta)\, z_{t+1} + \beta\, x_{t+1}
 
 with :math:`r` = ``r``, :math:`p` = ``weight_lr_power`` and a linear warmup
-:math:`\gamma_k = \gamma \min(1, k / T_w)` over ``warmup_steps`` :math:`T_w`. With
+:math:`\gamma_t = \gamma \min(1, (t+1) / T_w)` over ``warmup_steps`` :math:`T_w`. With
 :math:`r = 0` and no warmup the weights are equal and :math:`x` is the plain average of
-the :math:`z`'s, which is what a decaying schedule approximates: no schedule, and no
-need to know the length of the run in advance; that is what *schedule-free* means.
+the :math:`z`'s: the average takes the place of the decay, so there is no schedule, and
+no need to know the length of the run in advance; that is what *schedule-free* means.
 
 **Pure form.** As in the library, only :math:`y` and :math:`z` are stored: the
 parameters the trainer holds and differentiates are :math:`y` (the library's *train
@@ -43,9 +45,11 @@ from lrcourse.optimizers._core import (
     adam_hyperparameters,
     align,
     hyperparameter,
+    lerp,
     map_leaves,
     rate,
     short,
+    step_count,
     value_at,
     with_sweep_axes,
 )
@@ -57,15 +61,15 @@ __all__ = ["adamw_schedule_free", "eval_params", "sgd_schedule_free"]
 def sgd_schedule_free(lr=1.0, momentum=0.9, weight_decay=0.0, warmup_steps=0, r=0.0, weight_lr_power=2.0):
     r"""Schedule-free SGD, as ``schedulefree.SGDScheduleFree`` (same names and defaults).
 
-    The step :math:`k = 0, 1, \dots` (0-based, the state's ``step``) with gradient
+    The step :math:`t = 0, 1, \dots` (0-based, the state's ``step``) with gradient
     :math:`g` taken at the parameters :math:`y`:
 
     .. math::
 
         g &\leftarrow g + \lambda\, y \qquad\text{(weight decay, at } y) \\
-        \gamma &= \eta \cdot \begin{cases} (k+1)/T_w & k < T_w \\ 1 & \text{otherwise} \end{cases},
+        \gamma &= \eta \cdot \begin{cases} (t+1)/T_w & t < T_w \\ 1 & \text{otherwise} \end{cases},
         \qquad \gamma_{\max} \leftarrow \max(\gamma_{\max}, \gamma) \\
-        w &= (k+1)^{r}\, \gamma_{\max}^{\,p}, \qquad S \leftarrow S + w, \qquad c = w / S
+        w &= (t+1)^{r}\, \gamma_{\max}^{\,p}, \qquad S \leftarrow S + w, \qquad c = w / S
         \quad (c = 0 \text{ while } S = 0) \\
         y &\leftarrow (1 - c)\, y + c\, z + \gamma\,\bigl(\beta(1 - c) - 1\bigr)\, g \\
         z &\leftarrow z - \gamma\, g
@@ -88,7 +92,7 @@ def sgd_schedule_free(lr=1.0, momentum=0.9, weight_decay=0.0, warmup_steps=0, r=
             "lr": hyperparameter("lr", lr, rate),
             "momentum": _interpolation("momentum", momentum),
             "weight_decay": hyperparameter("weight_decay", weight_decay, check.check_nonnegative),
-            "warmup_steps": _step_count("warmup_steps", warmup_steps),
+            "warmup_steps": step_count("warmup_steps", warmup_steps),
             "r": hyperparameter("r", r, check.check_nonnegative),
             "weight_lr_power": hyperparameter("weight_lr_power", weight_lr_power, check.check_nonnegative),
         }
@@ -103,12 +107,12 @@ def adamw_schedule_free(
 
     As :func:`sgd_schedule_free`, with the gradient divided by Adam's second moment
     before it enters :math:`y` and :math:`z`, and the weight decay added after that
-    division (decoupled, at :math:`y`). For the 0-based step :math:`k`:
+    division (decoupled, at :math:`y`). For the 0-based step :math:`t`:
 
     .. math::
 
         v &\leftarrow \beta_2\, v + (1 - \beta_2)\, g^2 \\
-        \hat g &= \frac{g}{\sqrt{v / (1 - \beta_2^{\,k+1})} + \epsilon} + \lambda\, y \\
+        \hat g &= \frac{g}{\sqrt{v / (1 - \beta_2^{\,t+1})} + \epsilon} + \lambda\, y \\
         y &\leftarrow (1 - c)\, y + c\, z + \gamma\,\bigl(\beta_1(1 - c) - 1\bigr)\, \hat g \\
         z &\leftarrow z - \gamma\, \hat g
 
@@ -129,7 +133,7 @@ def adamw_schedule_free(
             **adam_hyperparameters(lr, betas, eps),
             "beta1": beta1,
             "weight_decay": hyperparameter("weight_decay", weight_decay, check.check_nonnegative),
-            "warmup_steps": _step_count("warmup_steps", warmup_steps),
+            "warmup_steps": step_count("warmup_steps", warmup_steps),
             "r": hyperparameter("r", r, check.check_nonnegative),
             "weight_lr_power": hyperparameter("weight_lr_power", weight_lr_power, check.check_nonnegative),
         }
@@ -167,7 +171,7 @@ def eval_params(state, params):
         )
     beta = state["momentum"] if "momentum" in state else state["beta1"]
     weight = 1 - 1 / beta  # the library's weight of p.lerp_(z, weight)
-    return tree_map(lambda y, z: _lerp(y, z, align(weight, y)), params, state["z"])
+    return tree_map(lambda y, z: lerp(y, z, align(weight, y)), params, state["z"])
 
 
 # ----------------------------------------------------------------- the shared update
@@ -194,15 +198,15 @@ def _schedule_free(name, hp, beta_key, adaptive):
         return state
 
     def update(grads, state, params):
-        k = state["step"]
-        lr, c, book = _averaging(hp, k, state)
+        t = state["step"]
+        lr, c, book = _averaging(hp, t, state)
         beta = hp[beta_key]
         alpha = lr * (beta * (1 - c) - 1)  # the library's alpha of y.add_(grad, alpha=...)
-        wd = value_at(hp["weight_decay"], k) if decays else 0.0
+        wd = value_at(hp["weight_decay"], t) if decays else 0.0
         if adaptive:
-            b2 = value_at(hp["beta2"], k)
-            eps = value_at(hp["eps"], k)
-            bias2 = 1 - b2 ** (k + 1) if isinstance(b2, float) else 1 - np.power(b2, k + 1)
+            b2 = value_at(hp["beta2"], t)
+            eps = value_at(hp["eps"], t)
+            bias2 = 1 - b2 ** (t + 1) if isinstance(b2, float) else 1 - np.power(b2, t + 1)
 
         def leaf(g, y, z, v=None):
             if adaptive:
@@ -211,14 +215,14 @@ def _schedule_free(name, hp, beta_key, adaptive):
                 g = g / (np.sqrt(v / align(bias2, y)) + align(eps, y))
             if decays and np.any(wd):
                 g = g + align(wd, y) * y
-            y_new = _lerp(y, z, align(c, y)) + align(alpha, y) * g
+            y_new = lerp(y, z, align(c, y)) + align(alpha, y) * g
             return y_new - y, z - align(lr, y) * g, v
 
         if adaptive:
             updates, z, v = map_leaves(leaf, 3, grads, params, state["z"], state["exp_avg_sq"])
         else:
             updates, z, _ = map_leaves(leaf, 3, grads, params, state["z"])
-        new = {"step": k + 1, "z": z, **book, beta_key: beta}
+        new = {"step": t + 1, "z": z, **book, beta_key: beta}
         if adaptive:
             new["exp_avg_sq"] = v
         return updates, new
@@ -226,24 +230,24 @@ def _schedule_free(name, hp, beta_key, adaptive):
     return Optimizer(name, init, update, hp)
 
 
-def _averaging(hp, k, state):
+def _averaging(hp, t, state):
     """The rate after warmup, the weight ``c`` of ``z`` in the average, and the new bookkeeping.
 
     In Python floats, as the library computes them, unless a hyperparameter is an array.
     """
-    lr0, warmup = value_at(hp["lr"], k), hp["warmup_steps"]
-    r, p = value_at(hp["r"], k), value_at(hp["weight_lr_power"], k)
+    lr0, warmup = value_at(hp["lr"], t), hp["warmup_steps"]
+    r, p = value_at(hp["r"], t), value_at(hp["weight_lr_power"], t)
     lr_max, weight_sum = state["lr_max"], state["weight_sum"]
     if not any(isinstance(v, np.ndarray) for v in (lr0, warmup, r, p, lr_max, weight_sum)):
-        lr = lr0 * ((k + 1) / warmup if k < warmup else 1.0)
+        lr = lr0 * ((t + 1) / warmup if t < warmup else 1.0)
         lr_max = max(lr, lr_max)
-        weight = ((k + 1) ** r) * (lr_max**p)
+        weight = ((t + 1) ** r) * (lr_max**p)
         weight_sum = weight_sum + weight
         c = weight / weight_sum if weight_sum != 0 else 0.0  # the library catches ZeroDivisionError
     else:
-        lr = lr0 * np.where(k < warmup, (k + 1) / np.maximum(warmup, 1), 1.0)
+        lr = lr0 * np.where(t < warmup, (t + 1) / np.maximum(warmup, 1), 1.0)
         lr_max = np.maximum(lr, lr_max)
-        weight = np.power(float(k + 1), r) * np.power(lr_max, p)
+        weight = np.power(float(t + 1), r) * np.power(lr_max, p)
         weight_sum = weight_sum + weight
         c = np.where(weight_sum != 0, weight / np.where(weight_sum != 0, weight_sum, 1.0), 0.0)
         lr, c = _number_or_array(lr), _number_or_array(c)
@@ -259,16 +263,6 @@ def _describe_state(state):
 def _number_or_array(a):
     a = np.asarray(a, dtype=np.float64)
     return float(a) if a.ndim == 0 else a
-
-
-def _lerp(start, end, weight):
-    """``torch.lerp``: ``start + w (end - start)`` for ``|w| < 0.5``, else ``end - (end - start)(1 - w)``."""
-    if isinstance(weight, float):
-        if abs(weight) < 0.5:
-            return start + weight * (end - start)
-        return end - (end - start) * (1 - weight)
-    d = end - start
-    return np.where(np.abs(weight) < 0.5, start + weight * d, end - d * (1 - weight))
 
 
 # ----------------------------------------------------------------- checks
@@ -292,15 +286,3 @@ def _interpolation(name, value):
         )
     arr = check.check_range(name, value, 0.0, 1.0, low_open=True, high_open=True)
     return float(arr) if arr.ndim == 0 else arr
-
-
-def _step_count(name, value):
-    """A number of steps: an integer ``>= 0`` or an array of them (a sweep)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return check.check_int(name, value, 0)
-    arr = np.asarray(value) if isinstance(value, (np.ndarray, list, tuple)) else None
-    if arr is None or arr.dtype.kind not in "iu" or arr.ndim == 0:
-        raise ValueError(f"{name} must be an integer >= 0 or an array of them (a sweep), got {value!r}")
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"{name} must be >= 0, got {check.describe(arr)} (smallest {arr.min()})")
-    return arr.astype(np.int64)

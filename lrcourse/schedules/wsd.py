@@ -6,6 +6,15 @@ Compute-Optimal Training Beyond Fixed Training Durations*) show that a cooldown 
 20 % of the steps (linear, or better ``1-sqrt``) matches a cosine schedule. Since the
 stable phase does not depend on where the run ends, a decay can be branched off the
 constant run at any step: that is the point of WSD.
+
+**PyTorch** has no WSD class; :func:`wsd` equals ``SequentialLR([LinearLR(start_factor, 1.0,
+total_iters=warmup_steps), ConstantLR(factor=1.0), LinearLR(1.0, end_factor,
+total_iters=decay_steps)], milestones=[warmup_steps, s])``, with :math:`s` where the decay
+starts. For ``'cosine'`` the last one is ``CosineAnnealingLR(T_max=decay_steps,
+eta_min=end_factor * lr)`` (which climbs back after ``total_steps``; this one stays), for
+``'1-sqrt'`` a ``LambdaLR``; a warmup from ``start_factor=0``, which ``LinearLR`` refuses, is
+a ``LambdaLR`` too, and without a warmup the first part and its milestone go. Keras: none
+built in.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrcourse import _validate as check
+from lrcourse.optimizers._core import step_count as _steps
 from lrcourse.schedules._core import Schedule, number, rate, short
 
 DECAYS = ("linear", "cosine", "1-sqrt")
@@ -55,42 +65,14 @@ def wsd(
     after. ``decay_start=np.array([200, 400, 800])`` (or an array of ``total_steps``) is a
     sweep of such branches, one curve per member: one call of ``fit`` trains them all.
     ``lr``, the factors and every step count may be arrays (a sweep); ``decay`` is one name.
-
-    PyTorch: ``SequentialLR([LinearLR(start_factor, 1.0, total_iters=warmup_steps),
-    ConstantLR(factor=1.0), LinearLR(1.0, end_factor, total_iters=decay_steps)],
-    milestones=[warmup_steps, s])``; for ``'cosine'`` the last one is
-    ``CosineAnnealingLR(T_max=decay_steps, eta_min=end_factor * lr)`` (which climbs back
-    after ``total_steps``; this one stays), for ``'1-sqrt'`` a ``LambdaLR``; a warmup from
-    ``start_factor=0``, which ``LinearLR`` refuses, is a ``LambdaLR`` too, and without a
-    warmup the first part and its milestone go. Keras: none built in.
+    The PyTorch schedulers it equals: see the module docstring.
     """
     lr = rate("lr", lr)
     decay = check.check_choice("decay", decay, DECAYS)
     start_factor = number("start_factor", start_factor, 0.0, 1.0)
     end_factor = number("end_factor", end_factor, 0.0, 1.0)
     warmup_steps = _steps("warmup_steps", warmup_steps, 0)
-    if (total_steps is None) == (decay_start is None):
-        raise ValueError(
-            "give total_steps (the decay takes the last decay_steps) or decay_start (where the decay "
-            f"branches off the constant rate), not both or neither; got total_steps={short(total_steps)}, "
-            f"decay_start={short(decay_start)}"
-        )
-    if decay_start is None:
-        total_steps = _steps("total_steps", total_steps, 1)
-        if decay_steps is None:
-            decay_steps = np.maximum(total_steps // 5, 1)
-        decay_steps = _steps("decay_steps", decay_steps, 1)
-        start = total_steps - decay_steps
-        _ordered("decay_steps", decay_steps, "total_steps - warmup_steps", total_steps - warmup_steps)
-        where = {"total_steps": total_steps}
-    else:
-        decay_start = _steps("decay_start", decay_start, 0)
-        if decay_steps is None:
-            raise ValueError("decay_steps is needed with decay_start: how many steps the decay lasts")
-        decay_steps = _steps("decay_steps", decay_steps, 1)
-        _ordered("warmup_steps", warmup_steps, "decay_start", decay_start)
-        start = decay_start
-        where = {"decay_start": decay_start}
+    start, decay_steps, where = _decay_window(total_steps, warmup_steps, decay_steps, decay_start)
     params = {"lr": lr, **where, "warmup_steps": warmup_steps, "decay_steps": decay_steps, "decay": decay}
     params.update(start_factor=start_factor, end_factor=end_factor)
     shape = _DECAY_SHAPES[decay]
@@ -123,16 +105,40 @@ def _one_minus_sqrt(u):
 _DECAY_SHAPES = {"linear": _linear, "cosine": _cosine, "1-sqrt": _one_minus_sqrt}
 
 
-def _steps(name, value, low):
-    """A number of steps: an integer ``>= low``, or an array of them (a sweep)."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return check.check_int(name, value, low)
-    arr = np.asarray(value) if isinstance(value, (np.ndarray, list, tuple)) else None
-    if arr is None or arr.dtype.kind not in "iu" or arr.ndim == 0:
-        raise ValueError(f"{name} must be an integer >= {low} or an array of them (a sweep), got {value!r}")
-    if arr.size and arr.min() < low:
-        raise ValueError(f"{name} must be >= {low}, got {check.describe(arr)} (smallest {arr.min()})")
-    return arr.astype(np.int64)
+def _decay_window(total_steps, warmup_steps, decay_steps, decay_start):
+    """The checked step where the decay starts, ``decay_steps``, and the end the user gave, as a dict."""
+    if (total_steps is None) == (decay_start is None):
+        raise ValueError(
+            "give total_steps (the decay takes the last decay_steps) or decay_start (where the decay "
+            f"branches off the constant rate), not both or neither; got total_steps={short(total_steps)}, "
+            f"decay_start={short(decay_start)}"
+        )
+    if decay_start is None:
+        total_steps = _steps("total_steps", total_steps, 1)
+        if decay_steps is None:
+            decay_steps = np.maximum(total_steps // 5, 1)
+            _default_fits(decay_steps, total_steps, warmup_steps)
+        decay_steps = _steps("decay_steps", decay_steps, 1)
+        _ordered("decay_steps", decay_steps, "total_steps - warmup_steps", total_steps - warmup_steps)
+        return total_steps - decay_steps, decay_steps, {"total_steps": total_steps}
+    decay_start = _steps("decay_start", decay_start, 0)
+    if decay_steps is None:
+        raise ValueError("decay_steps is needed with decay_start: how many steps the decay lasts")
+    decay_steps = _steps("decay_steps", decay_steps, 1)
+    _ordered("warmup_steps", warmup_steps, "decay_start", decay_start)
+    return decay_start, decay_steps, {"decay_start": decay_start}
+
+
+def _default_fits(decay_steps, total_steps, warmup_steps):
+    """``ValueError`` if the default decay (a fifth of ``total_steps``) does not fit after the warmup."""
+    left = np.maximum(np.asarray(total_steps) - np.asarray(warmup_steps), 0)
+    if np.any(decay_steps > left):
+        shown = [short(np.asarray(a).tolist() if np.ndim(a) == 0 else a) for a in (left, decay_steps)]
+        raise ValueError(
+            f"warmup_steps={short(warmup_steps)} leaves {shown[0]} of total_steps={short(total_steps)} "
+            f"steps for the decay, fewer than the default decay_steps (a fifth of total_steps, at least 1: "
+            f"{shown[1]}); give fewer warmup_steps, more total_steps, or decay_steps that fit"
+        )
 
 
 def _ordered(low_name, low, high_name, high):
