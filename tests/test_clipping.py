@@ -181,6 +181,14 @@ def test_clipped_is_an_optimizer_and_names_what_it_wraps():
     )
 
 
+def test_clipped_records_its_sweep_axes_for_the_wrappers_around_it():
+    # the global norm depends on which axes are sweep axes: clipped says how many it takes
+    assert clipped(sgd(lr=0.1), 1.0).sweep_axes == 0
+    assert clipped(sgd(lr=np.ones(3)), 1.0).sweep_axes == 1
+    assert clipped(sgd(lr=0.1), 1.0).resweep(2).sweep_axes == 2
+    assert clipped(sgd(lr=0.1), 1.0, sweep_axes=1).resweep is None  # fixed by the user
+
+
 def test_the_state_and_eval_params_through_clipped():
     opt = clipped(sgd_schedule_free(lr=0.05), max_norm=1.0)
     params = np.array([1.5, 1.0])

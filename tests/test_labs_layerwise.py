@@ -9,7 +9,7 @@ import pytest
 
 from lrcourse import data, lr_finder, models, training
 from lrcourse.labs import layerwise
-from lrcourse.optimizers import adam, apply_updates, sgd
+from lrcourse.optimizers import adam, adamw, apply_updates, clipped, sgd
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +123,37 @@ def test_sweeps_go_through(problem):
     last = _steps(model, split, opt, p0, n=2)[-1]
     np.testing.assert_array_equal(last["W1"], p0["W1"])
     assert not np.array_equal(last["W3"][1], p0["W3"][1])
+
+
+def test_a_clipped_group_beside_a_rate_sweep_clips_each_member_by_its_own_norm(problem):
+    # The partition's sweep gives every parameter the sweep axis; the clipped group must
+    # take it for a sweep axis, not pool the members' gradients into one norm.
+    model, split = problem
+    lrs = np.array([1e-3, 1e-2, 1e-1])
+    groups = {"first": ["W1", "b1"], "rest": "*"}
+
+    def make(lr):
+        return layerwise.partition({"first": clipped(sgd(lr=0.1), 0.05), "rest": adamw(lr=lr)}, groups)
+
+    assert make(lrs).sweep_axes == 1 and make(0.1).sweep_axes == 0
+    swept = _steps(model, split, make(lrs), model.init(0, sweep=3), n=4)[-1]
+    for i, lr in enumerate(lrs):
+        alone = _steps(model, split, make(float(lr)), model.init(0), n=4)[-1]
+        for k in alone:
+            np.testing.assert_allclose(swept[k][i], alone[k], rtol=0, atol=1e-14)
+
+
+def test_a_group_built_with_another_sweep_axes_is_refused():
+    opt = layerwise.partition(
+        {"a": clipped(sgd(lr=0.1), 1.0, sweep_axes=0), "b": sgd(lr=0.1)}, {"a": "W1", "b": "*"}
+    )
+    assert opt.sweep_axes == 0
+    with pytest.raises(
+        ValueError, match=r"partition \(group 'a'\) gives the parameters 1 sweep axes.*sweep_axes=1"
+    ):
+        layerwise.partition(
+            {"a": clipped(sgd(lr=0.1), 1.0, sweep_axes=0), "b": sgd(lr=np.ones(3))}, {"a": "W1", "b": "*"}
+        )
 
 
 def test_assign_and_by_layer():

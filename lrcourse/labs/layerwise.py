@@ -49,7 +49,7 @@ import re
 import numpy as np
 
 from lrcourse import _validate as check
-from lrcourse.optimizers import Optimizer
+from lrcourse.optimizers import Optimizer, at_sweep_axes
 from lrcourse.tree import tree_map
 
 __all__ = ["assign", "by_layer", "frozen", "layer_decay", "partition", "scaled"]
@@ -173,6 +173,10 @@ def partition(optimizers, groups):
     The optimizer's ``hyperparams["lr"]`` is the largest rate of the groups at each
     step: the rate :func:`lrcourse.training.fit` records in its history.
     PyTorch: ``torch.optim.SGD([{"params": ..., "lr": ...}, ...])`` (param groups).
+
+    Every parameter gets the sweep axes of all groups; an optimizer that depends on them
+    (Adafactor, Muon, :func:`~lrcourse.optimizers.clipped`) is given their number, so the
+    members stay independent (``ValueError`` naming ``sweep_axes=`` if it was built with another).
     """
     if not isinstance(optimizers, dict) or not optimizers:
         raise ValueError(f"optimizers must be a non-empty dict {{group: Optimizer}}, got {optimizers!r}")
@@ -190,11 +194,8 @@ def partition(optimizers, groups):
                 f"groups and optimizers must name the same groups; only in groups: {unknown}, "
                 f"only in optimizers: {missing}"
             )
-    shapes = [opt.sweep_shape for opt in optimizers.values()]
-    try:
-        np.broadcast_shapes(*shapes)
-    except ValueError:
-        raise ValueError(f"the groups' sweeps must broadcast together, got shapes {shapes}") from None
+    original = optimizers
+    optimizers, n_sweep = _on_the_whole_sweep(original)
 
     def split(params):
         if not isinstance(params, dict):
@@ -231,7 +232,28 @@ def partition(optimizers, groups):
     else:
         lr = _group_rate(optimizers, 0)
     name = "partition(" + ", ".join(f"{g}: {opt.name}" for g, opt in optimizers.items()) + ")"
-    return Optimizer(name, init, update, {"lr": lr})
+    resweep = None if n_sweep is None else (lambda n: partition(_on_the_whole_sweep(original, n)[0], groups))
+    return Optimizer(name, init, update, {"lr": lr}, sweep_axes=n_sweep, resweep=resweep)
+
+
+def _on_the_whole_sweep(optimizers, least=0):
+    """The groups' optimizers, those that depend on a parameter's shape given the partition's sweep axes.
+
+    Also returns their number: that of the groups' sweeps together, of the optimizers' own
+    ``sweep_axes`` and ``least``, the largest; ``None`` when no optimizer depends on it.
+    """
+    shapes = [opt.sweep_shape for opt in optimizers.values()]
+    try:
+        n_sweep = max(least, len(np.broadcast_shapes(*shapes)))
+    except ValueError:
+        raise ValueError(f"the groups' sweeps must broadcast together, got shapes {shapes}") from None
+    fixed = [opt.sweep_axes for opt in optimizers.values() if opt.sweep_axes is not None]
+    if not fixed:
+        return optimizers, None
+    n_sweep = max(n_sweep, *fixed)
+    return {
+        g: at_sweep_axes(opt, n_sweep, f"partition (group {g!r})") for g, opt in optimizers.items()
+    }, n_sweep
 
 
 def _times(factor, lr):

@@ -18,6 +18,15 @@ alone cannot tell a sweep axis from an axis of a parameter, so parameters that c
 sweep axes of their own (several starting points of a landscape,
 ``model.init(seed, sweep=(S,))``) need ``sweep_axes`` given: ``sweep_axes=1`` for one
 such axis. Without it, those members would share one norm.
+
+**The optimizer inside** works on the same sweep: an optimizer that needs to know the sweep
+axes (Adafactor and Muon factor or orthogonalise each member's own matrices) is given
+``clipped``'s number (its ``sweep_axes`` attribute says which it takes), and ``clipped``
+takes at least as many as the optimizer was built with. So ``clipped(adafactor(lr=0.05),
+np.array([0.5, 5.0]))`` runs two independent members, as ``clipped(adafactor(lr=0.05), 0.5)``
+and ``clipped(adafactor(lr=0.05), 5.0)`` would; ``ValueError`` names ``sweep_axes=`` where an
+optimizer was built with fewer. ``clipped`` itself records its number, for a wrapper around
+it (:func:`lrcourse.labs.layerwise.partition`).
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrcourse import _validate as check
-from lrcourse.optimizers._core import Optimizer, align, hyperparameter, short, value_at
+from lrcourse.optimizers._core import Optimizer, align, at_sweep_axes, hyperparameter, short, value_at
 from lrcourse.tree import tree_leaves, tree_map
 
 __all__ = ["clip_grad_norm", "clipped"]
@@ -66,8 +75,8 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, *, sweep_axes=None):
         )
     max_norm = hyperparameter("max_norm", max_norm, _max_norm)
     p = _norm_type(norm_type)
-    k = _sweep_axes(sweep_axes, np.ndim(max_norm))
-    return _clip(grads, max_norm, p, k)
+    n_sweep = _sweep_axes(sweep_axes, np.ndim(max_norm))
+    return _clip(grads, max_norm, p, n_sweep)
 
 
 def clipped(optimizer, max_norm, norm_type=2.0, *, sweep_axes=None):
@@ -86,7 +95,7 @@ def clipped(optimizer, max_norm, norm_type=2.0, *, sweep_axes=None):
     state["total_norm"]`` records it in ``fit``), ``inner`` the optimizer's own state.
     The hyperparameters are the optimizer's, plus ``max_norm`` and ``norm_type``.
     """
-    max_norm = hyperparameter("max_norm", max_norm, _max_norm)
+    checked = hyperparameter("max_norm", max_norm, _max_norm)
     p = _norm_type(norm_type)
     if not isinstance(optimizer, Optimizer):
         if not callable(optimizer):
@@ -97,36 +106,49 @@ def clipped(optimizer, max_norm, norm_type=2.0, *, sweep_axes=None):
 
         @functools.wraps(optimizer)
         def build(*args, **kwargs):
-            return clipped(optimizer(*args, **kwargs), max_norm, p, sweep_axes=sweep_axes)
+            return clipped(optimizer(*args, **kwargs), checked, p, sweep_axes=sweep_axes)
 
         return build
     inner_shape = optimizer.sweep_shape
+    norm_shape = np.shape(value_at(checked, 0))
     try:
-        shape = np.broadcast_shapes(inner_shape, np.shape(value_at(max_norm, 0)))
+        shape = np.broadcast_shapes(inner_shape, norm_shape)
     except ValueError:
         raise ValueError(
-            f"max_norm of shape {np.shape(value_at(max_norm, 0))} must broadcast with the sweep shape "
-            f"{inner_shape} of {optimizer!r}"
+            f"max_norm of shape {norm_shape} must broadcast with the sweep shape {inner_shape} of {optimizer!r}"
         ) from None
     if inner_shape and len(shape) > len(inner_shape):
         raise ValueError(
-            f"max_norm of shape {np.shape(value_at(max_norm, 0))} puts sweep axes in front of those of "
+            f"max_norm of shape {norm_shape} puts sweep axes in front of those of "
             f"{optimizer!r} ({inner_shape}); give the optimizer's arrays all {len(shape)} axes"
         )
-    max_norm = _padded(max_norm, len(shape))
-    k = _sweep_axes(sweep_axes, len(shape))
+    padded = _padded(checked, len(shape))
+    n_sweep = _sweep_axes(sweep_axes, len(shape), optimizer)
+    inner = at_sweep_axes(optimizer, n_sweep, f"clipped(..., sweep_axes={n_sweep})")
 
     def init(params):
-        return {"step": 0, "total_norm": np.nan, "inner": optimizer.init(params)}
+        return {"step": 0, "total_norm": np.nan, "inner": inner.init(params)}
 
     def update(grads, state, params):
         t = state["step"]
-        grads, total = _clip(grads, value_at(max_norm, t), p, k)
-        updates, inner = optimizer.update(grads, state["inner"], params)
-        return updates, {"step": t + 1, "total_norm": total, "inner": inner}
+        grads, total = _clip(grads, value_at(padded, t), p, n_sweep)
+        updates, inner_state = inner.update(grads, state["inner"], params)
+        return updates, {"step": t + 1, "total_norm": total, "inner": inner_state}
 
-    hp = {**optimizer.hyperparams, "max_norm": max_norm, "norm_type": p}
-    return _Clipped("clipped", init, update, hp, inner=optimizer, shape=shape)
+    def resweep(n):
+        return clipped(optimizer, checked, p, sweep_axes=n)
+
+    hp = {**inner.hyperparams, "max_norm": padded, "norm_type": p}
+    return _Clipped(
+        "clipped",
+        init,
+        update,
+        hp,
+        sweep_axes=n_sweep,
+        resweep=resweep if sweep_axes is None else None,
+        inner=inner,
+        shape=shape,
+    )
 
 
 @dataclass(frozen=True, repr=False)
@@ -148,25 +170,25 @@ class _Clipped(Optimizer):
 # ----------------------------------------------------------------- the norm
 
 
-def _clip(grads, max_norm, p, k):
+def _clip(grads, max_norm, p, n_sweep):
     leaves = [np.asarray(g, dtype=np.float64) for g in tree_leaves(grads)]
     if not leaves:
         return grads, 0.0
-    sweep = leaves[0].shape[:k]
-    if any(g.ndim < k or g.shape[:k] != sweep for g in leaves):
+    sweep = leaves[0].shape[:n_sweep]
+    if any(g.ndim < n_sweep or g.shape[:n_sweep] != sweep for g in leaves):
         raise ValueError(
-            f"with sweep_axes={k} every gradient must start with the same {k} sweep axes, got shapes "
-            f"{[g.shape for g in leaves]}"
+            f"with sweep_axes={n_sweep} every gradient must start with the same {n_sweep} sweep axes, "
+            f"got shapes {[g.shape for g in leaves]}"
         )
     if isinstance(max_norm, np.ndarray):  # its axes meet the leading axes of the gradients, as align()
-        max_norm = max_norm.reshape(max_norm.shape + (1,) * (k - max_norm.ndim))
+        max_norm = max_norm.reshape(max_norm.shape + (1,) * (n_sweep - max_norm.ndim))
     if isinstance(max_norm, np.ndarray) and _broadcast(max_norm.shape, sweep) != sweep:
         raise ValueError(
             f"max_norm of shape {max_norm.shape} must line up with the leading axes of the gradients, "
             f"{sweep} (shapes {[g.shape for g in leaves]}); give the parameters the sweep axes first"
         )
     with np.errstate(over="ignore", invalid="ignore"):
-        norms = [_norm(g, p, tuple(range(k, g.ndim))) for g in leaves]
+        norms = [_norm(g, p, tuple(range(n_sweep, g.ndim))) for g in leaves]
         total = _norm(np.stack(norms), p, (0,))  # the norm of the leaves' norms, as torch
         coef = np.minimum(max_norm / (total + EPS), 1.0)  # NaN stays NaN, as torch.clamp
         clipped_grads = tree_map(lambda g: g * align(coef, np.asarray(g)), grads)
@@ -212,22 +234,29 @@ def _norm_type(value):
     return p
 
 
-def _sweep_axes(value, least):
+def _sweep_axes(value, least, optimizer=None):
+    """The number of sweep axes: ``value``, by default ``least`` or that of ``optimizer``, the larger."""
+    fixed = None if optimizer is None else optimizer.sweep_axes
     if value is None:
-        return least
-    k = check.check_int("sweep_axes", value, 0)
-    if k < least:
+        return max(least, fixed or 0)
+    n_sweep = check.check_int("sweep_axes", value, 0)
+    if n_sweep < least:
         raise ValueError(
-            f"sweep_axes must be at least {least}, the number of sweep axes of the hyperparameters, got {k}"
+            f"sweep_axes must be at least {least}, the number of sweep axes of the hyperparameters, "
+            f"got {n_sweep}"
         )
-    return k
+    if fixed is not None and n_sweep < fixed:
+        raise ValueError(
+            f"sweep_axes must be at least {fixed}, the sweep_axes {optimizer!r} was built with, got {n_sweep}"
+        )
+    return n_sweep
 
 
-def _padded(h, k):
-    """An array (or a schedule's arrays) with ``k`` axes: missing ones in front, as ``with_sweep_axes``."""
+def _padded(h, n_sweep):
+    """An array (or a schedule's arrays) with ``n_sweep`` axes: missing ones in front, as ``with_sweep_axes``."""
     if callable(h):
         n = np.ndim(h(0))
-        return h if n in (0, k) else (lambda t, f=h: np.expand_dims(f(t), tuple(range(k - n))))
-    if isinstance(h, np.ndarray) and h.ndim < k:
-        return h.reshape((1,) * (k - h.ndim) + h.shape)
+        return h if n in (0, n_sweep) else (lambda t, f=h: np.expand_dims(f(t), tuple(range(n_sweep - n))))
+    if isinstance(h, np.ndarray) and h.ndim < n_sweep:
+        return h.reshape((1,) * (n_sweep - h.ndim) + h.shape)
     return h
