@@ -6,6 +6,8 @@ The chapters do not use these, so they live here rather than in the package.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from lrcourse import objectives, schedules
@@ -113,6 +115,23 @@ def kwargs_of(case):
     return {k: tuple(v) if isinstance(v, list) else v for k, v in case["kwargs"].items()}
 
 
+def ablations(make, kwargs):
+    """``(option, kwargs with it back at its default)`` for every option ``kwargs`` sets away from it.
+
+    ``make`` is the optimizer's constructor, whose signature gives the defaults. A tuple
+    option yields one ablation per component away from its default (``eps[0]``, ``betas[1]``).
+    """
+    defaults = {p.name: p.default for p in inspect.signature(make).parameters.values()}
+    for key, value in kwargs.items():
+        default = defaults[key]
+        if isinstance(value, tuple):
+            for i, (v, d) in enumerate(zip(value, default, strict=True)):
+                if v != d:
+                    yield f"{key}[{i}]", {**kwargs, key: value[:i] + (d,) + value[i + 1 :]}
+        elif value != default:
+            yield key, {k: v for k, v in kwargs.items() if k != key}
+
+
 def as_arrays(tree):
     """A list as a float64 array, or a dict of lists as a dict of them."""
     if isinstance(tree, dict):
@@ -153,6 +172,19 @@ def assert_tree_close(actual, expected, **tolerance):
             np.testing.assert_allclose(actual[k], expected[k], **tolerance)
     else:
         np.testing.assert_allclose(actual, expected, **tolerance)
+
+
+def max_difference(path, reference):
+    """The largest ``|difference|`` between a path and a case's (a list of points, or of dicts of them).
+
+    NaN if either holds a NaN (so ``not max_difference(...) <= atol`` counts a diverged run).
+    """
+    reference = [as_arrays(p) for p in reference]
+    if isinstance(path[0], dict):
+        steps = [np.max(np.abs(p[k] - r[k])) for p, r in zip(path, reference, strict=True) for k in p]
+    else:
+        steps = [np.max(np.abs(p - r)) for p, r in zip(path, reference, strict=True)]
+    return float(np.max(steps))  # np.max, not max(): a NaN anywhere gives NaN
 
 
 def assert_path_matches(path, case, atol=1e-10):

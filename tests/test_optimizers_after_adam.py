@@ -3,8 +3,8 @@
 The trajectories come from ``tests/reference/make_after_adam_reference.py`` (``torch.optim``'s
 Adafactor and Muon, ``lion_pytorch.Lion``); neither library is needed here.
 
-Tolerances: Adafactor and Lion agree to ``1e-10`` (largest difference seen: 7e-13, or 4e-12
-driven by ``lrcourse.schedules``, and 3e-15).
+Tolerances: Adafactor and Lion agree to ``1e-10`` (largest difference seen: 3e-12, at
+``lr=1.0`` on Rosenbrock, or 4e-12 driven by ``lrcourse.schedules``, and 3e-15).
 Muon is checked to ``1e-9``: with little momentum (0.3) its fixed-length steps bounce around
 the minimum, the momentum there is a difference of nearly opposite gradients, and dividing it
 by its norm turns their round-off into a relative error of the whole step, which grows about
@@ -19,12 +19,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REFERENCE_GRADS, as_arrays, case_id, descend, kwargs_of, lrcourse_schedule
+from helpers import (
+    REFERENCE_GRADS,
+    ablations,
+    as_arrays,
+    case_id,
+    descend,
+    kwargs_of,
+    lrcourse_schedule,
+    max_difference,
+)
 
-from lrcourse import models, objectives, training
+from lrcourse import models, objectives, schedules, training
 from lrcourse.descent import run
 from lrcourse.labs.layerwise import partition
-from lrcourse.optimizers import adam, adamw, apply_updates
+from lrcourse.optimizers import adam, adamw, apply_updates, clipped
 from lrcourse.optimizers.after_adam import adafactor, lion, muon, newton_schulz
 
 DATA = json.loads((Path(__file__).parent / "data" / "after_adam_reference.json").read_text())
@@ -64,13 +73,6 @@ GRADS = {
 }
 
 
-def max_difference(path, reference):
-    reference = [as_arrays(p) for p in reference]
-    if isinstance(path[0], dict):
-        return max(np.max(np.abs(p[k] - r[k])) for p, r in zip(path, reference, strict=True) for k in p)
-    return max(np.max(np.abs(p - r)) for p, r in zip(path, reference, strict=True))
-
-
 def with_momentum(name, kwargs, momentum):
     """``kwargs`` with the momentum a cyclic scheduler drives: Muon's ``momentum``, Lion's ``betas[0]``."""
     if name == "muon":
@@ -79,10 +81,16 @@ def with_momentum(name, kwargs, momentum):
 
 
 def build(case):
-    """The optimizer of ``case``; a scheduled case replays the recorded rates (and momenta)."""
+    """The optimizer of ``case``; a scheduled case replays the recorded rates (and momenta).
+
+    The recorded rates are a plain function, without a base rate: Lion's decoupled weight
+    decay is told the rate given to lion-pytorch's constructor.
+    """
     kwargs = kwargs_of(case)
     if case.get("scheduler"):
         lrs, momenta = case["lrs"], case["momenta"]
+        if kwargs.get("decoupled_weight_decay"):
+            kwargs["initial_lr"] = kwargs["lr"]
         kwargs["lr"] = lambda t: lrs[t]
         if case["scheduler"][0] == "OneCycleLR":
             kwargs = with_momentum(case["optimizer"], kwargs, lambda t: momenta[t])
@@ -101,8 +109,8 @@ def test_matches_reference(case):
 def test_reference_covers_every_option():
     cases = DATA["cases"]
     for name, make in OPTIMIZERS.items():
-        defaults = {
-            p.name: p.default for p in inspect.signature(make).parameters.values() if p.name != "sweep_axes"
+        defaults = {  # not the keyword-only sweep_axes and initial_lr, which torch does not have
+            p.name: p.default for p in inspect.signature(make).parameters.values() if p.kind != p.KEYWORD_ONLY
         }
         given = [kwargs_of(c) for c in cases if c["optimizer"] == name]
         for option, default in defaults.items():
@@ -121,6 +129,33 @@ def test_reference_covers_every_option():
     assert {"matrix32", "tree", "stack", "quadratic"} <= {
         c["objective"] for c in cases if c["optimizer"] == "adafactor"
     }
+    # rho_k = min(lr, 1/sqrt(k)) takes its second branch (lr > 1/sqrt(2) from step 2 on)
+    assert any(c["kwargs"].get("lr", 1e-2) > 0.5**0.5 for c in cases if c["optimizer"] == "adafactor")
+    # Lion's decoupled weight decay under a warmup, whose first rate is not the constructor's
+    assert any(
+        c["kwargs"].get("decoupled_weight_decay") and c["lrs"][0] < c["kwargs"]["lr"]
+        for c in cases
+        if c["optimizer"] == "lion" and c.get("scheduler")
+    )
+
+
+def test_every_option_of_the_reference_matters():
+    """Each option (each component of a tuple) put back to its default moves some path beyond ATOL."""
+    tried, changed = set(), set()
+    for case in DATA["cases"]:
+        if case.get("scheduler"):
+            continue
+        name = case["optimizer"]
+        for option, kwargs in ablations(OPTIMIZERS[name], kwargs_of(case)):
+            tried.add((name, option))
+            with np.errstate(all="ignore"):  # an ablated case may diverge
+                path = descend(
+                    OPTIMIZERS[name](**kwargs), GRADS[case["objective"]], as_arrays(case["x0"]), 60
+                )
+            if not max_difference(path, case["path"]) <= ATOL[name]:  # NaN counts as a change
+                changed.add((name, option))
+    assert tried == changed, f"options that move no path: {sorted(tried - changed)}"
+    assert ("adafactor", "eps[0]") in tried
 
 
 @pytest.mark.parametrize("case", [c for c in DATA["cases"] if c.get("scheduler")], ids=case_id)
@@ -260,6 +295,53 @@ def test_muon_refuses_what_is_not_a_matrix_and_says_what_to_do():
     muon(sweep_axes=1).init(np.ones((3, 4, 6)))  # three 4x6 matrices
 
 
+def test_adafactor_in_clipped_keeps_the_members_of_a_max_norm_sweep_apart():
+    max_norms = np.array([0.5, 5.0, 50.0])
+    path = run(QUAD.grad, [1.5, 1.0], clipped(adafactor(lr=0.05), max_norms), 30)
+    for i, m in enumerate(max_norms):
+        np.testing.assert_array_equal(
+            path[:, i], run(QUAD.grad, [1.5, 1.0], clipped(adafactor(lr=0.05), m), 30)
+        )
+    assert clipped(adafactor(lr=0.05), max_norms).inner.sweep_axes == 1
+    starts = np.stack([matrix_start((3, 2)), -matrix_start((3, 2))])
+    swept = descend(clipped(muon(lr=0.02), np.array([1.0, 30.0])), matrix_grad, starts, 10)
+    for i, m in enumerate([1.0, 30.0]):
+        alone = descend(clipped(muon(lr=0.02), m), matrix_grad, starts[i], 10)
+        np.testing.assert_allclose(swept[-1][i], alone[-1], rtol=0, atol=1e-13)
+
+
+def test_a_wrapper_refuses_a_sweep_axes_that_would_couple_its_members():
+    with pytest.raises(ValueError, match=r"built with sweep_axes=0.*build it with sweep_axes=1"):
+        clipped(adafactor(lr=0.05, sweep_axes=0), np.array([0.5, 5.0]))
+    with pytest.raises(ValueError, match=r"partition \(group 'hidden'\).*sweep_axes=1"):
+        partition({"hidden": muon(sweep_axes=0), "rest": adamw(lr=np.ones(2))}, {"hidden": "W1", "rest": "*"})
+    # a number given by the user that covers the sweep is kept, and clipped takes it over
+    opt = clipped(adafactor(lr=0.05, sweep_axes=1), 1.0)
+    assert opt.sweep_axes == opt.inner.sweep_axes == 1
+    with pytest.raises(ValueError, match=r"sweep_axes must be at least 1, the sweep_axes"):
+        clipped(adafactor(lr=0.05, sweep_axes=1), 1.0, sweep_axes=0)
+
+
+@pytest.mark.parametrize("shaped", ["adafactor", "muon"])
+def test_shape_dependent_optimizer_beside_a_rate_sweep_in_partition(blobs, shaped):
+    X, y = blobs
+    model = models.MLP(4, hidden=(6,), n_classes=3)
+    lrs = np.array([0.003, 0.01, 0.03])
+
+    def make(lr):
+        hidden = adafactor(lr=0.05) if shaped == "adafactor" else muon(lr=0.02)
+        return partition({"hidden": hidden, "rest": adamw(lr=lr)}, {"hidden": ["W1"], "rest": "*"})
+
+    params, history = training.fit(model, (X, y), make(lrs), 10)
+    for i, lr in enumerate(lrs):
+        alone, single = training.fit(model, (X, y), make(float(lr)), 10)
+        np.testing.assert_allclose(history.train_loss[:, i], single.train_loss, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(params["W1"][i], alone["W1"], rtol=0, atol=1e-13)
+    # clipped around the partition clips each member by its own norm, and passes the number on
+    opt = clipped(make(lrs), 1.0)
+    assert opt.sweep_axes == 1 and opt.inner.sweep_axes == 1
+
+
 def test_muon_for_hidden_weights_and_adamw_for_the_rest_with_a_rate_sweep(blobs):
     X, y = blobs
     model = models.MLP(4, hidden=(8,), n_classes=3)
@@ -280,6 +362,31 @@ def test_muon_for_hidden_weights_and_adamw_for_the_rest_with_a_rate_sweep(blobs)
 
 
 # ----------------------------------------------------------------- what a learner is taught
+
+
+def test_lion_decoupled_decay_divides_by_the_base_rate_not_the_first_rate():
+    # lion-pytorch: p *= 1 - lr_t * weight_decay / lr (the constructor's rate), whatever the warmup
+    sched = schedules.warmup(schedules.cosine(0.01, T_max=50), warmup_steps=10)  # from 0
+    opt = lion(lr=sched, weight_decay=0.5, decoupled_weight_decay=True)
+    params = {"w": np.array([[0.5, -1.0], [1.0, 2.0], [-0.5, 0.3]]), "b": np.array([0.0, 2.0])}
+    path = descend(opt, REFERENCE_GRADS["tree"], params, 40)
+    by_hand = lion(lr=lambda t: sched(t), weight_decay=0.5, decoupled_weight_decay=True, initial_lr=0.01)
+    for mine, theirs in zip(path, descend(by_hand, REFERENCE_GRADS["tree"], params, 40), strict=True):
+        for k in mine:
+            np.testing.assert_array_equal(mine[k], theirs[k])
+    assert all(np.isfinite(path[-1][k]).all() and np.abs(path[-1][k]).max() < 3 for k in path[-1])
+    one_cycle = schedules.one_cycle(max_lr=0.02, total_steps=40)  # no base rate: say it
+    assert lion(lr=one_cycle, weight_decay=0.1, decoupled_weight_decay=True, initial_lr=0.01)
+    assert lion(
+        lr=schedules.wsd(0.01, total_steps=40, warmup_steps=5), weight_decay=0.1, decoupled_weight_decay=True
+    )
+
+
+def test_adafactor_rate_above_one_over_sqrt_k_is_capped():
+    # rho_k = min(lr, 1/sqrt(k)): with lr >= 1 and no weight decay the rate no longer matters
+    one, five = (run(QUAD.grad, [1.5, 1.0], adafactor(lr=lr), 30) for lr in (1.0, 5.0))
+    np.testing.assert_array_equal(one, five)
+    assert np.abs(one - run(QUAD.grad, [1.5, 1.0], adafactor(lr=0.5), 30)).max() > 1e-3
 
 
 def test_lion_moves_every_entry_by_exactly_the_rate():
@@ -418,8 +525,18 @@ BAD = [
     (lambda: lion(weight_decay=-1.0), "weight_decay must be in [0, inf)"),
     (
         lambda: lion(lr=0.0, weight_decay=0.1, decoupled_weight_decay=True),
-        "rate at step 0, which must be in (0, inf)",
+        "the rate weight_decay is divided by (lr's base rate) must be in (0, inf), got 0.0",
     ),
+    (
+        lambda: lion(lr=lambda t: 0.01, weight_decay=0.1, decoupled_weight_decay=True),
+        "has no base rate (an lr parameter): give it as initial_lr=",
+    ),
+    (
+        lambda: lion(lr=lambda t: 0.01, decoupled_weight_decay=True, initial_lr=0.0),
+        "initial_lr must be in (0, inf)",
+    ),
+    (lambda: lion(decoupled_weight_decay=1), "decoupled_weight_decay must be True or False, got 1"),
+    (lambda: muon(nesterov="yes"), "nesterov must be True or False, got 'yes'"),
 ]
 
 
