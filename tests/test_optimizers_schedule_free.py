@@ -9,7 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REFERENCE_GRADS, as_arrays, assert_tree_close, case_id, kwargs_of, lrcourse_schedule
+from helpers import (
+    REFERENCE_GRADS,
+    ablations,
+    as_arrays,
+    assert_tree_close,
+    case_id,
+    descend,
+    kwargs_of,
+    lrcourse_schedule,
+    max_difference,
+)
 
 from lrcourse import data, models, objectives, schedules, training
 from lrcourse.descent import run
@@ -97,6 +107,28 @@ def test_reference_covers_every_option():
     assert (
         DATA["meta"]["torch_version"].startswith("2.13") and DATA["meta"]["schedulefree_version"] == "1.4.1"
     )
+
+
+def test_every_option_of_the_reference_matters():
+    """Each option (each component of betas) put back to its default moves some path beyond ATOL.
+
+    ``weight_lr_power`` needs a rising rate: with a constant one ``lr_max ** p`` cancels.
+    """
+    tried, changed = set(), set()
+    for case in DATA["cases"]:
+        if case.get("scheduler"):
+            continue
+        name = case["optimizer"]
+        for option, kwargs in ablations(MAKERS[name], kwargs_of(case)):
+            tried.add((name, option))
+            with np.errstate(all="ignore"):  # the default rate of SGD diverges on Rosenbrock
+                path = descend(
+                    MAKERS[name](**kwargs), REFERENCE_GRADS[case["objective"]], as_arrays(case["x0"]), 80
+                )
+            if not max_difference(path, case["path"]) <= ATOL:  # NaN counts as a change
+                changed.add((name, option))
+    assert tried == changed, f"options that move no path: {sorted(tried - changed)}"
+    assert {("sgd", "weight_lr_power"), ("adamw", "weight_lr_power")} <= tried
 
 
 # ----------------------------------------------------------------- the method

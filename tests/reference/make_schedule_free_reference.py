@@ -21,10 +21,16 @@ in float64. The optimizer is put in train mode once and stays there: the paramet
   scheduled cases), so the test can replay them without ``lrcourse.schedules``;
 
 and at the end ``x_eval``: the parameters after a real ``optimizer.eval()``.
+
+Every option is set away from its default in some case, and the script checks that each
+(each component of ``betas``) changes the path of at least one case by more than the tests'
+tolerance when it is put back to its default: ``weight_lr_power`` needs a rising rate (a
+warmup), or ``lr_max ** weight_lr_power`` is the same factor in every weight and cancels.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -37,6 +43,7 @@ from torch.optim import lr_scheduler
 torch.set_default_dtype(torch.float64)
 OUT = Path(__file__).resolve().parent.parent / "data" / "schedule_free_reference.json"
 STEPS = 80
+ATOL = 1e-10  # tests/test_optimizers_schedule_free.py
 
 
 CASES = [
@@ -44,7 +51,7 @@ CASES = [
     ("sgd", {"lr": 0.05}),
     ("sgd", {"lr": 0.05, "momentum": 0.5}),  # 1 - 1/beta < -0.5: torch.lerp's other branch
     ("sgd", {"lr": 0.05, "warmup_steps": 10}),
-    ("sgd", {"lr": 0.05, "r": 1.0, "weight_lr_power": 0.0}),
+    ("sgd", {"lr": 0.05, "warmup_steps": 10, "r": 1.0, "weight_lr_power": 0.0}),  # weights ignore the rate
     (
         "sgd",
         {
@@ -60,7 +67,7 @@ CASES = [
     ("adamw", {"lr": 0.05}),
     ("adamw", {"lr": 0.05, "betas": (0.5, 0.99)}),
     ("adamw", {"lr": 0.05, "warmup_steps": 10, "eps": 1e-4}),
-    ("adamw", {"lr": 0.05, "r": 2.0, "weight_lr_power": 0.5}),
+    ("adamw", {"lr": 0.05, "warmup_steps": 10, "r": 2.0, "weight_lr_power": 0.5}),
     ("adamw", {"lr": 0.02, "betas": (0.95, 0.9), "weight_decay": 0.2, "warmup_steps": 8, "r": 1.0}),
     ("adamw", {"lr": 0.0}),  # weight_sum stays 0: the library's ZeroDivisionError branch
 ]
@@ -154,6 +161,7 @@ def main():
             run = trajectory(opt_name, kw, grad_fn, x0, scheduler)
             case = {"optimizer": opt_name, "kwargs": kw, "objective": objective, "x0": x0, **run}
             cases.append({**case, "scheduler": [scheduler[0], scheduler[1]]})
+    check_every_option_matters(cases)
     for case in cases:  # the rates above keep every run finite: a diverged path would compare NaNs
         assert np.isfinite(numbers(case["path"])).all() and np.isfinite(numbers(case["x_path"])).all(), case
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -165,6 +173,37 @@ def main():
     }
     OUT.write_text(json.dumps({"meta": meta, "cases": cases}, separators=(",", ":")) + "\n")
     print(f"wrote {len(cases)} cases to {OUT.name}")
+
+
+def check_every_option_matters(cases):
+    """Each option set away from its default (each component of ``betas``) must move some path; else exit."""
+    changed, tried = set(), set()
+    for c in cases:
+        if c.get("scheduler"):
+            continue
+        grad_fn, x0 = OBJECTIVES[c["objective"]]
+        for option, kwargs in ablations(c["optimizer"], c["kwargs"]):
+            tried.add((c["optimizer"], option))
+            with np.errstate(all="ignore"):  # the default rate of SGD diverges on Rosenbrock
+                other = trajectory(c["optimizer"], kwargs, grad_fn, x0)["path"]
+            if not np.allclose(numbers(other), numbers(c["path"]), rtol=0, atol=ATOL):
+                changed.add((c["optimizer"], option))
+    idle = sorted(tried - changed)
+    if idle:
+        raise SystemExit(f"these options change no trajectory, choose other values: {idle}")
+
+
+def ablations(opt_name, kwargs):
+    """``(option, kwargs with it back at its default)`` for every option a case sets away from it."""
+    defaults = inspect.signature(CLASSES[opt_name]).parameters
+    for key, value in kwargs.items():
+        default = defaults[key].default
+        if isinstance(value, tuple):
+            for i, (v, d) in enumerate(zip(value, default, strict=True)):
+                if v != d:
+                    yield f"{key}[{i}]", {**kwargs, key: value[:i] + (d,) + value[i + 1 :]}
+        elif value != default:
+            yield key, {k: v for k, v in kwargs.items() if k != key}
 
 
 def numbers(value):
