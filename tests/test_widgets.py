@@ -121,8 +121,9 @@ def test_static_figure_shows_as_png_without_pyplot(himmelblau):
 
     fig = himmelblau.static([{"lr": 0.01}, {"lr": 0.05}])
     assert isinstance(fig, Figure)
-    png = PNGFormatter()(fig)  # what a notebook displays when the inline backend is not loaded
+    png, shown = PNGFormatter()(fig)  # what a notebook displays when the inline backend is not loaded
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(shown) == {"width", "height"}  # shown at half its pixels
 
 
 def test_static_stacks_wide_explorers_one_per_row(himmelblau):
