@@ -10,10 +10,10 @@ accessibility, best practices) covers the chapter pages, where the players and t
 figures are, and every other page gets the cheaper run (accessibility and best practices
 only, no performance trace). The performance score moves with the machine's load: a
 page that scores below its budget is run twice more and judged by the best of the
-three (other work on the machine only lowers the score). The two xdist workers of ``make test-site`` run two pages at a time. Lighthouse
-loads the pages from a server that gzips text files, as static hosts do (the plain
-server of the other site tests sends 2.7 MB more a page, which would count against
-performance).
+three (other work on the machine only lowers the score). The two xdist workers of
+``make test-site`` run two pages at a time. Lighthouse loads the pages from a server
+that gzips text files, as static hosts do (the plain server of the other site tests
+sends 2.7 MB more a page, which would count against performance).
 
 Which pages Lighthouse opens: ``$LRCOURSE_LIGHTHOUSE``. ``all`` (the default, and what
 ``make test-site`` sets): every page. ``sample`` (what ``make test`` sets, to keep a
