@@ -47,6 +47,17 @@ def make_moons(n_samples=200, noise=0.1, seed=0):
     return X[order], y[order]
 
 
+def small_classification():
+    """90 points in 4 features, 3 classes, split 80/20 and standardised: a trainer's quick test."""
+    from lrcourse import data
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4))
+    y = np.argmax(X @ rng.normal(size=(4, 3)) + 0.5 * rng.normal(size=(90, 3)), axis=1)
+    split, _ = data.standardize(data.train_val_test_split(X, y, val_fraction=0.2, test_fraction=0.0, seed=0))
+    return split
+
+
 def numerical_grad(model, params, X, y, eps=1e-6):
     """The gradient of ``model.loss`` by central finite differences, to check backpropagation.
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REFERENCE_GRADS, as_arrays, assert_tree_close
+from helpers import REFERENCE_GRADS, as_arrays, assert_tree_close, small_classification
 
-from lrcourse import data, models, objectives, schedules, training
+from lrcourse import models, objectives, schedules, training
 from lrcourse.descent import run
 from lrcourse.optimizers import Optimizer, adam, adamw, apply_updates, check_constructor, sgd
 from lrcourse.optimizers.clipping import clip_grad_norm, clipped
@@ -236,11 +236,7 @@ def test_bad_input_is_a_clear_value_error(make, message):
 
 @pytest.fixture(scope="module")
 def classification():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(90, 4))
-    y = np.argmax(X @ rng.normal(size=(4, 3)) + 0.5 * rng.normal(size=(90, 3)), axis=1)
-    split, _ = data.standardize(data.train_val_test_split(X, y, val_fraction=0.2, test_fraction=0.0, seed=0))
-    return split
+    return small_classification()
 
 
 def test_fit_with_a_clipped_optimizer(classification):

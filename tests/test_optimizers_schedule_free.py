@@ -19,9 +19,10 @@ from helpers import (
     kwargs_of,
     lrcourse_schedule,
     max_difference,
+    small_classification,
 )
 
-from lrcourse import data, models, objectives, schedules, training
+from lrcourse import models, objectives, schedules, training
 from lrcourse.descent import run
 from lrcourse.optimizers import apply_updates, sgd
 from lrcourse.optimizers.schedule_free import adamw_schedule_free, eval_params, sgd_schedule_free
@@ -358,11 +359,7 @@ def test_bad_input_is_a_clear_value_error(make, message):
 
 @pytest.fixture(scope="module")
 def classification():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(90, 4))
-    y = np.argmax(X @ rng.normal(size=(4, 3)) + 0.5 * rng.normal(size=(90, 3)), axis=1)
-    split, _ = data.standardize(data.train_val_test_split(X, y, val_fraction=0.2, test_fraction=0.0, seed=0))
-    return split
+    return small_classification()
 
 
 @pytest.mark.parametrize("make", [sgd_schedule_free, adamw_schedule_free])

@@ -3,7 +3,7 @@ from functools import partial
 
 import numpy as np
 import pytest
-from helpers import make_moons
+from helpers import make_moons, small_classification
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,11 +21,7 @@ def regression():
 
 @pytest.fixture(scope="module")
 def classification():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(90, 4))
-    y = np.argmax(X @ rng.normal(size=(4, 3)) + 0.5 * rng.normal(size=(90, 3)), axis=1)
-    split, _ = data.standardize(data.train_val_test_split(X, y, val_fraction=0.2, test_fraction=0.0, seed=0))
-    return split
+    return small_classification()
 
 
 @pytest.fixture(scope="module")
