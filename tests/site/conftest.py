@@ -12,6 +12,8 @@ weight) and ``report.md`` with the site size and the heaviest page.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import http.server
 import json
@@ -265,6 +267,41 @@ def pytest_xdist_make_scheduler(config, log):
             return _page_of(nodeid) or nodeid
 
     return ByPage(config, log)
+
+
+# The machine, shared by the tests of both workers; a Lighthouse run that needs a quiet
+# machine takes it alone (test_site_audit.py). A file lock, as xdist workers are processes.
+_machine = None
+
+
+def _machine_lock():
+    global _machine
+    if _machine is None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        _machine = open(ARTIFACTS / "machine.lock", "a")  # noqa: SIM115 (held for the session)
+    return _machine
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Each test (its fixtures' setup and teardown too) holds the machine shared."""
+    fcntl.flock(_machine_lock(), fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        fcntl.flock(_machine_lock(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def machine_to_myself():
+    """Hold the machine alone: wait for the other worker's current test to end, and keep
+    its next one waiting. (Turning the shared lock into an exclusive one first lets go of
+    it, so two workers asking at once take turns rather than wait for each other.)"""
+    fcntl.flock(_machine_lock(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(_machine_lock(), fcntl.LOCK_SH)
 
 
 def pytest_sessionstart(session):
