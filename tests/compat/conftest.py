@@ -20,20 +20,38 @@ from compat import ROOT, build_wheel, find_python  # noqa: E402
 ARTIFACTS = ROOT / "tests" / "artifacts" / "compat"
 
 
+# The modules whose tests share one venv built for them (Binder's, nbgrader's, otter's):
+# their tests go to one worker together, so the other worker builds the next venv or runs
+# Colab chapters instead of waiting for the same build. They start first, the longest
+# first; each Colab chapter has a runtime of its own and goes to whichever worker is free.
+TOGETHER = ("test_nbgrader.py", "test_otter.py", "test_binder.py")
+
+
+def _module(nodeid):
+    return nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = _module(item.nodeid)
+        return TOGETHER.index(name) if name in TOGETHER else len(TOGETHER)
+
+    items.sort(key=rank)  # stable: each module keeps its own order
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """With ``-n`` and the default ``--dist load`` (make test-compat): Binder's tests share one
-    venv, so they go to one worker together; every other test (each Colab chapter has a
-    runtime of its own) goes to whichever worker is free. Other ``--dist`` modes are kept."""
+    """With ``-n`` and the default ``--dist load`` (make test-compat), the tests of each
+    module in TOGETHER go to one worker. Other ``--dist`` modes are kept."""
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class BinderTogether(LoadScopeScheduling):
+    class VenvTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid):
-            return "binder" if nodeid.startswith("tests/compat/test_binder.py::") else nodeid
+            return _module(nodeid) if _module(nodeid) in TOGETHER else nodeid
 
-    return BinderTogether(config, log)
+    return VenvTogether(config, log)
 
 
 def python_or_skip(version: str, check: str) -> str:
