@@ -6,7 +6,8 @@ checks (``make test-python-versions``).
 - Virtual environments live in a cache (``$LRCOURSE_COMPAT_CACHE``, default
   ``~/.cache/lrcourse-compat``), one per interpreter and set of pins, and are reused
   while their pins do not change; ``LRCOURSE_COMPAT_FRESH=1`` rebuilds them (once per
-  run, whichever worker comes first). Packages come from pip's own cache when it has them.
+  run, whichever worker comes first). uv (a dev requirement) builds them, pip where uv is
+  missing; packages come from the installer's own cache when it has them.
 - Pins: ``pins/*.txt`` beside this file, frozen with ``python tests/compat/compat.py``
   (for each interpreter found, and for Colab's stack), so every run installs the
   same versions.
@@ -160,12 +161,18 @@ def make_venv(python: str, name: str, requirements: list[str], pins: Path | None
         if done == RUN:  # fresh, but already rebuilt in this run (by another worker)
             return venv
         shutil.rmtree(venv, ignore_errors=True)
-        run([python, "-m", "venv", venv])
-        # --no-compile: a kernel compiles the few modules it imports, not all of them at install
-        cmd = [venv_python(venv), "-m", "pip", "install", "--quiet", "--no-compile", *requirements]
-        if pins is not None:
-            cmd += ["-c", pins]
-        run(cmd, env=pip_env())
+        constraints = ["-c", pins] if pins is not None else []
+        uv = shutil.which("uv", path=str(Path(sys.executable).parent))
+        if uv:
+            # uv installs the same pinned versions about ten times as fast as pip (a fresh
+            # nbgrader venv: 3.5 s against 28 s). --seed puts pip in the venv, as venv does.
+            run([uv, "venv", "--quiet", "--seed", "--python", python, venv], env=pip_env())
+            cmd = [uv, "pip", "install", "--quiet", "--python", venv_python(venv), *requirements]
+        else:
+            run([python, "-m", "venv", venv])
+            # --no-compile: a kernel compiles the few modules it imports, not all at install
+            cmd = [venv_python(venv), "-m", "pip", "install", "--quiet", "--no-compile", *requirements]
+        run([*cmd, *constraints], env=pip_env())
         ok.write_text(RUN)
     return venv
 
