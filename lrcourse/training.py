@@ -150,6 +150,7 @@ def fit(
     watch=None,
     callback=None,
     progress=False,
+    evaluate_at=None,
 ):
     r"""Train ``model`` on ``data`` with minibatch gradient descent; return ``(params, history)``.
 
@@ -195,6 +196,12 @@ def fit(
     callback : ``callback(epoch, params, logs)`` after every epoch of one run, ``logs`` a
         dict of that epoch's losses, accuracies and rate; returning ``True`` stops training.
     progress : show a progress bar over epochs (tqdm, if installed).
+    evaluate_at : ``evaluate_at(state, params)`` gives the parameters to evaluate, keep and
+        return, from the optimizer's state and the trained parameters; the default is the
+        trained parameters themselves. A schedule-free optimizer takes its gradients at
+        :math:`y` but is meant to be evaluated at its average :math:`x`:
+        ``evaluate_at=lrcourse.optimizers.eval_params``. Early stopping, ``callback`` and
+        a diverged run's return see these parameters too; training does not change.
 
     Returns
     -------
@@ -211,6 +218,7 @@ def fit(
         settings = dict(shuffle=shuffle, drop_last=drop_last, patience=patience, min_delta=min_delta)
         settings.update(restore_best=restore_best, divergence_factor=divergence_factor, record=record)
         settings.update(watch=watch, lr=lr, lr_step=lr_step, params=params, progress=progress)
+        settings.update(evaluate_at=evaluate_at)
         return _fit_grid(model, (X, y, X_val, y_val), optimizer, epochs, sizes, seeds, settings)
     batch_size = check.check_int("batch_size", sizes.item(), 1, n)
     seed = check.check_int("seed", seeds.item(), 0)
@@ -236,13 +244,12 @@ def fit(
         raise ValueError(
             f"early stopping, plateau schedules and callbacks need record='epoch', got record={record!r}"
         )
-    for name, function in (("watch", watch), ("callback", callback)):
+    for name, function in (("watch", watch), ("callback", callback), ("evaluate_at", evaluate_at)):
         if function is not None and not callable(function):
             raise ValueError(f"{name} must be a function or None, got {function!r}")
     start = model.init(seed) if params is None else _checked_params(model, params)
-    return _train(
-        model, (X, y, X_val, y_val), start, np.random.default_rng(seed), setup, watch, callback, progress
-    )
+    hooks = _Hooks(watch, callback, evaluate_at)
+    return _train(model, (X, y, X_val, y_val), start, np.random.default_rng(seed), setup, hooks, progress)
 
 
 @dataclass
@@ -281,6 +288,20 @@ def _evaluation_points(record, epochs, per_epoch):
             f"record must be 'epoch', 'end', a number of updates or a list of epochs, got {record!r}"
         )
     return points, all(e * per_epoch in points for e in range(1, epochs + 1))
+
+
+@dataclass
+class _Hooks:
+    """The caller's functions: ``watch`` after every update, ``callback`` after every epoch,
+    ``evaluate_at`` for the parameters that evaluations see (see :func:`fit`)."""
+
+    watch: object = None
+    callback: object = None
+    evaluate_at: object = None
+
+    def shown(self, state, params):
+        """The parameters to evaluate, keep and return."""
+        return params if self.evaluate_at is None else self.evaluate_at(state, params)
 
 
 class _Rates:
@@ -390,9 +411,10 @@ def _progress_bar(enabled, total):
 # ----------------------------------------------------------------- the training loop
 
 
-def _train(model, data, params, rng, setup, watch, callback, progress):
+def _train(model, data, params, rng, setup, hooks, progress):
     """The training loop of the course: every run of every chapter goes through here."""
     X, y, X_val, y_val = data
+    watch, callback = hooks.watch, hooks.callback
     rates = setup.rates
     if rates.plateau is not None:
         rates.plateau.reset()  # every run starts from the plateau's first rate
@@ -407,19 +429,21 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
     seconds = {"evaluating": 0.0}
 
     def evaluate(t):
+        """Evaluate on the whole data sets after ``t`` updates; the metrics and the parameters seen."""
         begin = time.perf_counter()
-        metrics = rec.evaluation(t, _evaluate(model, params, X, y, X_val, y_val))
+        shown = hooks.shown(state, params)
+        metrics = rec.evaluation(t, _evaluate(model, shown, X, y, X_val, y_val))
         seconds["evaluating"] += time.perf_counter() - begin
-        return metrics
+        return metrics, shown
 
     start = time.perf_counter()
     # divergence is detected and reported, not warned about; the course's many small matrix
     # products run faster on one BLAS thread (threadpoolctl), above all on a busy machine
     with np.errstate(all="ignore"), one_blas_thread():
-        metrics = evaluate(0)
+        metrics, shown = evaluate(0)
         rec.limit = setup.divergence_factor * np.maximum(metrics["train_loss"], 1.0)
         tracker.update(0, metrics[rec.monitor])
-        best = last_good = params
+        best = last_good = shown
         t = 0
         for epoch in range(setup.epochs):
             if rates.plateau is not None:
@@ -440,18 +464,18 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
                 if watch is not None:
                     rec.watched.append(np.asarray(watch(state, params)))
                 if t in setup.evals and t % setup.per_epoch:  # an evaluation within the epoch
-                    evaluate(t)
-                    last_good = _where(rec.training, params, last_good)
+                    _, shown = evaluate(t)
+                    last_good = _where(rec.training, shown, last_good)
             if not rec.anyone:
                 break
             rec.epochs_run += rec.training
             if bar is not None:
                 bar.update(1)
             if t in setup.evals:
-                metrics = evaluate(t)
-                last_good = _where(rec.training, params, last_good)
+                metrics, shown = evaluate(t)
+                last_good = _where(rec.training, shown, last_good)
                 if setup.every_epoch:
-                    best = _end_of_epoch(epoch + 1, metrics, params, best, rec, tracker, setup, callback)
+                    best = _end_of_epoch(epoch + 1, metrics, shown, best, rec, tracker, setup, callback)
             if not rec.anyone:
                 break
     if bar is not None:
@@ -461,7 +485,7 @@ def _train(model, data, params, rng, setup, watch, callback, progress):
     )
     if setup.patience is not None and setup.restore_best:
         return best, history
-    return _where(np.asarray(history.diverged), last_good, params), history
+    return _where(np.asarray(history.diverged), last_good, hooks.shown(state, params)), history
 
 
 def _end_of_epoch(epoch, metrics, params, best, rec, tracker, setup, callback):

@@ -522,3 +522,60 @@ def test_record_other_than_epoch(regression):
         fit(model, regression, sgd(lr=0.05), 2, 32.7)
     with pytest.raises(ValueError, match="watch must be a function"):
         fit(model, regression, sgd(lr=0.05), 2, 20, watch=3)
+
+
+def test_evaluate_at_evaluates_and_returns_the_average_of_schedule_free(classification):
+    """evaluate_at=eval_params: the evaluations and the returned parameters are x; training is unchanged."""
+    from lrcourse.optimizers import eval_params, sgd_schedule_free
+
+    model = models.SoftmaxRegression(4, 3)
+    opt = sgd_schedule_free(lr=[0.2, 1.0])
+    last = {}
+
+    def keep_x(state, params):
+        last["x"] = eval_params(state, params)
+        return np.zeros(2)
+
+    y_params, at_y = fit(model, classification, opt, 3, 16, watch=keep_x)
+    x_params, at_x = fit(model, classification, opt, 3, 16, evaluate_at=eval_params)
+    np.testing.assert_array_equal(at_x.update_loss, at_y.update_loss)  # the same training
+    for key in x_params:
+        np.testing.assert_array_equal(x_params[key], last["x"][key])
+    assert not np.allclose(x_params["W"], y_params["W"])
+    X, y = classification.X_val, classification.y_val
+    np.testing.assert_allclose(at_x.val_loss[-1], model.evaluate(x_params, X, y)[0], rtol=1e-14)
+    np.testing.assert_allclose(at_y.val_loss[-1], model.evaluate(y_params, X, y)[0], rtol=1e-14)
+    np.testing.assert_array_equal(at_x.val_loss[0], at_y.val_loss[0])  # before training x = y
+    # with a grid of seeds, and the identity: the same as without
+    _, grid = fit(model, classification, opt, 2, 16, seed=[0, 1], evaluate_at=eval_params)
+    _, one = fit(model, classification, opt, 2, 16, seed=1, evaluate_at=eval_params)
+    np.testing.assert_allclose(grid[1].val_loss, one.val_loss, rtol=1e-14)
+    _, same = fit(model, classification, opt, 3, 16, evaluate_at=lambda state, params: params)
+    np.testing.assert_array_equal(same.val_loss, at_y.val_loss)
+    with pytest.raises(ValueError, match="evaluate_at must be a function"):
+        fit(model, classification, opt, 2, 16, evaluate_at="x")
+
+
+def test_evaluate_at_with_early_stopping_keeps_the_best_evaluated(classification):
+    from lrcourse.optimizers import eval_params, sgd_schedule_free
+
+    model = models.SoftmaxRegression(4, 3)
+    seen = {}
+
+    def remember(epoch, params, logs):
+        seen[epoch] = params
+        return False
+
+    best, h = fit(
+        model,
+        classification,
+        sgd_schedule_free(lr=1.0),
+        8,
+        16,
+        patience=1,
+        evaluate_at=eval_params,
+        callback=remember,
+    )
+    X, y = classification.X_val, classification.y_val
+    np.testing.assert_allclose(model.evaluate(best, X, y)[0], h.best_loss, rtol=1e-14)
+    np.testing.assert_array_equal(seen[h.best_epoch]["W"], best["W"])

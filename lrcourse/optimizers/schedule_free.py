@@ -157,10 +157,10 @@ def eval_params(state, params):
     first update :math:`z = y`, so :math:`x = y`. The state of :func:`clipped
     <lrcourse.optimizers.clipping.clipped>` around a schedule-free optimizer works too.
 
-    :func:`~lrcourse.training.fit` evaluates and returns :math:`y`, not the state; its
-    ``watch(state, params)`` sees both after every update, so it can report the loss at
-    :math:`x`, ``model.evaluate(eval_params(state, params), X, y)[0]``, or keep the last
-    :math:`x` in a variable of the caller.
+    :func:`~lrcourse.training.fit` evaluates and returns :math:`y` unless it is told
+    otherwise: ``fit(..., evaluate_at=eval_params)`` evaluates, keeps and returns
+    :math:`x` (training is the same). Its ``watch(state, params)`` sees both after every
+    update too.
     """
     while isinstance(state, dict) and "inner" in state:  # clipped(...) keeps its optimizer's state there
         state = state["inner"]
