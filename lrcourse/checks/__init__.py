@@ -24,6 +24,7 @@ Named checkers for the chapters (each wraps :func:`check_function`):
 - chapter 6: :func:`check_momentum_step`, :func:`check_adam_step`.
 - chapter 7: :func:`check_stopping_epoch`.
 - chapter 8: :func:`check_layer_rates`.
+- chapter 9: :func:`check_radam_rectification`, :func:`check_wsd_rate`.
 
 A checker keeps nothing: its return value is the result. To keep a tally, pass
 every checker the same list as ``record``; each appends a :class:`CheckResult`
@@ -74,3 +75,4 @@ from lrcourse.checks.schedules import (
     check_warmup_cosine,
 )
 from lrcourse.checks.tuning import check_layer_rates
+from lrcourse.checks.warmup_wsd import check_radam_rectification, check_wsd_rate

@@ -13,6 +13,8 @@ and :mod:`lrcourse.checks`). Each computes with the core (every run trains throu
 - :mod:`~lrcourse.labs.early_stopping` (chapter 7): early stopping replayed on recorded curves.
 - :mod:`~lrcourse.labs.tuning`, :mod:`~lrcourse.labs.layerwise`, :mod:`~lrcourse.labs.games`
   (chapter 8): the tuning recipe, layer-wise rates, two players with two rates.
+- :mod:`~lrcourse.labs.warmup_wsd` (chapter 9): Adam's first steps and warmup, and
+  schedules for runs of unknown length (WSD branches, schedule-free) at several budgets.
 
 ``from lrcourse import labs`` then ``labs.batch_size.time_per_epoch(...)``: a module is
 imported the first time it is used.
@@ -31,6 +33,7 @@ TOPICS = (
     "tuning",
     "layerwise",
     "games",
+    "warmup_wsd",
 )
 
 

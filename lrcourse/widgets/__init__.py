@@ -63,3 +63,4 @@ from lrcourse.widgets.learning_rate import stability_explorer
 from lrcourse.widgets.optimizers import optimizer_race_explorer
 from lrcourse.widgets.schedules import designer_schedule, schedule_explorer
 from lrcourse.widgets.tuning import RateChoice, recipe_explorer
+from lrcourse.widgets.warmup_wsd import wsd_branch_explorer
