@@ -82,6 +82,7 @@ EXPLORERS = [
     ("ch06 optimizer race", "book/06_momentum_adaptive/rmsprop_adam.ipynb", "optimizer_race_explorer"),
     ("ch07 early stopping", "book/07_early_stopping/with_schedules.ipynb", "stopping_explorer"),
     ("ch08 tuning dashboard", "book/08_tuning_recipe/checking_the_recipe.ipynb", "recipe_explorer"),
+    ("ch09 WSD branches", "book/09_warmup_and_wsd/wsd.ipynb", "wsd_branch_explorer"),
 ]
 
 # The floor: what JupyterLab, the widget messages and the browser cost on their own. Chapter

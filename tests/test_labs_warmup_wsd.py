@@ -161,3 +161,14 @@ def test_branch_grid_branches_leave_the_constant_run(split, mlp):
     assert np.isnan(b[:, 1, 2]).all()  # 3 + 4 > 6 epochs
     rates = grid.rates(3, 2)
     assert rates[3 * grid.per_epoch] == 1.0 and rates[5 * grid.per_epoch - 1] > 0 and rates[-1] == 0.0
+
+
+def test_dead_units_counts_units_silent_on_every_row(split, mlp):
+    params = mlp.init(0)
+    params["b1"] = params["b1"].copy()
+    params["b1"][:3] = -1e6  # three of eight units can never fire
+    assert lab.dead_units(mlp, params, split.X_train) == pytest.approx(3 / 8)
+    stacked = {k: np.stack([mlp.init(0)[k], params[k]]) for k in params}
+    np.testing.assert_allclose(lab.dead_units(mlp, stacked, split.X_train), [0.0, 3 / 8])
+    with pytest.raises(ValueError, match="ReLU"):
+        lab.dead_units(models.MLP(5, hidden=(8,), n_classes=3, activation="tanh"), params, split.X_train)

@@ -8,6 +8,7 @@ Warmup (the chapter's first page):
 - :func:`rectification` is RAdam's :math:`\rho_k` and :math:`r_k` for the steps
   :math:`k = 1, 2, \dots`, and :func:`untuned_warmup` the rule-of-thumb warmup of Ma &
   Yarats (2021), a linear ramp over :math:`2/(1-\beta_2)` steps, multiplied into a schedule.
+- :func:`dead_units` counts the ReLU units that a large first step has switched off.
 - :func:`warmup_test` trains several (optimizer, schedule) methods at a sweep of rates
   from several seeds, for the "put to the test" of warmup; a :class:`RateTable` reads it.
 
@@ -53,6 +54,7 @@ __all__ = [
     "branching_cost",
     "checkpoints",
     "cosine_budgets",
+    "dead_units",
     "decay_variants",
     "rectification",
     "step_sizes",
@@ -145,6 +147,21 @@ def step_sizes(model, data, optimizer, epochs, batch_size=None, *, lr, levels=(0
         mean=sizes.mean(axis=1),
         n_weights=sizes.shape[1],
     )
+
+
+def dead_units(model, params, X):
+    r"""The fraction of the first hidden layer's ReLU units that output 0 for every row of ``X``.
+
+    A unit whose pre-activation :math:`x^\top w + b` is negative for every input passes
+    no gradient back to its weights: it is *dead* and stays so (unless weight decay or a
+    change in the layers below revives it). ``model`` is an :class:`lrcourse.models.MLP`
+    with ReLU; ``params`` may carry sweep axes, which the result keeps.
+    """
+    if getattr(model, "activation", None) != "relu":
+        raise ValueError(f"dead_units needs an MLP with ReLU units, got {model!r}")
+    X = check.as_float_array("X", X)
+    Z = X @ params["W1"] + params["b1"][..., None, :]
+    return np.mean(np.all(Z <= 0, axis=-2), axis=-1)
 
 
 def rectification(beta2, steps):
