@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
+# The browser tests mostly wait (page loads, idle callbacks, players' animations), so
+# make test-site runs twice as many workers as cores; Lighthouse's performance runs still
+# have the machine to themselves (tests/site/conftest.py).
+SITE_JOBS ?= $(shell echo $$(($(JOBS) * 2)))
 # The site serves its own JavaScript (MathJax, RequireJS, the widgets HTML manager):
 # npm installs it from package-lock.json and scripts/vendor_site_assets.py copies it here.
 NPM ?= npm
@@ -124,7 +128,7 @@ build-check: book
 LIGHTHOUSE_PAGES ?= all
 test-site: build-check
 	@sh scripts/need.sh $(CHROMIUM) chromium
-	LRCOURSE_LIGHTHOUSE=$(LIGHTHOUSE_PAGES) $(BIN)/python -m pytest -q -n $(JOBS) tests/site
+	LRCOURSE_LIGHTHOUSE=$(LIGHTHOUSE_PAGES) $(BIN)/python -m pytest -q -n $(SITE_JOBS) tests/site
 
 ## Colab (ipywidgets 7.7.1 on Python 3.12, through each chapter's bootstrap cell) and Binder
 ## (requirements.txt on Python 3.10), side by side on the workers. A missing Python is

@@ -269,39 +269,48 @@ def pytest_xdist_make_scheduler(config, log):
     return ByPage(config, log)
 
 
-# The machine, shared by the tests of both workers; a Lighthouse run that needs a quiet
-# machine takes it alone (test_site_audit.py). A file lock, as xdist workers are processes.
-_machine = None
+# The machine, shared by the tests of all workers; a Lighthouse run that measures
+# performance takes it alone (test_site_audit.py). File locks, as xdist workers are
+# processes: every test holds "machine" shared; a run that wants it alone first takes
+# "queue", which every test passes through before it starts, so that no new test starts
+# while it waits for the running ones to end (flock alone would let the shared holders
+# take turns forever).
+_locks = {}
 
 
-def _machine_lock():
-    global _machine
-    if _machine is None:
+def _lock(name):
+    if name not in _locks:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        _machine = open(ARTIFACTS / "machine.lock", "a")  # noqa: SIM115 (held for the session)
-    return _machine
+        _locks[name] = open(ARTIFACTS / f"{name}.lock", "a")  # noqa: SIM115 (held for the session)
+    return _locks[name]
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     """Each test (its fixtures' setup and teardown too) holds the machine shared."""
-    fcntl.flock(_machine_lock(), fcntl.LOCK_SH)
+    fcntl.flock(_lock("queue"), fcntl.LOCK_EX)
+    fcntl.flock(_lock("machine"), fcntl.LOCK_SH)
+    fcntl.flock(_lock("queue"), fcntl.LOCK_UN)
     try:
         yield
     finally:
-        fcntl.flock(_machine_lock(), fcntl.LOCK_UN)
+        fcntl.flock(_lock("machine"), fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
 def machine_to_myself():
-    """Hold the machine alone: wait for the other worker's current test to end, and keep
-    its next one waiting. (Turning the shared lock into an exclusive one first lets go of
-    it, so two workers asking at once take turns rather than wait for each other.)"""
-    fcntl.flock(_machine_lock(), fcntl.LOCK_EX)
+    """Hold the machine alone: the other workers finish their current test and wait.
+
+    The caller's own shared hold is let go first, so two workers asking at once take turns
+    rather than wait for each other."""
+    fcntl.flock(_lock("machine"), fcntl.LOCK_UN)
+    fcntl.flock(_lock("queue"), fcntl.LOCK_EX)
     try:
+        fcntl.flock(_lock("machine"), fcntl.LOCK_EX)
         yield
     finally:
-        fcntl.flock(_machine_lock(), fcntl.LOCK_SH)
+        fcntl.flock(_lock("machine"), fcntl.LOCK_SH)
+        fcntl.flock(_lock("queue"), fcntl.LOCK_UN)
 
 
 def pytest_sessionstart(session):
