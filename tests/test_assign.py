@@ -63,9 +63,8 @@ def code_trees(nb, skip=()):
 def test_student_version_runs_the_code_of_the_learner_edition(path):
     """Cell for cell, the student version runs what the untouched learner edition runs, but
     for the comments and the learner's ``record=progress`` tally. tests/compat/test_colab.py
-    runs every learner notebook to the end and expects 0 exercises solved, and
-    tests/test_learner_edition.py runs them with the reference answers, so the student
-    version is not run again here."""
+    runs every learner notebook to the end and expects 0 exercises solved, then runs the
+    reference answers in the same kernel, so the student version is not run again here."""
     student = notebooks.student_version(notebooks.read(path))
     for cell in student.cells:
         if cell.cell_type == "code":

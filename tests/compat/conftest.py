@@ -81,7 +81,8 @@ def wheel(tmp_path_factory):
 
 
 def execute_notebook(path, python, cwd, env, timeout=600):
-    """Run a notebook top to bottom in a kernel of ``python``; returns the executed notebook.
+    """Run a notebook (a path, or a notebook node, run in place) top to bottom in a kernel
+    of ``python``; returns the executed notebook.
 
     The kernel gets exactly ``env`` (plus PATH and HOME), as a fresh Colab or Binder
     kernel would, not the variables of the test process.
@@ -105,7 +106,7 @@ def execute_notebook(path, python, cwd, env, timeout=600):
     )
     ksm = KernelSpecManager(kernel_dirs=[str(kernels)])
     km = KernelManager(kernel_name="lrcourse-compat", kernel_spec_manager=ksm)
-    nb = nbformat.read(path, as_version=4)
+    nb = nbformat.read(path, as_version=4) if isinstance(path, (str, Path)) else path
     client = NotebookClient(
         nb, km=km, timeout=timeout, kernel_name="lrcourse-compat", resources={"metadata": {"path": str(cwd)}}
     )

@@ -2,7 +2,10 @@
 
 Colab opens the learner edition (``learner/book/...``, see scripts/learner_edition.py), so
 that is what runs here, untouched, as a learner's Run All would: it must reach the end and
-its summary must say that no exercise is solved yet (no solution runs).
+its summary must say that no exercise is solved yet (no solution runs). Then, in the same
+kernel, the cells of a page with checked exercises run again as the reference answers fill
+them in (the edition's ``filled`` version) and the summary once more: every exercise must
+be solved. One run of the page checks both, under Colab's pins.
 
 The kernel runs in a venv with Colab's widget stack (ipywidgets 7.7.1, IPython 7,
 ipykernel 6; ``pins/colab.txt``) and without lrcourse: each chapter gets a new, empty venv
@@ -17,15 +20,20 @@ notebooks with ipywidgets 8: together, 7 and 8 are covered.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
+import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from compat import COLAB_PYTHON, PINS, ROOT, make_venv, pip_env, run, venv_python
 from conftest import ARTIFACTS, execute_notebook, python_or_skip, widget_views
 from toc import toc_notebooks
 
 NOTEBOOKS = [f"learner/{rel}" for rel in toc_notebooks() if rel.startswith("book/")]
+SUMMARY = "checks.summary(progress)"  # the last cell of a page with checked exercises
 
 STARTUP = "import google.colab  # noqa: F401  (Colab imports it before any cell runs)\n"
 
@@ -90,16 +98,49 @@ def test_chapter_runs_in_colab_through_the_bootstrap_cell(colab, wheel, notebook
         "PIP_NO_INDEX": "1",  # the chapter must need nothing beyond Colab's stack
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
-    nb = execute_notebook(ROOT / notebook, python, workdir, env)
+    nb, untouched = with_the_answers_after_it(notebook)
+    nb = execute_notebook(nb, python, workdir, env)
 
     where = run([python, "-c", "import lrcourse; print(lrcourse.__file__)"], **outside).stdout.strip()
     assert where.startswith(site), f"lrcourse imported from {where}, not installed by the bootstrap cell"
     views, versions = widget_views(nb)
     if views:  # explorers made ipywidgets 7 widgets (controls 1.x), as Colab shows them
         assert all(v.startswith("1.") for v in versions), versions
-    summary = "".join(o.get("text", "") for o in nb.cells[-1].get("outputs", []))
-    if nb.cells[-1].source == "checks.summary(progress)":  # a page with checked exercises
-        assert re.search(r"\b0 of [1-9]\d* exercises solved", summary), summary[-300:]
+    if nb.cells[-1].source == SUMMARY:  # a page with checked exercises
+        first, last = _printed(nb.cells[untouched - 1]), _printed(nb.cells[-1])
+        assert re.search(r"\b0 of [1-9]\d* exercises solved", first), f"untouched: {first[-300:]}"
+        solved = re.search(r"\b(\d+) of (\d+) exercises solved", last)
+        assert solved and solved.group(1) == solved.group(2), f"with the reference answers: {last[-300:]}"
     out = ARTIFACTS / "colab"
     out.mkdir(parents=True, exist_ok=True)
-    (out / notebook.replace("/", "__")).write_text(__import__("nbformat").writes(nb))
+    (out / notebook.replace("/", "__")).write_text(nbformat.writes(nb))
+
+
+def _printed(cell):
+    return "".join(o.get("text", "") for o in cell.get("outputs", []))
+
+
+@functools.cache
+def _filled_edition():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import learner_edition
+
+    return learner_edition.edition(filled=True)
+
+
+def with_the_answers_after_it(notebook):
+    """The learner page as committed, and the number of its cells. On a page with checked
+    exercises it is followed by every code cell that the reference answers change (stub,
+    check, answer, check again: the last attempt counts) and by the summary again."""
+    nb = nbformat.read(ROOT / notebook, as_version=4)
+    untouched = len(nb.cells)
+    if nb.cells[-1].source != SUMMARY:
+        return nb, untouched
+    filled = _filled_edition()[notebook.removeprefix("learner/book/")]
+    pairs = zip(nb.cells, filled.cells, strict=True)
+    answers = [copy.deepcopy(f) for c, f in pairs if f.cell_type == "code" and f.source != c.source]
+    assert answers, f"{notebook}: no cell changes with the reference answers"
+    for cell in answers:  # cell ids are unique in a notebook
+        cell.id = f"{cell.id}-answer"[-64:]
+    nb.cells += [*answers, nbformat.v4.new_code_cell(SUMMARY)]
+    return nb, untouched
