@@ -6,7 +6,8 @@ Four models, each an object with the same methods:
 - :class:`LogisticRegression`: :math:`p = \sigma(x^\top w + b)`, binary cross-entropy.
 - :class:`SoftmaxRegression`: :math:`p = \operatorname{softmax}(x^\top W + b)`, cross-entropy.
 - :class:`MLP`: one or more hidden layers (ReLU or tanh), softmax cross-entropy
-  for classification or mean squared error for regression.
+  (or the squared error on one-hot targets) for classification or mean squared
+  error for regression; its :meth:`MLP.hvp` multiplies the Hessian by a vector.
 
 The methods::
 
@@ -89,6 +90,19 @@ ACTIVATIONS = {
     "relu": (_relu, _relu_grad, lambda n: np.sqrt(2.0 / n)),  # He initialisation
     "tanh": (np.tanh, _tanh_grad, lambda n: np.sqrt(1.0 / n)),  # LeCun initialisation
 }
+
+
+def _relu_slopes(z, a):
+    return (z > 0).astype(np.float64), 0.0  # the second derivative is 0 wherever it exists
+
+
+def _tanh_slopes(z, a):
+    slope = 1.0 - a * a  # a = tanh(z)
+    return slope, -2.0 * a * slope
+
+
+# name: (first, second) derivative at the pre-activations z, given the activations a = phi(z)
+SLOPES = {"relu": _relu_slopes, "tanh": _tanh_slopes}
 
 
 def _T(A):
@@ -399,7 +413,10 @@ class MLP(_Model):
 
     The loss is the softmax cross-entropy of ``out`` (``n_classes`` given) or the
     mean squared error of ``out[:, 0]`` (``n_classes=None``: regression), plus
-    :math:`\frac\lambda2\sum_l \lVert W_l\rVert^2`. Backpropagation runs the chain rule backwards:
+    :math:`\frac\lambda2\sum_l \lVert W_l\rVert^2`. With ``criterion="squared_error"`` a
+    classifier is trained on the squared distance to its one-hot targets instead,
+    :math:`\frac1n\sum_i \lVert \text{out}_i - e_{y_i}\rVert^2` (the regression loss,
+    one column per class). Backpropagation runs the chain rule backwards:
 
     .. math::
 
@@ -408,12 +425,21 @@ class MLP(_Model):
         \nabla_{b_l} = \textstyle\sum_i (\Delta_l)_i, \quad
         \Delta_{l-1} = (\Delta_l W_l^\top) \odot \phi'(Z_{l-1})
 
-    with :math:`\Delta_L = (P - Y)/n` for cross-entropy and :math:`\frac2n(\hat y - y)`
+    with :math:`\Delta_L = (P - Y)/n` for cross-entropy and :math:`\frac2n(\text{out} - Y)`
     for squared error. Weights start normal with standard deviation
     :math:`\sqrt{2/\text{fan-in}}` for ReLU (He) or :math:`\sqrt{1/\text{fan-in}}`
     for tanh (LeCun) and the output layer; biases start at zero.
     ``hidden=(64,)`` gives one hidden layer of 64 units, ``(64, 32)`` two.
     Parameters ``{"W1", "b1", "W2", "b2", ...}``.
+
+    **muP** (Yang et al., 2022). With ``base_width`` (one width, or one per hidden
+    layer) the output layer starts :math:`\sqrt{m}` times smaller, :math:`m` the
+    width of the last hidden layer divided by its base width: standard deviation
+    :math:`\sqrt{1/\text{fan-in}}\cdot\sqrt{\text{base}/\text{fan-in}}`, so its
+    variance falls like :math:`1/\text{fan-in}^2`. The other layers keep their
+    initialisation, and at the base width nothing changes. This is the initialisation half of
+    the maximal-update parametrization; the other half, a rate for each layer, is
+    :func:`lrcourse.labs.scaling.mup_multipliers`.
     """
 
     n_features: int
@@ -421,6 +447,8 @@ class MLP(_Model):
     n_classes: int | None = None
     activation: str = "relu"
     l2: float = 0.0
+    criterion: str = "cross_entropy"
+    base_width: int | tuple | None = None
 
     def __post_init__(self):
         self.n_features = check.check_int("n_features", self.n_features, 1)
@@ -432,6 +460,21 @@ class MLP(_Model):
             self.n_classes = check.check_int("n_classes", self.n_classes, 2)
         self.activation = check.check_choice("activation", self.activation, tuple(ACTIVATIONS))
         self.l2 = _check_l2(self.l2)
+        self.criterion = check.check_choice("criterion", self.criterion, ("cross_entropy", "squared_error"))
+        if self.base_width is not None:
+            base = self.base_width
+            base = (base,) * len(self.hidden) if isinstance(base, (int, np.integer)) else tuple(base)
+            if len(base) != len(self.hidden):
+                raise ValueError(
+                    f"base_width must be one width or one per hidden layer ({len(self.hidden)}), got {base}"
+                )
+            self.base_width = tuple(check.check_int("base_width", b, 1) for b in base)
+
+    @property
+    def width_multipliers(self):
+        """``(1, m_1, ..., m_{L-1}, 1)``: each layer width over its base width (inputs and outputs: 1)."""
+        base = self.base_width or self.hidden
+        return (1.0, *(h / b for h, b in zip(self.hidden, base, strict=True)), 1.0)
 
     @property
     def task(self):
@@ -459,6 +502,8 @@ class MLP(_Model):
         for l in range(1, self.n_layers + 1):
             fan_in, fan_out = self.sizes[l - 1], self.sizes[l]
             std = std_for(fan_in) if l < self.n_layers else np.sqrt(1.0 / fan_in)
+            if l == self.n_layers and self.base_width is not None:
+                std /= np.sqrt(self.width_multipliers[l - 1])  # muP: the output layer
             arrays[f"W{l}"] = perturbed(std * rng.standard_normal((fan_in, fan_out)))
             arrays[f"b{l}"] = np.zeros(fan_out)
         return _repeat(arrays, _sweep_shape(sweep))
@@ -496,6 +541,9 @@ class MLP(_Model):
         if self.n_classes is None:
             r = out[..., 0] - y
             return np.mean(r * r, axis=-1), ((2.0 / len(y)) * r[..., None] if grad else None)
+        if self.criterion == "squared_error":
+            r = out - _one_hot(y, self.n_classes)
+            return np.sum(r * r, axis=(-2, -1)) / len(y), ((2.0 / len(y)) * r if grad else None)
         log_p = log_softmax(out)
         Y = _one_hot(y, self.n_classes)
         return _cross_entropy(log_p, Y), ((np.exp(log_p) - Y) / len(y) if grad else None)
@@ -533,3 +581,59 @@ class MLP(_Model):
             if l > 1:
                 delta = (delta @ _T(W)) * phi_grad(pre[l - 2])
         return loss, {k: grads[k] for k in params}
+
+    def hvp(self, params, vector, X, y):
+        r"""The Hessian of :meth:`loss` at ``params`` times ``vector`` (a dict like ``params``), exactly.
+
+        Forward-over-reverse differentiation (Pearlmutter's :math:`\mathcal R`-operator):
+        every quantity :math:`q` of the forward and backward passes gets its directional
+        derivative :math:`\dot q = \frac{d}{d\epsilon} q(\theta + \epsilon v)|_{\epsilon=0}`,
+
+        .. math::
+
+            \dot Z_l = \dot A_{l-1} W_l + A_{l-1} V_l + \dot b_l, \quad \dot A_l = \phi'(Z_l)\,\dot Z_l,
+            \qquad
+            \dot\nabla_{W_l} = \dot A_{l-1}^\top \Delta_l + A_{l-1}^\top \dot\Delta_l + \lambda V_l,
+
+        .. math::
+
+            \dot\Delta_{l-1} = (\dot\Delta_l W_l^\top + \Delta_l V_l^\top) \odot \phi'(Z_{l-1})
+            + (\Delta_l W_l^\top) \odot \phi''(Z_{l-1}) \odot \dot Z_{l-1},
+
+        starting from :math:`\dot\Delta_L = \frac1n \big(P \odot \dot{\text{out}} - P\,
+        (P \odot \dot{\text{out}})\mathbf 1\big)` for cross-entropy and
+        :math:`\frac2n\,\dot{\text{out}}` for the squared error. The result,
+        :math:`\dot\nabla = H v`, costs about two gradients. For ReLU,
+        :math:`\phi'' = 0` (the Hessian wherever it exists). Sweep axes work as in :meth:`loss`.
+        """
+        X, y = self._check_Xy(X, y)
+        out, inputs, pre = self._forward(params, X)
+        # phi'(Z_l) and phi''(Z_l), once per hidden layer (inputs[l] holds phi(Z_l))
+        slopes = [SLOPES[self.activation](Z, A) for Z, A in zip(pre, inputs[1:], strict=True)]
+        slope, bend = [first for first, _ in slopes], [second for _, second in slopes]
+        dot_inputs, dot_pre = [np.zeros_like(X)], []
+        for l in range(1, self.n_layers + 1):
+            dot_Z = dot_inputs[-1] @ params[f"W{l}"] + inputs[l - 1] @ vector[f"W{l}"]
+            dot_Z = dot_Z + vector[f"b{l}"][..., None, :]
+            if l < self.n_layers:
+                dot_pre.append(dot_Z)
+                dot_inputs.append(slope[l - 1] * dot_Z)
+        _, delta = self._data_loss(out, y)
+        if self.n_classes is not None and self.criterion == "cross_entropy":
+            P = softmax(out)
+            Pdot = P * dot_Z
+            dot_delta = (Pdot - P * Pdot.sum(axis=-1, keepdims=True)) / len(y)
+        else:
+            dot_delta = (2.0 / len(y)) * dot_Z  # the output's own derivative
+        product = {}
+        for l in range(self.n_layers, 0, -1):
+            W, V = params[f"W{l}"], vector[f"W{l}"]
+            product[f"W{l}"] = _T(dot_inputs[l - 1]) @ delta + _T(inputs[l - 1]) @ dot_delta + self.l2 * V
+            product[f"b{l}"] = dot_delta.sum(axis=-2)
+            if l > 1:
+                back = delta @ _T(W)
+                dot_delta = (dot_delta @ _T(W) + delta @ _T(V)) * slope[l - 2] + back * bend[l - 2] * dot_pre[
+                    l - 2
+                ]
+                delta = back * slope[l - 2]
+        return {k: product[k] for k in params}

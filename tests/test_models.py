@@ -23,6 +23,8 @@ CASES = [
     (MLP(4, hidden=(5, 6), n_classes=3, activation="tanh", l2=0.2), Y_CLS),
     (MLP(4, hidden=(6,), activation="tanh"), Y_REG),
     (MLP(4, hidden=(5, 3), activation="relu", l2=0.1), Y_REG),
+    (MLP(4, hidden=(5, 6), n_classes=3, activation="tanh", criterion="squared_error", l2=0.1), Y_CLS),
+    (MLP(4, hidden=(6,), n_classes=3, base_width=3), Y_CLS),
 ]
 IDS = [repr(m) for m, _ in CASES]
 
@@ -78,6 +80,27 @@ def test_mlp_initial_scales():
     assert tanh["W1"].std() == pytest.approx(np.sqrt(1 / 400), rel=0.02)
     assert relu["W2"].std() == pytest.approx(np.sqrt(1 / 300), rel=0.05)
     assert np.all(relu["b1"] == 0)
+
+
+def test_squared_error_of_a_classifier_is_the_distance_to_one_hot_targets():
+    model = MLP(4, hidden=(5,), n_classes=3, criterion="squared_error")
+    params = model.init(0)
+    out = model.output(params, X)
+    expected = np.mean(np.sum((out - np.eye(3)[Y_CLS]) ** 2, axis=1))
+    assert model.loss(params, X, Y_CLS) == pytest.approx(expected, rel=1e-12)
+    assert model.evaluate(params, X, Y_CLS)[1] == pytest.approx(np.mean(out.argmax(axis=1) == Y_CLS))
+
+
+def test_mup_init_shrinks_only_the_output_layer():
+    sp = MLP(64, hidden=(128, 128), n_classes=10, activation="tanh").init(3)
+    mup = MLP(64, hidden=(128, 128), n_classes=10, activation="tanh", base_width=32).init(3)
+    np.testing.assert_array_equal(mup["W1"], sp["W1"])
+    np.testing.assert_array_equal(mup["W2"], sp["W2"])
+    np.testing.assert_allclose(mup["W3"], sp["W3"] / 2.0, rtol=1e-15)  # sqrt(128 / 32) = 2
+    at_base = MLP(64, hidden=(32,), n_classes=10, base_width=32)
+    np.testing.assert_array_equal(at_base.init(0)["W2"], MLP(64, hidden=(32,), n_classes=10).init(0)["W2"])
+    assert MLP(4, hidden=(8, 6), n_classes=3, base_width=(2, 3)).width_multipliers == (1.0, 4.0, 2.0, 1.0)
+    assert MLP(4, hidden=(8, 6), n_classes=3).width_multipliers == (1.0, 1.0, 1.0, 1.0)
 
 
 def test_n_params():
@@ -174,6 +197,9 @@ def test_mlp_learns_xor_which_logistic_regression_cannot():
         (lambda: MLP(4, hidden=()), "hidden"),
         (lambda: MLP(4, hidden=(0,)), "hidden"),
         (lambda: MLP(4, n_classes=1), "n_classes"),
+        (lambda: MLP(4, n_classes=3, criterion="hinge"), "criterion must be one of"),
+        (lambda: MLP(4, hidden=(8, 8), base_width=(2, 2, 2)), "one per hidden layer"),
+        (lambda: MLP(4, hidden=(8,), base_width=0), "base_width"),
         (lambda: LinearRegression(0), "n_features"),
         (lambda: LogisticRegression(3, l2=-1.0), "l2"),
         (lambda: SoftmaxRegression(3, 1), "n_classes"),

@@ -15,6 +15,8 @@ and :mod:`lrcourse.checks`). Each computes with the core (every run trains throu
   (chapter 8): the tuning recipe, layer-wise rates, two players with two rates.
 - :mod:`~lrcourse.labs.warmup_wsd` (chapter 9): Adam's first steps and warmup, and
   schedules for runs of unknown length (WSD branches, schedule-free) at several budgets.
+- :mod:`~lrcourse.labs.stability`, :mod:`~lrcourse.labs.scaling` (chapter 10): the
+  sharpness of a loss and the edge of stability; rates across width (muP) and batch size.
 
 ``from lrcourse import labs`` then ``labs.batch_size.time_per_epoch(...)``: a module is
 imported the first time it is used.
@@ -34,6 +36,8 @@ TOPICS = (
     "layerwise",
     "games",
     "warmup_wsd",
+    "stability",
+    "scaling",
 )
 
 
