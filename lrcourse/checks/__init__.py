@@ -25,6 +25,8 @@ Named checkers for the chapters (each wraps :func:`check_function`):
 - chapter 7: :func:`check_stopping_epoch`.
 - chapter 8: :func:`check_layer_rates`.
 - chapter 9: :func:`check_radam_rectification`, :func:`check_wsd_rate`.
+- chapter 10: :func:`check_largest_eigenvalue`, :func:`check_mup_rates`,
+  :func:`check_batch_rate`.
 
 A checker keeps nothing: its return value is the result. To keep a tally, pass
 every checker the same list as ``record``; each appends a :class:`CheckResult`
@@ -68,11 +70,13 @@ from lrcourse.checks.gradient_descent import (
 )
 from lrcourse.checks.learning_rate import check_stability_limit
 from lrcourse.checks.optimizers import check_adam_step, check_momentum_step
+from lrcourse.checks.scaling import check_batch_rate, check_mup_rates
 from lrcourse.checks.schedules import (
     PLATEAU_METRICS,
     check_cosine_annealing,
     check_plateau_drops,
     check_warmup_cosine,
 )
+from lrcourse.checks.stability import check_largest_eigenvalue
 from lrcourse.checks.tuning import check_layer_rates
 from lrcourse.checks.warmup_wsd import check_radam_rectification, check_wsd_rate

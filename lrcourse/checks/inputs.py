@@ -54,3 +54,33 @@ class _Curve(list):
     def __repr__(self):
         items = ", ".join(f"{v:g}" for v in self)
         return "[" + textwrap.fill(items, 43, subsequent_indent="    ") + "]"
+
+
+# ----------------------------------------------------------------- chapter 10
+
+
+class MatVec:
+    """A symmetric matrix known only through its products: ``matvec(v)`` is ``A @ v``.
+
+    The repr names the matrix by its eigenvalues, so a checker's message can say which
+    matrix a function failed on without printing it.
+    """
+
+    def __init__(self, matrix, label):
+        self.matrix = np.asarray(matrix, dtype=np.float64)
+        self.label = label
+        self.__doc__ = f"A @ v, A with {label}"  # what a checker's message shows
+
+    def __call__(self, v):
+        return self.matrix @ np.asarray(v, dtype=np.float64)
+
+    def __repr__(self):
+        return f"A @ v, A with {self.label}"
+
+
+def symmetric_matrix(eigenvalues, seed=0):
+    """A symmetric matrix with the given eigenvalues, in a random orthonormal basis (seeded)."""
+    eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((eigenvalues.size, eigenvalues.size)))
+    return Q @ np.diag(eigenvalues) @ Q.T

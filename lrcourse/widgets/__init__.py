@@ -61,6 +61,7 @@ from lrcourse.widgets.early_stopping import stopping_explorer
 from lrcourse.widgets.epochs import capacity_explorer
 from lrcourse.widgets.learning_rate import stability_explorer
 from lrcourse.widgets.optimizers import optimizer_race_explorer
+from lrcourse.widgets.scaling import rate_transfer_explorer
 from lrcourse.widgets.schedules import designer_schedule, schedule_explorer
 from lrcourse.widgets.tuning import RateChoice, recipe_explorer
 from lrcourse.widgets.warmup_wsd import wsd_branch_explorer
