@@ -77,32 +77,29 @@ def _relu(z):
     return np.maximum(z, 0.0)
 
 
-def _relu_grad(z):
+def _relu_grad(z, a):
     return (z > 0).astype(np.float64)
 
 
-def _tanh_grad(z):
-    return 1.0 - np.tanh(z) ** 2
+def _tanh_grad(z, a):
+    return 1.0 - a * a  # a = tanh(z), from the forward pass
 
 
-# name: (function, derivative, standard deviation of the initial weights for fan-in n)
+def _relu_second(z, a, slope):
+    return 0.0  # wherever the second derivative exists
+
+
+def _tanh_second(z, a, slope):
+    return -2.0 * a * slope
+
+
+# name: (function, derivative at z given a = function(z), std of the initial weights for fan-in n)
 ACTIVATIONS = {
     "relu": (_relu, _relu_grad, lambda n: np.sqrt(2.0 / n)),  # He initialisation
     "tanh": (np.tanh, _tanh_grad, lambda n: np.sqrt(1.0 / n)),  # LeCun initialisation
 }
-
-
-def _relu_slopes(z, a):
-    return (z > 0).astype(np.float64), 0.0  # the second derivative is 0 wherever it exists
-
-
-def _tanh_slopes(z, a):
-    slope = 1.0 - a * a  # a = tanh(z)
-    return slope, -2.0 * a * slope
-
-
-# name: (first, second) derivative at the pre-activations z, given the activations a = phi(z)
-SLOPES = {"relu": _relu_slopes, "tanh": _tanh_slopes}
+# name: second derivative at z, given a = function(z) and the first derivative
+SECOND_DERIVATIVES = {"relu": _relu_second, "tanh": _tanh_second}
 
 
 def _T(A):
@@ -579,7 +576,7 @@ class MLP(_Model):
             grads[f"W{l}"] = self._decayed(_T(inputs[l - 1]) @ delta, W)
             grads[f"b{l}"] = delta.sum(axis=-2)
             if l > 1:
-                delta = (delta @ _T(W)) * phi_grad(pre[l - 2])
+                delta = (delta @ _T(W)) * phi_grad(pre[l - 2], inputs[l - 1])
         return loss, {k: grads[k] for k in params}
 
     def hvp(self, params, vector, X, y):
@@ -609,8 +606,9 @@ class MLP(_Model):
         X, y = self._check_Xy(X, y)
         out, inputs, pre = self._forward(params, X)
         # phi'(Z_l) and phi''(Z_l), once per hidden layer (inputs[l] holds phi(Z_l))
-        slopes = [SLOPES[self.activation](Z, A) for Z, A in zip(pre, inputs[1:], strict=True)]
-        slope, bend = [first for first, _ in slopes], [second for _, second in slopes]
+        first, second = ACTIVATIONS[self.activation][1], SECOND_DERIVATIVES[self.activation]
+        slope = [first(Z, A) for Z, A in zip(pre, inputs[1:], strict=True)]
+        bend = [second(Z, A, d) for Z, A, d in zip(pre, inputs[1:], slope, strict=True)]
         dot_inputs, dot_pre = [np.zeros_like(X)], []
         for l in range(1, self.n_layers + 1):
             dot_Z = dot_inputs[-1] @ params[f"W{l}"] + inputs[l - 1] @ vector[f"W{l}"]

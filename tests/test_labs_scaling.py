@@ -190,3 +190,39 @@ def test_best_rates_and_the_fitted_exponent(digits):
     np.testing.assert_allclose(scaling.rate_exponent(sizes, law[:, 0]).predict(sizes), law[:, 0])
     with pytest.raises(ValueError, match="one row per batch size"):
         scaling.rate_exponent(sizes, law[:3])
+
+
+def test_refined_minimum_finds_the_vertex_between_grid_points():
+    lrs = 10.0 ** np.arange(-3, 0.01, 0.5)
+    # a loss that is an exact parabola in log-log with its minimum at 10 ** -1.6
+    x = np.log10(lrs)
+    losses = 10.0 ** ((x + 1.6) ** 2)
+    assert scaling.refined_minimum(lrs, losses) == pytest.approx(10**-1.6, rel=1e-9)
+    # moved continuously: two neighbours trading places shift it a little, not a grid step
+    near = scaling.refined_minimum(lrs, 10.0 ** ((x + 1.75) ** 2))
+    assert 10**-1.8 < near < 10**-1.7
+    # at the edge of the grid, or next to a diverged run: the grid point itself
+    assert scaling.refined_minimum(lrs, 10.0 ** ((x + 5) ** 2)) == pytest.approx(lrs[0])
+    blocked = np.where(x > -1.4, np.nan, losses)
+    assert scaling.refined_minimum(lrs, blocked) == pytest.approx(10**-1.5)
+    # leading axes are kept
+    both = np.stack([losses, 10.0 ** ((x + 0.9) ** 2)])
+    np.testing.assert_allclose(scaling.refined_minimum(lrs, both), [10**-1.6, 10**-0.9], rtol=1e-9)
+    with pytest.raises(ValueError, match="evenly spaced"):
+        scaling.refined_minimum([0.1, 0.2, 1.0], [1.0, 0.5, 1.0])
+    with pytest.raises(ValueError, match="last axis"):
+        scaling.refined_minimum(lrs, losses[:-1])
+
+
+def test_refined_best_rates_stay_between_the_grid_neighbours(digits):
+    lrs = 10.0 ** np.arange(-2.5, 0.01, 0.5)
+    model = models.MLP(64, hidden=(8,), n_classes=10)
+    _, h = batch_size.sweep_batch_sizes(model, digits, sgd, 2, [10, 40], lr=lrs, seed=[0, 1], record="end")
+    grid = scaling.best_rates(h, lrs)
+    fine = scaling.best_rates(h, lrs, refine=True)
+    assert fine.shape == grid.shape
+    np.testing.assert_array_less(np.abs(np.log10(fine / grid)), 0.25 + 1e-12)
+    sp = models.MLP(64, hidden=(8,), n_classes=10, activation="tanh")
+    sweep = scaling.width_sweep(sp, digits, adam, 1, 50, widths=[8, 16], lr=10.0 ** np.arange(-3, 0.01, 0.5))
+    fine = sweep.best_per_seed(refine=True)
+    np.testing.assert_array_less(np.abs(np.log10(fine / sweep.best_per_seed())), 0.25 + 1e-12)

@@ -167,6 +167,8 @@ def test_track_sharpness_runs_full_batch_descent_and_measures_it(digits):
     np.testing.assert_allclose(trace.threshold, [40.0, 10.0])
     # the same descent through fit, and the sharpness measured afresh at the end
     params, h = training.fit(model, digits, sgd, 40, None, lr=lrs, shuffle=False, record="end")
+    for key in params:
+        np.testing.assert_array_equal(trace.params[key], params[key])
     np.testing.assert_allclose(trace.loss, h.update_loss, rtol=1e-12)
     np.testing.assert_allclose(trace.final_loss, h.train_loss[-1], rtol=1e-12)
     fresh, _ = stability.top_eigenvalue(model, params, digits.X_train, digits.y_train, steps=400)
@@ -192,3 +194,14 @@ def test_track_sharpness_checks_its_arguments(digits):
         stability.track_sharpness(model, digits, [[0.1]], 10)
     with pytest.raises(ValueError, match="every"):
         stability.track_sharpness(model, digits, 0.1, 10, every=11)
+
+
+def test_track_sharpness_over_seeds_stacks_them_in_front(digits):
+    model = models.MLP(64, hidden=(6,), n_classes=10, activation="tanh", criterion="squared_error")
+    both = stability.track_sharpness(model, digits, [0.05, 0.2], 20, every=10, power_steps=30, seed=[0, 3])
+    assert both.sharpness.shape == (3, 2, 2) and both.loss.shape == (20, 2, 2)
+    assert both.final_loss.shape == (2, 2) and both.loss_rises().shape == (2, 2)
+    alone = stability.track_sharpness(model, digits, [0.05, 0.2], 20, every=10, power_steps=30, seed=3)
+    np.testing.assert_allclose(both.loss[:, 1], alone.loss, rtol=1e-12)
+    np.testing.assert_allclose(both.sharpness[:, 1], alone.sharpness, rtol=1e-6)
+    np.testing.assert_allclose(both.ratio(10), both.sharpness[1:] * np.array([0.05, 0.2]) / 2)

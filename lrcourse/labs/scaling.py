@@ -48,6 +48,7 @@ from lrcourse.models import MLP
 
 __all__ = [
     "ADAM_LIKE",
+    "refined_minimum",
     "RateExponent",
     "WidthSweep",
     "adam_sde_rule",
@@ -148,9 +149,14 @@ class WidthSweep:
         """The best base rate of every width (see :meth:`best`)."""
         return self.lrs[self.best(metric)]
 
-    def best_per_seed(self, metric="train_loss"):
-        """The best rate of every width and seed, ``(width, seed)``, each seed on its own."""
+    def best_per_seed(self, metric="train_loss", refine=False):
+        """The best rate of every width and seed, ``(width, seed)``, each seed on its own.
+
+        With ``refine=True`` the minimum between grid points, :func:`refined_minimum`.
+        """
         loss = getattr(self, metric)
+        if refine:
+            return refined_minimum(self.lrs, loss)
         return self.lrs[np.argmin(np.where(np.isfinite(loss), loss, np.inf), axis=2)]
 
 
@@ -195,6 +201,37 @@ def width_sweep(model, data, optimizer, epochs, batch_size, *, widths, lr, seed=
     )
 
 
+def refined_minimum(lrs, losses):
+    r"""The rate of lowest loss between the grid points: the vertex of a parabola in log-log.
+
+    ``losses`` has the rates on its last axis (NaN where a run diverged). Around the
+    grid point :math:`j` of lowest loss, a parabola through
+    :math:`(\log\eta_i, \log L_i)`, :math:`i = j-1, j, j+1`, has its vertex between
+    :math:`\eta_{j-1}` and :math:`\eta_{j+1}`; its rate is returned (the grid point
+    itself at an end of the grid or next to a diverged run). Unlike the grid point, it
+    moves continuously when two neighbouring losses trade places, so a tiny change in
+    the numbers cannot make it jump a whole grid step. The grid must be evenly spaced
+    in :math:`\log\eta`.
+    """
+    lrs = check.check_positive("lrs", lrs)
+    x = np.log(lrs)
+    if lrs.ndim != 1 or lrs.size < 3 or not np.allclose(np.diff(x), x[1] - x[0]):
+        raise ValueError("lrs must be at least 3 rates evenly spaced on a log scale")
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.shape[-1] != lrs.size:
+        raise ValueError(f"losses must have the {lrs.size} rates on its last axis, got shape {losses.shape}")
+    y = np.log(np.where(np.isfinite(losses) & (losses > 0), losses, np.inf))
+    j = np.argmin(y, axis=-1)
+    inner = np.clip(j, 1, lrs.size - 2)
+    take = lambda k: np.take_along_axis(y, k[..., None], axis=-1)[..., 0]  # noqa: E731
+    left, mid, right = take(inner - 1), take(inner), take(inner + 1)
+    curve = left - 2 * mid + right
+    ok = (j == inner) & np.isfinite(left) & np.isfinite(right) & (curve > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shift = np.where(ok, 0.5 * (left - right) / curve, 0.0)  # in grid steps, within (-1/2, 1/2]
+    return np.exp(x[j] + shift * (x[1] - x[0]))
+
+
 # ----------------------------------------------------------------- batch size
 
 
@@ -234,12 +271,13 @@ def adam_sde_rule(lr, betas, eps, batch_ref, batch_size):
     return np.sqrt(kappa) * lr, new, eps / np.sqrt(kappa)
 
 
-def best_rates(history, lrs, metric="train_loss"):
+def best_rates(history, lrs, metric="train_loss", refine=False):
     """The best rate of every batch size and seed of a sweep, ``(batch size, seed)``.
 
     ``history`` comes from :func:`lrcourse.labs.batch_size.sweep_batch_sizes` (sweep axes
     ``(batch size, seed, rate)``); each seed is judged on its own at the last
     evaluation: the rate with the lowest ``metric`` (a loss), a diverged run never.
+    With ``refine=True`` the minimum between grid points, :func:`refined_minimum`.
     """
     metric = check.check_choice("metric", metric, ("train_loss", "val_loss"))
     lrs = np.asarray(lrs, dtype=np.float64)
@@ -249,6 +287,8 @@ def best_rates(history, lrs, metric="train_loss"):
             f"history must have the sweep axes (batch size, seed, rate) with {lrs.size} rates, "
             f"got sweep shape {last.shape}"
         )
+    if refine:
+        return refined_minimum(lrs, last)
     return lrs[np.argmin(np.where(np.isfinite(last), last, np.inf), axis=-1)]
 
 

@@ -204,7 +204,10 @@ class SharpnessTrace:
     eigenvalue of run ``r`` after ``steps[i]`` updates (NaN once a run diverged);
     ``loss[t, r]`` the training loss of run ``r`` before update ``t`` (the full batch,
     so the loss on all the training data), ``t = 0, ..., T-1``; ``final_loss[r]``
-    after the last update. ``history`` is :func:`~lrcourse.training.fit`'s record.
+    after the last update. With several seeds every array has the axes
+    ``(seed, rate)`` in place of the rate axis. ``params`` are the parameters after
+    the last update (with the sweep axes) and ``history`` is
+    :func:`~lrcourse.training.fit`'s record.
     """
 
     lrs: np.ndarray
@@ -212,6 +215,7 @@ class SharpnessTrace:
     sharpness: np.ndarray
     loss: np.ndarray
     final_loss: np.ndarray
+    params: dict
     history: training.History
 
     @property
@@ -240,7 +244,9 @@ def track_sharpness(
     training data (:func:`top_eigenvalue`, exact products): ``first_power_steps``
     products at the start, then ``power_steps`` at each measurement, warm-started from the
     previous eigenvector, which moves little between measurements. ``seed`` seeds the
-    initialisation; ``fit_options`` go to ``fit``. Returns a :class:`SharpnessTrace`.
+    initialisation; a list of seeds trains every rate from each of them, and the results
+    then carry the sweep axes ``(seed, rate)``. ``fit_options`` go to ``fit``. Returns a
+    :class:`SharpnessTrace`.
     """
     lrs = np.atleast_1d(check.check_positive("lr", lr)).astype(np.float64)
     if lrs.ndim != 1:
@@ -248,27 +254,32 @@ def track_sharpness(
     steps = check.check_int("steps", steps, 1)
     every = check.check_int("every", every, 1, steps)
     power_steps = check.check_int("power_steps", power_steps, 1)
+    seeds = [check.check_int("seed", int(s), 0) for s in np.atleast_1d(seed)]
     X, y, _, _ = training.checked_data(model, data)
-    start = model.init(seed, sweep=(len(lrs),))
-    first, vector = top_eigenvalue(model, start, X, y, steps=first_power_steps)
-    measured = [np.asarray(first)]
+    starts = [model.init(s, sweep=(len(lrs),)) for s in seeds]
+    if np.ndim(seed) == 0:
+        start, shape = starts[0], (len(lrs),)
+    else:  # the sweep axes (seed, rate)
+        start, shape = {k: np.stack([p[k] for p in starts]) for k in starts[0]}, (len(seeds), len(lrs))
+    with training.one_blas_thread():  # many small products: one thread is faster
+        first, vector = top_eigenvalue(model, start, X, y, steps=first_power_steps)
     warm = {"vector": vector, "updates": 0}
 
     def watch(state, params):
         warm["updates"] += 1
         if warm["updates"] % every:
-            return np.full(len(lrs), np.nan)
+            return np.full(shape, np.nan)
         value, warm["vector"] = top_eigenvalue(model, params, X, y, steps=power_steps, vector=warm["vector"])
         return value
 
-    _, history = training.fit(
+    params, history = training.fit(
         model,
         data,
         sgd,
         steps,
         None,
-        lr=lrs,
-        seed=seed,
+        lr=np.broadcast_to(lrs, shape).copy(),
+        seed=seeds[0],
         params=start,
         shuffle=False,
         watch=watch,
@@ -277,14 +288,15 @@ def track_sharpness(
     )
     watched = np.asarray(history.watched)
     at = np.arange(every, len(watched) + 1, every)  # the updates after which watch measured
-    values = watched[at - 1]
-    alive = ~np.asarray(history.diverged)[None, :] | (at[:, None] < np.asarray(history.diverged_at)[None, :])
-    sharpness = np.vstack(measured + [np.where(alive, values, np.nan)])
+    when = at.reshape((-1,) + (1,) * len(shape))
+    alive = ~np.asarray(history.diverged) | (when < np.asarray(history.diverged_at))
+    sharpness = np.concatenate([np.asarray(first)[None], np.where(alive, watched[at - 1], np.nan)])
     return SharpnessTrace(
         lrs=lrs,
         steps=np.concatenate([[0], at]),
         sharpness=sharpness,
         loss=np.asarray(history.update_loss),
         final_loss=np.asarray(history.train_loss[-1]),
+        params=params,
         history=history,
     )
