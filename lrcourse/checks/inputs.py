@@ -8,6 +8,7 @@ passes to the learner's function must come from here.
 
 from __future__ import annotations
 
+import functools
 import textwrap
 
 import numpy as np
@@ -59,23 +60,16 @@ class _Curve(list):
 # ----------------------------------------------------------------- chapter 10
 
 
-class MatVec:
-    """A symmetric matrix known only through its products: ``matvec(v)`` is ``A @ v``.
+def matvec(matrix, label):
+    """``v -> matrix @ v``, a symmetric matrix known only through its products.
 
-    The repr names the matrix by its eigenvalues, so a checker's message can say which
-    matrix a function failed on without printing it.
+    A :func:`functools.partial` of :func:`numpy.dot`, so that it pickles by reference to
+    numpy alone (the grader sends it to the sandbox), with a docstring that names the
+    matrix by its eigenvalues, which is what a checker's message shows.
     """
-
-    def __init__(self, matrix, label):
-        self.matrix = np.asarray(matrix, dtype=np.float64)
-        self.label = label
-        self.__doc__ = f"A @ v, A with {label}"  # what a checker's message shows
-
-    def __call__(self, v):
-        return self.matrix @ np.asarray(v, dtype=np.float64)
-
-    def __repr__(self):
-        return f"A @ v, A with {self.label}"
+    product = functools.partial(np.dot, np.asarray(matrix, dtype=np.float64))
+    product.__doc__ = f"A @ v, A with {label}"
+    return product
 
 
 def symmetric_matrix(eigenvalues, seed=0):

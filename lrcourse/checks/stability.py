@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from lrcourse.checks.core import Case, check_function
-from lrcourse.checks.inputs import MatVec, symmetric_matrix
+from lrcourse.checks.inputs import matvec, symmetric_matrix
 from lrcourse.labs.stability import power_iteration
 
 __all__ = ["check_largest_eigenvalue"]
@@ -34,7 +34,7 @@ def _unnormalised(matvec, v0, steps=100):
 
 
 def _matrix(eigenvalues, label, seed=0):
-    return MatVec(symmetric_matrix(eigenvalues, seed), label)
+    return matvec(symmetric_matrix(eigenvalues, seed), label)
 
 
 def _random_case(rng):
