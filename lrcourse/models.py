@@ -629,9 +629,9 @@ class MLP(_Model):
             product[f"W{l}"] = _T(dot_inputs[l - 1]) @ delta + _T(inputs[l - 1]) @ dot_delta + self.l2 * V
             product[f"b{l}"] = dot_delta.sum(axis=-2)
             if l > 1:
-                back = delta @ _T(W)
-                dot_delta = (dot_delta @ _T(W) + delta @ _T(V)) * slope[l - 2] + back * bend[l - 2] * dot_pre[
-                    l - 2
-                ]
+                back = delta @ _T(W)  # Delta_l W_l^T
+                dot_back = dot_delta @ _T(W) + delta @ _T(V)  # its derivative
+                curvature = back * bend[l - 2] * dot_pre[l - 2]  # the phi'' term
+                dot_delta = dot_back * slope[l - 2] + curvature
                 delta = back * slope[l - 2]
         return {k: product[k] for k in params}

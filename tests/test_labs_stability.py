@@ -194,6 +194,8 @@ def test_track_sharpness_checks_its_arguments(digits):
         stability.track_sharpness(model, digits, [[0.1]], 10)
     with pytest.raises(ValueError, match="every"):
         stability.track_sharpness(model, digits, 0.1, 10, every=11)
+    with pytest.raises(ValueError, match="first_power_steps"):
+        stability.track_sharpness(model, digits, 0.1, 10, first_power_steps=0)
 
 
 def test_track_sharpness_over_seeds_stacks_them_in_front(digits):

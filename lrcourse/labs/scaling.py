@@ -216,7 +216,7 @@ def refined_minimum(lrs, losses):
     lrs = check.check_positive("lrs", lrs)
     x = np.log(lrs)
     if lrs.ndim != 1 or lrs.size < 3 or not np.allclose(np.diff(x), x[1] - x[0]):
-        raise ValueError("lrs must be at least 3 rates evenly spaced on a log scale")
+        raise ValueError(f"lrs must be at least 3 rates evenly spaced on a log scale, got {lrs}")
     losses = np.asarray(losses, dtype=np.float64)
     if losses.shape[-1] != lrs.size:
         raise ValueError(f"losses must have the {lrs.size} rates on its last axis, got shape {losses.shape}")

@@ -254,6 +254,7 @@ def track_sharpness(
     steps = check.check_int("steps", steps, 1)
     every = check.check_int("every", every, 1, steps)
     power_steps = check.check_int("power_steps", power_steps, 1)
+    first_power_steps = check.check_int("first_power_steps", first_power_steps, 1)
     seeds = [check.check_int("seed", int(s), 0) for s in np.atleast_1d(seed)]
     X, y, _, _ = training.checked_data(model, data)
     starts = [model.init(s, sweep=(len(lrs),)) for s in seeds]
