@@ -7,7 +7,8 @@ JOBS ?= 2
 # The browser tests mostly wait (page loads, idle callbacks, players' animations), so
 # make test-site runs twice as many workers as cores; Lighthouse's performance runs still
 # have the machine to themselves (tests/site/conftest.py).
-SITE_JOBS ?= $(shell echo $$(($(JOBS) * 2)))
+# (JOBS=auto or another word of pytest-xdist's is passed on as it is.)
+SITE_JOBS ?= $(shell case '$(JOBS)' in (''|*[!0-9]*) echo '$(JOBS)';; (*) echo $$(($(JOBS) * 2));; esac)
 # The site serves its own JavaScript (MathJax, RequireJS, the widgets HTML manager):
 # npm installs it from package-lock.json and scripts/vendor_site_assets.py copies it here.
 NPM ?= npm

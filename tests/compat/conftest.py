@@ -22,8 +22,9 @@ ARTIFACTS = ROOT / "tests" / "artifacts" / "compat"
 
 # The modules whose tests share one venv built for them (Binder's, nbgrader's, otter's):
 # their tests go to one worker together, so the other worker builds the next venv or runs
-# Colab chapters instead of waiting for the same build. They start first, the longest
-# first; each Colab chapter has a runtime of its own and goes to whichever worker is free.
+# Colab chapters instead of waiting for the same build. They start first, in the order
+# of TOGETHER (xdist's reordering of scopes by test count is turned off); each Colab
+# chapter has a runtime of its own and goes to whichever worker is free.
 TOGETHER = ("test_nbgrader.py", "test_otter.py", "test_binder.py")
 
 
@@ -46,6 +47,8 @@ def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # keep the order of TOGETHER
 
     class VenvTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid):
