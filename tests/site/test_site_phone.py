@@ -13,8 +13,11 @@ Screenshots of every page at 390 px go to tests/artifacts/site/phone/.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from conftest import ARTIFACTS, NARROW, PHONE, SITE, WAIT_FOR_MATHJAX, site_pages, slug
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 PAGES = site_pages()
 DESKTOP = {"width": 1280, "height": 900}
@@ -87,6 +90,27 @@ def _dialog_open(page, dialog_id):
     return page.evaluate(f"() => document.getElementById('{dialog_id}').open")
 
 
+def _dialog_becomes(page, dialog_id, is_open, timeout=5000):
+    """Whether the dialog is (or within ``timeout`` ms becomes) open or closed: the theme
+    animates it, and a busy machine runs the animation late, so no fixed wait."""
+    try:
+        page.wait_for_function(
+            f"() => document.getElementById('{dialog_id}').open === {'true' if is_open else 'false'}",
+            timeout=timeout,
+        )
+    except PlaywrightTimeout:
+        pass
+    return _dialog_open(page, dialog_id) == is_open
+
+
+def _settle(page, condition, timeout=5.0):
+    """Wait until ``condition()`` holds or ``timeout`` seconds pass (the sidebar's
+    transition; a busy machine runs it late)."""
+    end = time.monotonic() + timeout
+    while not condition() and time.monotonic() < end:
+        page.wait_for_timeout(50)
+
+
 def _visible_toggle(page, selector):
     toggles = page.locator(f"{selector}:visible")
     assert toggles.count() == 1, f"{toggles.count()} visible {selector} buttons"
@@ -99,8 +123,7 @@ def test_phone_menu_opens_and_closes(phone):
     assert not _dialog_open(page, dialog)
 
     _visible_toggle(page, ".primary-toggle").tap()
-    page.wait_for_timeout(300)
-    assert _dialog_open(page, dialog), "a tap on the menu button does not open the menu"
+    assert _dialog_becomes(page, dialog, True), "a tap on the menu button does not open the menu"
     shown = page.locator(f"#{dialog} nav a.reference:visible").count()
     assert shown >= 5, f"the open menu shows {shown} links"
     links = page.locator(f"#{dialog} nav a.reference").count()
@@ -109,17 +132,15 @@ def test_phone_menu_opens_and_closes(phone):
 
     # a tap beside the menu closes it
     page.touchscreen.tap(PHONE["width"] - 10, PHONE["height"] // 2)
-    page.wait_for_timeout(300)
-    assert not _dialog_open(page, dialog), "a tap outside the menu does not close it"
+    assert _dialog_becomes(page, dialog, False), "a tap outside the menu does not close it"
     # and the links go back to the sidebar they came from
     assert page.locator("#pst-primary-sidebar nav a.reference").count() == links
 
     # it opens again, and Escape closes it too
     _visible_toggle(page, ".primary-toggle").tap()
-    page.wait_for_timeout(300)
-    assert _dialog_open(page, dialog), "the menu does not open a second time"
+    assert _dialog_becomes(page, dialog, True), "the menu does not open a second time"
     page.keyboard.press("Escape")
-    assert not _dialog_open(page, dialog)
+    assert _dialog_becomes(page, dialog, False), "Escape does not close the menu"
     assert page.errors == []
 
 
@@ -127,16 +148,14 @@ def test_phone_contents_opens_and_closes(phone):
     page = phone(_chapter_page())
     dialog = "pst-secondary-sidebar-modal"
     _visible_toggle(page, ".secondary-toggle").tap()
-    page.wait_for_timeout(300)
-    assert _dialog_open(page, dialog), "a tap on the contents icon does not open the contents"
+    assert _dialog_becomes(page, dialog, True), "a tap on the contents icon does not open the contents"
     entries = page.locator(f"#{dialog} nav.page-toc a:visible")
     assert entries.count() >= 3, f"the open contents show {entries.count()} entries"
 
     box = page.locator(f"#{dialog}").bounding_box()
     assert box["x"] > 20, box
     page.touchscreen.tap(10, PHONE["height"] // 2)
-    page.wait_for_timeout(300)
-    assert not _dialog_open(page, dialog), "a tap outside the contents does not close them"
+    assert _dialog_becomes(page, dialog, False), "a tap outside the contents does not close them"
     assert page.errors == []
 
 
@@ -147,13 +166,15 @@ def test_desktop_hamburger_collapses_the_sidebar(phone):
     width = page.locator("main.bd-main").bounding_box()["width"]
 
     _visible_toggle(page, ".primary-toggle").click()
-    page.wait_for_timeout(600)
+    _settle(page, lambda: not sidebar.is_visible())
     assert not sidebar.is_visible(), "the hamburger does not hide the sidebar at 1280 px"
     assert not _dialog_open(page, "pst-primary-sidebar-modal")
-    assert page.locator("main.bd-main").bounding_box()["width"] > width + 100
+    main = page.locator("main.bd-main")
+    _settle(page, lambda: main.bounding_box()["width"] > width + 100)
+    assert main.bounding_box()["width"] > width + 100
 
     _visible_toggle(page, ".primary-toggle").click()
-    page.wait_for_timeout(600)
+    _settle(page, sidebar.is_visible)
     assert sidebar.is_visible(), "the hamburger does not bring the sidebar back"
     assert page.errors == []
 

@@ -16,6 +16,7 @@ import re
 
 import pytest
 from conftest import ARTIFACTS, SITE, site_pages, slug
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 PLAYER_PAGES = [p for p in site_pages() if 'class="lrcourse-player"' in (SITE / p).read_text("utf-8")]
 PHONE = {"width": 390, "height": 844}
@@ -84,7 +85,14 @@ def test_value_text_labels_and_play(visit, page_path):
         button.click()
         handle = slider.element_handle()
         page.wait_for_function("s => +s.value == +s.max", arg=handle, timeout=5000)
-        page.wait_for_timeout(1200)  # more than two intervals
+        # it stops there: the button turns back to Play, the slider still at the end
+        # (no fixed wait: a busy machine may run the player's interval late)
+        try:
+            page.wait_for_function(
+                "b => b.textContent.includes('Play')", arg=button.element_handle(), timeout=5000
+            )
+        except PlaywrightTimeout:
+            pass  # reported below
         end = player.evaluate(STATE)
         if end["value"] != end["max"] or "Play" not in end["button_text"]:
             problems.append(
