@@ -71,6 +71,29 @@ BEST = {
 }
 """How a rate is tuned on each metric: the lowest loss, the highest accuracy."""
 
+METRICS = ("train_loss", "val_loss", "val_accuracy")
+
+
+def _train_plan(model, data, optimizer, epochs, batch_size, plan, seeds, fit_options, at=None):
+    """Train every schedule of ``plan`` from every seed of ``seeds`` in one call of
+    :func:`~lrcourse.labs.schedules.train_schedules`; member ``j`` is the ``j``-th entry
+    of ``plan``. Returns ``(finals, diverged)``: ``finals[metric]`` of shape
+    ``(seeds, members)`` at the end, or ``(seeds, len(at), members)`` read at each number
+    of epochs in ``at``; ``diverged`` of shape ``(seeds, members)``."""
+    record = "end" if at is None else list(at)
+    _, history = train_schedules(
+        model, data, optimizer, epochs, batch_size, schedules=plan, seed=seeds, record=record, **fit_options
+    )
+    shape = (len(seeds), len(plan))
+    diverged = np.reshape(history.diverged, shape)
+    if at is None:
+        return {m: np.reshape(history.final(m), shape) for m in METRICS}, diverged
+    evaluated = np.reshape(history.eval_updates, (len(history.eval_updates), -1))[:, 0]
+    per_epoch = _per_epoch(data, batch_size)
+    rows = [int(np.flatnonzero(evaluated == b * per_epoch)[0]) for b in at]
+    finals = {m: np.stack([np.reshape(getattr(history, m)[r], shape) for r in rows], axis=1) for m in METRICS}
+    return finals, diverged
+
 
 # ----------------------------------------------------------------- Adam's first steps
 
@@ -262,28 +285,17 @@ def warmup_test(model, data, epochs, batch_size=None, *, lr, methods, seed=0, **
     for name, (optimizer, make) in methods.items():
         groups.setdefault(optimizer, []).append((name, make))
     shape = (len(seeds), len(methods), len(lrs))
-    finals = {m: np.full(shape, np.nan) for m in ("train_loss", "val_loss", "val_accuracy")}
+    finals = {m: np.full(shape, np.nan) for m in METRICS}
     diverged = np.zeros(shape, dtype=bool)
     names = list(methods)
     for optimizer, members in groups.items():
         plan = {(name, i): make(float(r)) for name, make in members for i, r in enumerate(lrs)}
-        _, history = train_schedules(
-            model,
-            data,
-            optimizer,
-            epochs,
-            batch_size,
-            schedules=plan,
-            seed=seeds,
-            record="end",
-            **fit_options,
-        )
-        div = np.reshape(history.diverged, (len(seeds), len(plan)))
+        run, div = _train_plan(model, data, optimizer, epochs, batch_size, plan, seeds, fit_options)
         for j, (name, i) in enumerate(plan):
             m = names.index(name)
             diverged[:, m, i] = div[:, j]
             for metric in finals:
-                finals[metric][:, m, i] = np.reshape(history.final(metric), (len(seeds), len(plan)))[:, j]
+                finals[metric][:, m, i] = run[metric][:, j]
     return RateTable(methods=tuple(names), lrs=lrs, finals=finals, diverged=diverged)
 
 
@@ -334,20 +346,21 @@ def _per_epoch(data, batch_size):
     return updates_per_epoch(n, n if batch_size is None else batch_size)
 
 
-def _read(history, budgets, per_epoch, n_seeds, members):
-    """The final metrics and divergence of ``members`` (a list of (budget index, column))
-    from a history recorded at the budgets: arrays of shape ``(seeds, budgets, columns)``."""
-    columns = 1 + max(c for _, c in members)
-    shape = (n_seeds, len(budgets), columns)
-    finals = {m: np.full(shape, np.nan) for m in ("train_loss", "val_loss", "val_accuracy")}
+def _train_branches(model, data, optimizer, budgets, batch_size, plan, seed, fit_options):
+    """Train the branches of ``plan`` (keyed ``(budget index, column)``) up to the longest
+    budget in one call of ``fit`` per seed; each is read at the end of its own budget.
+    Returns ``(finals, diverged)`` of shape ``(seeds, budgets, columns)``."""
+    seeds = np.atleast_1d(np.asarray(seed))
+    run, div = _train_plan(
+        model, data, optimizer, budgets[-1], batch_size, plan, seeds, fit_options, at=budgets
+    )
+    shape = (len(seeds), len(budgets), 1 + max(c for _, c in plan))
+    finals = {m: np.full(shape, np.nan) for m in METRICS}
     diverged = np.zeros(shape, dtype=bool)
-    at = {b: int(np.flatnonzero(history.eval_updates[:, 0, 0] == b * per_epoch)[0]) for b in budgets}
-    div = np.reshape(history.diverged, (n_seeds, len(members)))
-    for j, (b, c) in enumerate(members):
+    for j, (b, c) in enumerate(plan):
         diverged[:, b, c] = div[:, j]
         for metric in finals:
-            values = np.reshape(getattr(history, metric)[at[budgets[b]]], (n_seeds, len(members)))
-            finals[metric][:, b, c] = values[:, j]
+            finals[metric][:, b, c] = run[metric][:, b, j]
     return finals, diverged
 
 
@@ -357,24 +370,15 @@ def cosine_budgets(model, data, optimizer, budgets, batch_size=None, *, lr, seed
     budgets, lrs = _budgets(budgets), check.check_positive("lr", lr).ravel()
     per_epoch, seeds = _per_epoch(data, batch_size), np.atleast_1d(np.asarray(seed))
     shape = (len(seeds), len(budgets), len(lrs))
-    finals = {m: np.empty(shape) for m in ("train_loss", "val_loss", "val_accuracy")}
+    finals = {m: np.empty(shape) for m in METRICS}
     diverged = np.empty(shape, dtype=bool)
     for b, epochs in enumerate(budgets):
-        plan = {r: cosine(float(r), T_max=epochs * per_epoch) for r in lrs}
-        _, history = train_schedules(
-            model,
-            data,
-            optimizer,
-            epochs,
-            batch_size,
-            schedules=plan,
-            seed=seeds,
-            record="end",
-            **fit_options,
+        plan = {i: cosine(float(r), T_max=epochs * per_epoch) for i, r in enumerate(lrs)}
+        run, diverged[:, b] = _train_plan(
+            model, data, optimizer, epochs, batch_size, plan, seeds, fit_options
         )
-        diverged[:, b] = np.reshape(history.diverged, (len(seeds), len(lrs)))
         for metric in finals:
-            finals[metric][:, b] = np.reshape(history.final(metric), (len(seeds), len(lrs)))
+            finals[metric][:, b] = run[metric]
     return BudgetRuns("cosine", budgets, np.broadcast_to(lrs, (len(budgets), len(lrs))), finals, diverged)
 
 
@@ -406,26 +410,13 @@ def wsd_branches(
     budgets, lrs = _budgets(budgets), check.check_positive("lr", lr).ravel()
     fraction = float(check.check_range("decay_fraction", decay_fraction, 0.0, 1.0, low_open=True))
     per_epoch = _per_epoch(data, batch_size)
-    plan, members = {}, []
+    plan = {}
     for b, epochs in enumerate(budgets):
         length = _decay_steps(epochs, fraction, per_epoch)
         for c, r in enumerate(lrs):
             start = epochs * per_epoch - length
             plan[b, c] = wsd(float(r), decay_start=start, decay_steps=length, decay=decay)
-            members.append((b, c))
-    seeds = np.atleast_1d(np.asarray(seed))
-    _, history = train_schedules(
-        model,
-        data,
-        optimizer,
-        budgets[-1],
-        batch_size,
-        schedules=plan,
-        seed=seeds,
-        record=list(budgets),
-        **fit_options,
-    )
-    finals, diverged = _read(history, budgets, per_epoch, len(seeds), members)
+    finals, diverged = _train_branches(model, data, optimizer, budgets, batch_size, plan, seed, fit_options)
     name = f"WSD ({decay}, {fraction:.0%})"
     return BudgetRuns(name, budgets, np.broadcast_to(lrs, (len(budgets), len(lrs))), finals, diverged)
 
@@ -452,26 +443,13 @@ def decay_variants(
     lrs = np.broadcast_to(check.check_positive("lr", lr), (len(budgets),))
     per_epoch = _per_epoch(data, batch_size)
     variants = [(d, float(f)) for d in decays for f in fractions]
-    plan, members = {}, []
+    plan = {}
     for v, (shape, fraction) in enumerate(variants):
         for b, epochs in enumerate(budgets):
             length = _decay_steps(epochs, fraction, per_epoch)
             start = epochs * per_epoch - length
-            plan[v, b] = wsd(float(lrs[b]), decay_start=start, decay_steps=length, decay=shape)
-            members.append((b, v))
-    seeds = np.atleast_1d(np.asarray(seed))
-    _, history = train_schedules(
-        model,
-        data,
-        optimizer,
-        budgets[-1],
-        batch_size,
-        schedules=plan,
-        seed=seeds,
-        record=list(budgets),
-        **fit_options,
-    )
-    finals, diverged = _read(history, budgets, per_epoch, len(seeds), members)
+            plan[b, v] = wsd(float(lrs[b]), decay_start=start, decay_steps=length, decay=shape)
+    finals, diverged = _train_branches(model, data, optimizer, budgets, batch_size, plan, seed, fit_options)
     out = {}
     for v, (shape, fraction) in enumerate(variants):
         one = {m: a[:, :, v : v + 1] for m, a in finals.items()}
