@@ -61,7 +61,7 @@ def clipping_explorer(grid, *, lr=None, max_norm=None, metric="val_loss", seed=0
     high = float(max(np.quantile(finite_values, 0.9), curves[0].max()))
     ylim = (low / 1.3, high * 1.5)
     positive = grid.grad_norms[np.isfinite(grid.grad_norms) & (grid.grad_norms > 0)]
-    nlim = (float(np.quantile(positive, 0.001)) / 2, float(positive.max()) * 1.5)  # past a stray zero
+    nlim = (float(np.quantile(positive, 0.01)) / 2, float(positive.max()) * 1.5)  # past stray zeros
     active = grid.active_fraction()
     n_seeds = len(grid.seeds)
 
