@@ -83,6 +83,7 @@ EXPLORERS = [
     ("ch07 early stopping", "book/07_early_stopping/with_schedules.ipynb", "stopping_explorer"),
     ("ch08 tuning dashboard", "book/08_tuning_recipe/checking_the_recipe.ipynb", "recipe_explorer"),
     ("ch09 WSD branches", "book/09_warmup_and_wsd/wsd.ipynb", "wsd_branch_explorer"),
+    ("ch11 clipping", "book/11_clipping_and_after_adam/index.ipynb", "clipping_explorer"),
 ]
 
 # The floor: what JupyterLab, the widget messages and the browser cost on their own. Chapter

@@ -27,6 +27,7 @@ Named checkers for the chapters (each wraps :func:`check_function`):
 - chapter 9: :func:`check_radam_rectification`, :func:`check_wsd_rate`.
 - chapter 10: :func:`check_largest_eigenvalue`, :func:`check_mup_rates`,
   :func:`check_batch_rate`.
+- chapter 11: :func:`check_clip_by_global_norm`, :func:`check_lion_step`.
 
 A checker keeps nothing: its return value is the result. To keep a tally, pass
 every checker the same list as ``record``; each appends a :class:`CheckResult`
@@ -53,6 +54,7 @@ autograder's sandbox sees that module and no other checker module.
 
 # The machinery, then one module of checkers per topic.
 from lrcourse.checks.batch_size import check_minibatch_error, check_updates_per_epoch
+from lrcourse.checks.clipping import check_clip_by_global_norm, check_lion_step
 from lrcourse.checks.core import (
     WIDTH,
     Case,

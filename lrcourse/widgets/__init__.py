@@ -46,6 +46,7 @@ works headless.
 
 # The machinery, then one module of explorers per topic.
 from lrcourse.widgets.batch_size import ChoiceSlider, batch_size_explorer, powers_of_two
+from lrcourse.widgets.clipping import clipping_explorer
 from lrcourse.widgets.core import (
     MAX_FRAMES,
     Control,

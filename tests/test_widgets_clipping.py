@@ -1,0 +1,76 @@
+"""The clipping explorer: it draws the chosen runs of the recorded grid, and a move is fast."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from helpers import assert_moves_blit
+from matplotlib.figure import Figure  # noqa: E402
+
+from lrcourse import data, models, widgets  # noqa: E402
+from lrcourse.labs import clipping as lab  # noqa: E402
+from lrcourse.optimizers import sgd  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def grid():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(100, 4))
+    y = np.argmax(X @ rng.normal(size=(4, 3)) + 0.8 * rng.normal(size=(100, 3)), axis=1)
+    split = data.standardize(data.train_val_test_split(X, y, val_fraction=0.3, test_fraction=0.0, seed=0))[0]
+    mlp = models.MLP(4, hidden=(6,), n_classes=3)
+    return lab.clip_grid(
+        mlp, split, sgd, 4, 10, lr=[0.1, 1.0, 100.0], max_norm=[np.inf, 1.0, 0.1], seed=[0, 1]
+    )
+
+
+@pytest.fixture(scope="module")
+def explorer(grid):
+    return widgets.clipping_explorer(grid, lr=1.0, max_norm=0.1, seed=1)
+
+
+def test_controls_and_defaults(explorer):
+    assert set(explorer.controls) == {"lr", "max_norm"}
+    assert explorer.defaults == {"lr": 1.0, "max_norm": 0.1}
+
+
+def test_the_drawing_is_the_recorded_runs(explorer, grid):
+    explorer.update(lr=100.0, max_norm=1.0)
+    state = explorer._live.state
+    x, v = state["clipped"][1].get_data()
+    np.testing.assert_array_equal(x, np.arange(5))
+    np.testing.assert_array_equal(v, grid.curves["val_loss"][:, 1, 1, 2])
+    _, v = state["plain"][0].get_data()
+    np.testing.assert_array_equal(v, grid.curves["val_loss"][:, 0, 0, 2])
+    _, norms = state["norms"].get_data()
+    np.testing.assert_array_equal(norms, grid.grad_norms[:, 1, 1, 2])
+    assert list(state["limit"].get_ydata()) == [1.0, 1.0]
+    assert "diverged 2 of 2 without" in state["title"].get_text()
+    share = grid.active_fraction()[1, 1, 2]
+    assert f"{share:.0%} of updates clipped" in state["share"].get_text()
+
+
+def test_static_player_and_errors(explorer, grid):
+    assert isinstance(explorer.static([{"lr": 0.1, "max_norm": 1.0}, {"lr": 100.0, "max_norm": 0.1}]), Figure)
+    html = explorer.player("lr", values=[0.1, 1.0, 100.0], max_norm=1.0).data
+    assert html.count("UklGR") >= 3
+    with pytest.raises(ValueError, match="ClipGrid"):
+        widgets.clipping_explorer({"not": "a grid"})
+    with pytest.raises(ValueError, match="metric"):
+        widgets.clipping_explorer(grid, metric="test_loss")
+    with pytest.raises(ValueError, match="seed"):
+        widgets.clipping_explorer(grid, seed=7)
+
+
+def test_a_move_blits_over_a_cached_background(explorer, monkeypatch):
+    moves = [{"lr": r, "max_norm": c} for r in (0.1, 1.0) for c in (1.0, 0.1)]
+    assert_moves_blit(explorer, moves, monkeypatch)
+
+
+def test_latency(explorer):
+    timing = explorer.latency([{"lr": r, "max_norm": c} for r in (0.1, 1.0, 100.0) for c in (1.0, 0.1)])
+    assert timing["p95"] < 100
