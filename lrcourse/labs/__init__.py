@@ -17,6 +17,8 @@ and :mod:`lrcourse.checks`). Each computes with the core (every run trains throu
   schedules for runs of unknown length (WSD branches, schedule-free) at several budgets.
 - :mod:`~lrcourse.labs.stability`, :mod:`~lrcourse.labs.scaling` (chapter 10): the
   sharpness of a loss and the edge of stability; rates across width (muP) and batch size.
+- :mod:`~lrcourse.labs.recipe` (chapter 11): chapter 8's recipe as practised today
+  (AdamW, warmup + cosine or WSD, clipping) against the old one, and batch sizes retuned.
 
 ``from lrcourse import labs`` then ``labs.batch_size.time_per_epoch(...)``: a module is
 imported the first time it is used.
@@ -38,6 +40,7 @@ TOPICS = (
     "warmup_wsd",
     "stability",
     "scaling",
+    "recipe",
 )
 
 
