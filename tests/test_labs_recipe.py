@@ -107,3 +107,19 @@ def test_tuned_rate_skips_rates_where_a_seed_diverged():
     assert lab.tuned_rate(lrs, np.full((2, 3), np.nan)) is None
     with pytest.raises(ValueError, match="shape"):
         lab.tuned_rate(lrs, losses[:, :2])
+
+
+def test_weight_decays_train_every_pair_in_one_table(split, mlp):
+    table = lab.weight_decays(
+        mlp, split, 3, 16, lr=[0.01, 0.03], weight_decay=[0.0, 0.5], max_norm=1.0, seed=[0, 1]
+    )
+    assert table.methods == ("wd 0", "wd 0.5")
+    assert table.finals["val_loss"].shape == (2, 2, 2)
+    # member (seed 1, weight decay 0.5, rate 0.03) is the run of compare_recipes alone
+    arms = {"a": (lab.adamw_clipped(1.0, weight_decay=0.5), "cosine", [0.03])}
+    alone = lab.compare_recipes(mlp, split, 3, 16, arms=arms, seed=1)["a"]
+    np.testing.assert_allclose(
+        table.finals["val_loss"][1, 1, 1], alone.finals["val_loss"][0, 0, 0], rtol=1e-9
+    )
+    with pytest.raises(ValueError, match="weight_decay"):
+        lab.weight_decays(mlp, split, 3, 16, lr=[0.01], weight_decay=[-1.0])

@@ -14,6 +14,8 @@ r"""Chapter 8's recipe as practised today (chapter 11): AdamW, a decaying schedu
   several batch sizes, its rate retuned for each. Both return
   :class:`lrcourse.labs.warmup_wsd.RateTable` objects (final numbers of shape
   ``(seeds, methods, rates)``, ``tuned()`` picks each method's rate).
+- :func:`weight_decays` trains AdamW at every pair of a rate and a weight decay, the
+  next step of the Playbook's order once the rate is known.
 - :func:`tuned_rate` picks the rate with the best mean over seeds among the rates at
   which no seed diverged, the rule a tuning study applies.
 
@@ -42,6 +44,7 @@ __all__ = [
     "gradient_norms",
     "recipe_schedule",
     "tuned_rate",
+    "weight_decays",
 ]
 
 KINDS = ("cosine", "wsd", "constant")
@@ -188,3 +191,40 @@ def tuned_rate(lrs, val_loss):
     if np.isnan(mean).all():
         return None
     return float(lrs[np.nanargmin(mean)])
+
+
+def weight_decays(
+    model,
+    data,
+    epochs,
+    batch_size,
+    *,
+    lr,
+    weight_decay,
+    max_norm=np.inf,
+    kind="cosine",
+    warmup_epochs=1.0,
+    seed=0,
+):
+    """AdamW (clipped at ``max_norm``) at every pair of a rate of ``lr`` and a weight decay.
+
+    The second step of the Playbook's order: the rate and the weight decay tuned
+    together. One call of ``fit`` per seed trains every pair (the weight decay is a
+    hyperparameter array of the optimizer, one value per member). Returns a
+    :class:`~lrcourse.labs.warmup_wsd.RateTable` whose methods are the weight decays
+    (``"wd 0.01"``, ...): ``finals[metric]`` of shape ``(seeds, weight decays, rates)``.
+    """
+    lrs = check.check_positive("lr", lr).ravel()
+    wds = check.check_nonnegative("weight_decay", weight_decay).ravel()
+    if len(wds) == 0 or len(lrs) == 0:
+        raise ValueError("lr and weight_decay must each hold at least one value")
+    max_norm = float(check.check_range("max_norm", max_norm, 0.0, np.inf))
+    per_member = np.repeat(wds, len(lrs))  # the members are (weight decay, rate), decay first
+
+    def build(lr):
+        return clipped(adamw(lr=lr, weight_decay=per_member), max_norm=max_norm)
+
+    total, warm = _steps(data, batch_size, epochs, warmup_epochs)
+    kind = check.check_choice("kind", kind, KINDS)
+    methods = {f"wd {w:g}": (build, lambda r: recipe_schedule(kind, r, total, warm)) for w in wds}
+    return warmup_test(model, data, epochs, batch_size, lr=lrs, methods=methods, seed=seed)
