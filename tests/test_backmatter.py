@@ -19,7 +19,8 @@ SYLLABUS_IDS = (
     + [f"S{i}" for i in range(1, 13)]
     + [f"A{i}" for i in range(1, 9)]
     + [f"X{i}" for i in range(1, 4)]
-    + [f"M{i}" for i in range(1, 7)]  # chapters 9 and 10; M7-M9 come with their chapters
+    + [f"M{i}" for i in range(1, 7)]  # chapters 9 and 10
+    + ["M9"]  # chapter 11, the recipe; M7 and M8 come with their pages
 )
 
 
