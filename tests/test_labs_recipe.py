@@ -91,15 +91,6 @@ def test_compare_recipes_trains_each_arm_on_its_own_grid(split, mlp):
         lab.compare_recipes(mlp, split, 3, 16, arms={})
 
 
-def test_batch_sizes_take_one_budget_or_one_per_size(split, mlp):
-    opt = lab.adamw_clipped(1.0)
-    tables = lab.batch_sizes(mlp, split, opt, [2, 4], [16, 32], lr=[0.01, 0.03], seed=[0, 1])
-    assert list(tables) == [16, 32]
-    assert tables[32].finals["val_loss"].shape == (2, 1, 2)
-    same = lab.batch_sizes(mlp, split, opt, 4, [32], lr=[0.01, 0.03], seed=[0, 1])
-    np.testing.assert_allclose(same[32].finals["val_loss"], tables[32].finals["val_loss"], rtol=1e-12)
-
-
 def test_tuned_rate_skips_rates_where_a_seed_diverged():
     lrs = [0.01, 0.1, 1.0]
     losses = np.array([[0.5, 0.2, 0.1], [0.5, 0.3, np.nan]])

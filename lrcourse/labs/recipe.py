@@ -10,10 +10,9 @@ r"""Chapter 8's recipe as practised today (chapter 11): AdamW, a decaying schedu
   warmup, then a cosine to zero (:func:`lrcourse.labs.tuning.warmup_cosine`) or WSD
   (:func:`lrcourse.schedules.wsd`).
 - :func:`compare_recipes` trains several recipes, each at every rate of its own grid
-  and from several seeds, at one budget; :func:`batch_sizes` trains one recipe at
-  several batch sizes, its rate retuned for each. Both return
-  :class:`lrcourse.labs.warmup_wsd.RateTable` objects (final numbers of shape
-  ``(seeds, methods, rates)``, ``tuned()`` picks each method's rate).
+  and from several seeds, at one budget: a :class:`lrcourse.labs.warmup_wsd.RateTable`
+  per recipe (final numbers of shape ``(seeds, methods, rates)``, ``tuned()`` picks each
+  method's rate).
 - :func:`weight_decays` trains AdamW at every pair of a rate and a weight decay, the
   next step of the Playbook's order once the rate is known.
 - :func:`tuned_rate` picks the rate with the best mean over seeds among the rates at
@@ -38,7 +37,6 @@ from lrcourse.training import fit, updates_per_epoch
 __all__ = [
     "KINDS",
     "adamw_clipped",
-    "batch_sizes",
     "clip_threshold",
     "compare_recipes",
     "gradient_norms",
@@ -156,24 +154,6 @@ def compare_recipes(model, data, epochs, batch_size, *, arms, warmup_epochs=1.0,
             model, data, epochs, batch_size, lr=lrs, methods=method, seed=seed, **fit_options
         )
     return tables
-
-
-def batch_sizes(model, data, optimizer, epochs, batch_size, *, lr, kind="cosine", warmup_epochs=1.0, seed=0):
-    """One recipe at each batch size of ``batch_size``, every rate of ``lr``, every ``seed``.
-
-    ``epochs`` is the budget in epochs, one number for all batch sizes (the same number
-    of examples: larger batches make fewer updates) or one per batch size (to give each
-    the same number of updates, or any other budget). Returns ``{batch_size: RateTable}``.
-    """
-    sizes = [check.check_int("batch_size", b, 1) for b in np.atleast_1d(batch_size).tolist()]
-    budgets = np.broadcast_to(np.asarray(epochs), (len(sizes),)).tolist()
-    out = {}
-    for B, E in zip(sizes, budgets, strict=True):
-        arms = {f"batch {B}": (optimizer, kind, lr)}
-        out[B] = compare_recipes(model, data, int(E), B, arms=arms, warmup_epochs=warmup_epochs, seed=seed)[
-            f"batch {B}"
-        ]
-    return out
 
 
 def tuned_rate(lrs, val_loss):
