@@ -19,7 +19,7 @@ SYLLABUS_IDS = (
     + [f"S{i}" for i in range(1, 13)]
     + [f"A{i}" for i in range(1, 9)]
     + [f"X{i}" for i in range(1, 4)]
-    + [f"M{i}" for i in range(1, 9)]  # chapters 9 to 11; M9 comes with its page
+    + [f"M{i}" for i in range(1, 10)]  # chapters 9 to 11
 )
 
 

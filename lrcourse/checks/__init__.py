@@ -27,7 +27,7 @@ Named checkers for the chapters (each wraps :func:`check_function`):
 - chapter 9: :func:`check_radam_rectification`, :func:`check_wsd_rate`.
 - chapter 10: :func:`check_largest_eigenvalue`, :func:`check_mup_rates`,
   :func:`check_batch_rate`.
-- chapter 11: :func:`check_clip_by_global_norm`, :func:`check_lion_step`.
+- chapter 11: :func:`check_clip_by_global_norm`, :func:`check_lion_step`, :func:`check_tuned_rate`.
 
 A checker keeps nothing: its return value is the result. To keep a tally, pass
 every checker the same list as ``record``; each appends a :class:`CheckResult`
@@ -72,6 +72,7 @@ from lrcourse.checks.gradient_descent import (
 )
 from lrcourse.checks.learning_rate import check_stability_limit
 from lrcourse.checks.optimizers import check_adam_step, check_momentum_step
+from lrcourse.checks.recipe import check_tuned_rate
 from lrcourse.checks.scaling import check_batch_rate, check_mup_rates
 from lrcourse.checks.schedules import (
     PLATEAU_METRICS,

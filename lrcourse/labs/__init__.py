@@ -19,6 +19,8 @@ and :mod:`lrcourse.checks`). Each computes with the core (every run trains throu
   sharpness of a loss and the edge of stability; rates across width (muP) and batch size.
 - :mod:`~lrcourse.labs.clipping`, :mod:`~lrcourse.labs.new_optimizers` (chapter 11):
   gradient clipping over a grid of rates and norms; Lion, Adafactor and Muon by rate.
+- :mod:`~lrcourse.labs.recipe` (chapter 11): chapter 8's recipe as practised today
+  (AdamW, warmup + cosine or WSD, clipping) against the old one, and batch sizes retuned.
 
 ``from lrcourse import labs`` then ``labs.batch_size.time_per_epoch(...)``: a module is
 imported the first time it is used.
@@ -42,6 +44,7 @@ TOPICS = (
     "scaling",
     "clipping",
     "new_optimizers",
+    "recipe",
 )
 
 
