@@ -100,6 +100,17 @@ def test_stubs_and_shapes(capsys):
     assert not ok and "shape" in out
 
 
+def test_clipping_in_place_fails(capsys):
+    def in_place(grads, max_norm):
+        total = np.sqrt(sum(np.sum(g**2) for g in grads))
+        for g in grads:
+            g *= min(1.0, max_norm / total)
+        return grads
+
+    ok, out = _run(checks.check_clip_by_global_norm, in_place, capsys)
+    assert not ok and _said(out, "changed in place"), out
+
+
 # ----------------------------------------------------------------- Lion
 
 

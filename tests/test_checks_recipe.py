@@ -38,6 +38,7 @@ def test_correct_answers_pass(answer, capsys):
     [
         (lambda lrs, v: lrs[np.nanargmin(np.nanmean(v, axis=0))], "nanmean"),
         (lambda lrs, v: lrs[np.nanargmin(v) % v.shape[1]], "single best run"),
+        (lambda lrs, v: lrs[np.nanargmin(np.median(v, axis=0))], "median"),
         (lambda lrs, v: int(np.nanargmin(np.mean(v, axis=0))), "position"),
         (lambda lrs, v: lrs[np.nanargmax(np.mean(v, axis=0))], "highest loss"),
         (lambda lrs, v: lrs[np.nanargmin(v, axis=1)], "one rate per seed"),

@@ -44,6 +44,23 @@ def _flattened(fn):
     return flat
 
 
+def _untouched(fn):
+    """``fn`` flattened, failing when it changed the arrays it was given in place."""
+
+    @functools.wraps(fn)
+    def run(grads, max_norm):
+        before = [np.array(g, copy=True) for g in grads]
+        out = fn(grads, max_norm)
+        if not all(np.array_equal(a, g) for a, g in zip(before, grads, strict=True)):
+            raise ValueError(
+                "the input arrays were changed in place (g *= ...); "
+                "return new arrays, g * factor, and leave grads as it was"
+            )
+        return _flat(out)
+
+    return run
+
+
 def _ref_clip(grads, max_norm):
     clipped, _ = clip_grad_norm(list(grads), max_norm)
     return list(clipped)
@@ -126,7 +143,7 @@ def check_clip_by_global_norm(clip_by_global_norm, quiet=False, record=None):
             "divide by the norm, not by its square: take the square root of the sum of squares.",
         ),
     ]
-    learner = _flattened(clip_by_global_norm) if callable(clip_by_global_norm) else clip_by_global_norm
+    learner = _untouched(clip_by_global_norm) if callable(clip_by_global_norm) else clip_by_global_norm
     return check_function(
         learner,
         _flattened(_ref_clip),

@@ -33,6 +33,14 @@ _LUCK = np.array(  # one lucky seed at 0.003; 0.01 is better on average
     [[0.6, 0.15, 0.22, 0.4, 0.9], [0.6, 0.35, 0.23, 0.4, 0.9], [0.7, 0.34, 0.21, 0.5, 0.8]]
 )
 
+_ONE_BAD = np.array(  # one seed trained badly at 0.01: its median beats 0.003, its mean does not
+    [[0.5, 0.12, 0.15, 0.3, 0.6], [0.5, 0.21, 0.16, 0.3, 0.7], [0.6, 0.22, 0.40, 0.3, 0.8]]
+)
+
+
+def _median_pick(lrs, losses):
+    return float(np.asarray(lrs)[np.nanargmin(np.median(losses, axis=0))])
+
 
 def _nanmean_pick(lrs, losses):
     return float(np.asarray(lrs)[np.nanargmin(np.nanmean(losses, axis=0))])
@@ -59,6 +67,7 @@ def check_tuned_rate(tuned_rate, quiet=False, record=None):
     cases = [
         Case((_LRS, _EDGE), label="a rate at which one seed of three diverged"),
         Case((_LRS, _LUCK), label="one lucky seed"),
+        Case((_LRS, _ONE_BAD), label="one seed trained badly at 0.01"),
         Case((_LRS[:3], np.array([[0.5, 0.4, 0.3]])), label="one seed, best rate the largest"),
     ]
     mistakes = [
@@ -72,6 +81,11 @@ def check_tuned_rate(tuned_rate, quiet=False, record=None):
             _best_run,
             "you picked the single best run. One lucky seed should not choose "
             "the rate: average over the seeds first, then compare the rates.",
+        ),
+        (
+            _median_pick,
+            "that is the rate of the lowest median. The rule is the mean over the seeds, "
+            "which also counts a seed that trained badly at that rate.",
         ),
         (
             _index,
