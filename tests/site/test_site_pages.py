@@ -146,6 +146,11 @@ def check_players(visit_, name):
     page = visit_.page
     players = page.locator(".lrcourse-player")
     problems = []
+    if players.count():
+        # Sections are laid out as they come near the screen (content-visibility: auto,
+        # scripts/sphinx_weight.py); one laid out while a player is measured moves the
+        # player under the pointer. Here every section is laid out at once.
+        page.add_style_tag(content=".bd-article section { content-visibility: visible !important; }")
     for i in range(players.count()):
         player = players.nth(i)
         player.scroll_into_view_if_needed()
@@ -161,7 +166,8 @@ def check_players(visit_, name):
         # a click on the track, far from the current frame
         box = slider.bounding_box()
         x = 0.1 if start > frames / 2 else 0.9
-        page.mouse.click(box["x"] + x * box["width"], box["y"] + box["height"] / 2)
+        # (Playwright finds the slider where it is at the moment of the click)
+        slider.click(position={"x": x * box["width"], "y": box["height"] / 2})
         moved = int(slider.input_value())
         try:  # the frames come the first time the player is near the screen or touched
             img.evaluate(
