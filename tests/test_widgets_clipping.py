@@ -16,16 +16,18 @@ from lrcourse.labs import clipping as lab  # noqa: E402
 from lrcourse.optimizers import sgd  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def grid():
+def _grid(lr, max_norm):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(100, 4))
     y = np.argmax(X @ rng.normal(size=(4, 3)) + 0.8 * rng.normal(size=(100, 3)), axis=1)
     split = data.standardize(data.train_val_test_split(X, y, val_fraction=0.3, test_fraction=0.0, seed=0))[0]
     mlp = models.MLP(4, hidden=(6,), n_classes=3)
-    return lab.clip_grid(
-        mlp, split, sgd, 4, 10, lr=[0.1, 1.0, 100.0], max_norm=[np.inf, 1.0, 0.1], seed=[0, 1]
-    )
+    return lab.clip_grid(mlp, split, sgd, 4, 10, lr=lr, max_norm=max_norm, seed=[0, 1])
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return _grid([0.1, 1.0, 100.0], [np.inf, 1.0, 0.1])
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +66,27 @@ def test_static_player_and_errors(explorer, grid):
         widgets.clipping_explorer(grid, metric="test_loss")
     with pytest.raises(ValueError, match="seed"):
         widgets.clipping_explorer(grid, seed=7)
+
+
+COLUMN_PX = 688
+"""The widest frame a player shows at its own size: the site's content column in a window
+1280 px wide (pydata-sphinx-theme). A wider frame is shown scaled down, and a scaled
+overlay (``lrcourse.widgets.core._overlay``) lets the start frame show through at the
+edges of what changed: the old titles and curves appear faintly under the new ones."""
+
+
+def test_the_player_is_not_scaled_and_the_titles_fit():
+    # chapter 11's rates and thresholds: max_norm 0.25 clips 100% of the updates here
+    explorer = widgets.clipping_explorer(_grid(10 ** np.arange(-1.25, 0.76, 0.25), [np.inf, 1.0, 0.25]))
+    width = explorer.figsize[0] * 80  # the player's dpi
+    assert width <= COLUMN_PX
+    for lr in explorer.controls["lr"].options:
+        for max_norm in explorer.controls["max_norm"].options:
+            fig = explorer.update(lr=lr, max_norm=max_norm)
+            state, renderer = explorer._live.state, fig.canvas.get_renderer()
+            left, right = (state[k].get_window_extent(renderer) for k in ("title", "share"))
+            assert left.x1 < fig.axes[1].get_window_extent(renderer).x0, state["title"].get_text()
+            assert right.x1 <= fig.bbox.x1, state["share"].get_text()
 
 
 def test_a_move_blits_over_a_cached_background(explorer, monkeypatch):

@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from lrcourse import data, labs, objectives, widgets  # noqa: E402
+from lrcourse import data, labs, models, objectives, widgets  # noqa: E402
+from lrcourse.labs import clipping as clip  # noqa: E402
 from lrcourse.labs import early_stopping as es  # noqa: E402
 from lrcourse.optimizers import sgd  # noqa: E402
 
@@ -41,6 +42,17 @@ def _sweep():
     X_val, y_val = data.make_polynomial_regression(30, degree=1, seed=1)
     points = (X[:, 0], y, X_val[:, 0], y_val)
     return labs.epochs.polynomial_sweep(range(1, 3), points, sgd(lr=0.1), 5000)
+
+
+def _clip_grid():
+    # the chapter's rates and thresholds over a small stand-in for the digits network
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60, 4))
+    y = np.argmax(X @ rng.normal(size=(4, 3)) + 0.8 * rng.normal(size=(60, 3)), axis=1)
+    split = data.standardize(data.train_val_test_split(X, y, val_fraction=0.3, test_fraction=0.0, seed=0))[0]
+    rates = 10 ** np.arange(-1.25, 0.76, 0.25)
+    model = models.MLP(4, hidden=(6,), n_classes=3)
+    return clip.clip_grid(model, split, sgd, 3, 10, lr=rates, max_norm=[np.inf, 1.0, 0.25], seed=[0, 1])
 
 
 # chapter: (build the explorer as the chapter does, {control: values the text names})
@@ -98,6 +110,10 @@ BOOK = {
             {"a": _curves(30, 3, 0), "b": _curves(30, 3, 1)}, patience=5, max_patience=25, max_min_delta=0.05
         ),
         {"patience": [0, 2, 5, 20], "min_delta": [0.0, 0.05]},
+    ),
+    "11 clipping": (
+        lambda: widgets.clipping_explorer(_clip_grid(), lr=1.0, max_norm=0.25),
+        {"lr": [0.0562, 0.1, 0.178, 0.316, 0.562, 1.0, 1.78, 3.16, 5.62], "max_norm": [1.0, 0.25]},
     ),
 }
 

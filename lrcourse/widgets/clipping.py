@@ -111,11 +111,11 @@ def clipping_explorer(grid, *, lr=None, max_norm=None, metric="val_loss", seed=0
         state["norms"].set_data(updates, grid.grad_norms[:, s, c, i])
         state["limit"].set_ydata([max_norm, max_norm])
         state["share"].set_text(
-            f"max_norm {max_norm:g}: {active[s, c, i]:.0%} of updates clipped; lr x max_norm = {lr * max_norm:.3g}"
+            f"max_norm {max_norm:g}: {active[s, c, i]:.0%} of updates clipped, steps \u2264 {lr * max_norm:.3g}"
         )
 
     controls = [
         ChoiceSlider("lr", rate_options, lr, description="learning rate"),
         ChoiceSlider("max_norm", norm_options, max_norm, description="max_norm"),
     ]
-    return Explorer(draw, controls, figsize=(9.0, 3.4), title=title)
+    return Explorer(draw, controls, figsize=(8.4, 3.4), title=title)
