@@ -248,3 +248,23 @@ def test_every_caption_has_a_name():
         for cell in notebooks.read(ROOT / "book" / page).cells:
             figure = cell.metadata.get("mystnb", {}).get("figure", {})
             assert not figure.get("caption") or figure.get("name"), f"{page}: a caption without a name"
+
+
+FILLED = learner_edition.edition(filled=True)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_answer_needs_only_what_the_cells_before_it_define(page):
+    """A reference answer runs where a learner writes it, so every name it reads must be
+    defined by a cell above it on the page. (The Colab check runs the answers after the
+    whole page; this keeps the order they are written in honest, without a second run.)"""
+    untouched = nbformat.read(ROOT / "learner" / "book" / page, as_version=4)
+    filled, defined, late = FILLED[page], set(), []
+    for before, cell in zip(untouched.cells, filled.cells, strict=True):
+        if cell.cell_type != "code":
+            continue
+        made, used = learner._names(cell.source)
+        if cell.source != before.source and used - defined:
+            late.append(f"{cell.source.splitlines()[0][:50]!r} reads {sorted(used - defined)}")
+        defined |= made
+    assert not late, f"{page}: answers that read names no cell above them defines: {late}"

@@ -3,10 +3,11 @@
 Colab opens the learner edition (``learner/book/...``, see scripts/learner_edition.py), so
 that is what runs here, untouched, as a learner's Run All would: it must reach the end and
 its summary must say that no exercise is solved yet (no solution runs). Then, in the same
-kernel, the cells of a page with checked exercises run again from its first exercise to its
-end as the reference answers fill them in (the edition's ``filled`` version), so every
-answer runs in its place on the page, and the summary once more: every exercise must be
-solved. One run of the page checks both, under Colab's pins.
+kernel, the cells of a page with checked exercises that the reference answers change (the
+edition's ``filled`` version) run again, and the summary once more: every exercise must be
+solved. One run of the page checks both, under Colab's pins. That each answer needs only
+what the cells above it define, as where a learner writes it, is checked without a run
+(tests/test_learner_edition.py).
 
 The kernel runs in a venv with Colab's widget stack (ipywidgets 7.7.1, IPython 7,
 ipykernel 6; ``pins/colab.txt``) and without lrcourse: each chapter gets a new, empty venv
@@ -131,22 +132,17 @@ def _filled_edition():
 
 def with_the_answers_after_it(notebook):
     """The learner page as committed, and the number of its cells. On a page with checked
-    exercises it is followed by the code cells of the filled page from the first one that
-    the reference answers change to the summary at its end (the last attempt counts)."""
+    exercises it is followed by every code cell that the reference answers change (stub,
+    check, answer, check again: the last attempt counts) and by the summary again."""
     nb = nbformat.read(ROOT / notebook, as_version=4)
     untouched = len(nb.cells)
     if nb.cells[-1].source != SUMMARY:
         return nb, untouched
     filled = _filled_edition()[notebook.removeprefix("learner/book/")]
     pairs = list(zip(nb.cells, filled.cells, strict=True))
-    changed = [i for i, (c, f) in enumerate(pairs) if f.cell_type == "code" and f.source != c.source]
-    assert changed, f"{notebook}: no cell changes with the reference answers"
-    # From the first answer on, every code cell of the filled page, in its order: each
-    # answer runs where the learner writes it, after the cells before it on the page
-    # (not only after the end of the page), and the page's own summary comes last.
-    answers = [copy.deepcopy(f) for _, f in pairs[changed[0] :] if f.cell_type == "code"]
-    assert answers[-1].source == SUMMARY, f"{notebook}: the filled page does not end with its summary"
+    answers = [copy.deepcopy(f) for c, f in pairs if f.cell_type == "code" and f.source != c.source]
+    assert answers, f"{notebook}: no cell changes with the reference answers"
     for cell in answers:  # cell ids are unique in a notebook
         cell.id = f"{cell.id}-answer"[-64:]
-    nb.cells += answers
+    nb.cells += [*answers, nbformat.v4.new_code_cell(SUMMARY)]
     return nb, untouched
