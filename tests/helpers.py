@@ -15,6 +15,18 @@ from lrcourse.descent import run
 from lrcourse.optimizers import apply_updates
 
 
+def small_split():
+    """120 standardized points in 5-D, 3 classes from a noisy linear rule, split 90/30
+    (train/validation): the lab tests' data, small enough to train in milliseconds."""
+    from lrcourse import data
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 5))
+    y = np.argmax(X @ rng.normal(size=(5, 3)) + 0.7 * rng.normal(size=(120, 3)), axis=1)
+    parts = data.train_val_test_split(X, y, val_fraction=0.25, test_fraction=0.0, seed=0)
+    return data.standardize(parts)[0]
+
+
 def make_blobs(n_samples=300, n_classes=3, spread=1.0, radius=3.0, seed=0):
     """Gaussian blobs in 2-D, one per class, their centres evenly on a circle; returns ``(X, y)``.
 

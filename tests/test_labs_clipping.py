@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import small_split
 
-from lrcourse import data, models, training
+from lrcourse import models, training
 from lrcourse.labs import clipping as lab
 from lrcourse.optimizers import clipped, sgd
 
 
 @pytest.fixture(scope="module")
 def split():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(120, 5))
-    y = np.argmax(X @ rng.normal(size=(5, 3)) + 0.7 * rng.normal(size=(120, 3)), axis=1)
-    parts = data.train_val_test_split(X, y, val_fraction=0.25, test_fraction=0.0, seed=0)
-    return data.standardize(parts)[0]
+    return small_split()
 
 
 @pytest.fixture(scope="module")

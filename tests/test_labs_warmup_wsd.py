@@ -6,19 +6,16 @@ from functools import partial
 
 import numpy as np
 import pytest
+from helpers import small_split
 
-from lrcourse import data, descent, models, schedules, training
+from lrcourse import descent, models, schedules, training
 from lrcourse.labs import warmup_wsd as lab
 from lrcourse.optimizers import adam, adamw_schedule_free, eval_params, radam, sgd
 
 
 @pytest.fixture(scope="module")
 def split():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(120, 5))
-    y = np.argmax(X @ rng.normal(size=(5, 3)) + 0.7 * rng.normal(size=(120, 3)), axis=1)
-    parts = data.train_val_test_split(X, y, val_fraction=0.25, test_fraction=0.0, seed=0)
-    return data.standardize(parts)[0]
+    return small_split()
 
 
 @pytest.fixture(scope="module")
